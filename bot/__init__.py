@@ -1,0 +1,1 @@
+"""rallybot: a chat bot that helps advocacy collectives answer online attacks together."""

@@ -1,0 +1,1 @@
+"""The domain: entities, rules and services; no platform, ORM or scheduler imports."""

@@ -1,0 +1,238 @@
+"""Commands: what a person asked for, already parsed, the same from every platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.core.model import (
+    Action,
+    CheckInAnswer,
+    Help,
+    Kind,
+    ResponseState,
+    Role,
+    Severity,
+    Venue,
+    Visibility,
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is typing, as the platform told us; resolved to a member by the core."""
+
+    platform: str
+    workspace: str
+    user: str
+    display_name: str = ""
+    channel: str | None = None
+    can_manage: bool = False  # platform admin (Discord Manage Server, Slack admin)
+
+
+@dataclass(frozen=True)
+class AlertRef:
+    """An alert as a person names it (#12) or as a button carries it (its id)."""
+
+    number: int | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """A member as typed: a handle, or a platform mention such as <@U123>."""
+
+    raw: str
+
+
+@dataclass(frozen=True)
+class RaiseAlert:
+    links: tuple[str, ...]
+    note: str = ""
+    target: MemberRef | None = None
+    post: str | None = None
+    venue: Venue | None = None
+    kinds: frozenset[Kind] = frozenset()
+    severity: Severity | None = None
+    help_wanted: frozenset[Help] = frozenset()
+    visibility: Visibility | None = None
+    anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class OpenAlertForm:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowStatus:
+    alert: AlertRef | None = None
+
+
+@dataclass(frozen=True)
+class StandDown:
+    alert: AlertRef
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    alert: AlertRef
+    yes: bool
+
+
+@dataclass(frozen=True)
+class Respond:
+    alert: AlertRef
+    state: ResponseState
+    action: Action | None = None
+
+
+@dataclass(frozen=True)
+class ShowDoneChoices:
+    alert: AlertRef
+
+
+@dataclass(frozen=True)
+class SafetyDecision:
+    """A safety lead decides whether the crowd may be rallied for a severe alert."""
+
+    alert: AlertRef
+    rally: bool
+
+
+@dataclass(frozen=True)
+class TargetSafetyChoice:
+    """The target of a severe alert says whether they want the crowd."""
+
+    alert: AlertRef
+    rally: bool
+
+
+@dataclass(frozen=True)
+class AddEvidence:
+    alert: AlertRef
+    content: str
+
+
+@dataclass(frozen=True)
+class ExportEvidence:
+    alert: AlertRef
+
+
+@dataclass(frozen=True)
+class Delegate:
+    alert: AlertRef
+    member: MemberRef
+
+
+@dataclass(frozen=True)
+class SetAvailable:
+    on: bool
+
+
+@dataclass(frozen=True)
+class Pause:
+    duration: timedelta | None  # None: resume now
+
+
+@dataclass(frozen=True)
+class SetQuiet:
+    start: int | None  # minutes after local midnight; None: no quiet hours
+    end: int | None
+
+
+@dataclass(frozen=True)
+class SetTimezone:
+    tz: str
+
+
+@dataclass(frozen=True)
+class LinkIdentity:
+    code: str | None = None  # None: make a code on this platform
+
+
+@dataclass(frozen=True)
+class ForgetMe:
+    confirmed: bool = False
+    member_id: str | None = None  # carried by the confirm button
+
+
+@dataclass(frozen=True)
+class ShowHelp:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Join:
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Setup:
+    what: str | None = None  # None: show; "rally" / "leads": this channel; "name"/"timezone"
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ListMembers:
+    pass
+
+
+@dataclass(frozen=True)
+class Approve:
+    member: MemberRef
+
+
+@dataclass(frozen=True)
+class SetRole:
+    member: MemberRef
+    role: Role | None  # None: plain member, every role removed
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class Digest:
+    pass
+
+
+@dataclass(frozen=True)
+class AnswerCheckIn:
+    checkin_id: str
+    answer: CheckInAnswer
+
+
+@dataclass(frozen=True)
+class ControlCheckIns:
+    alert: AlertRef
+    action: str  # "pause", "resume" or "stop"
+
+
+Command = (
+    RaiseAlert
+    | OpenAlertForm
+    | ShowStatus
+    | StandDown
+    | GiveConsent
+    | Respond
+    | ShowDoneChoices
+    | SafetyDecision
+    | TargetSafetyChoice
+    | AddEvidence
+    | ExportEvidence
+    | Delegate
+    | SetAvailable
+    | Pause
+    | SetQuiet
+    | SetTimezone
+    | LinkIdentity
+    | ForgetMe
+    | ShowHelp
+    | Join
+    | Setup
+    | ListMembers
+    | Approve
+    | SetRole
+    | Digest
+    | AnswerCheckIn
+    | ControlCheckIns
+)

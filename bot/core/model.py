@@ -1,0 +1,334 @@
+"""Entities and value types of a collective's alert practice; no I/O, no framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    RESPONDER = "responder"
+    LEAD = "lead"
+    SAFETY_LEAD = "safety_lead"
+
+
+class MemberStatus(StrEnum):
+    PENDING = "pending"  # asked to join, not yet vetted by a lead
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    FORGOTTEN = "forgotten"
+
+
+class Venue(StrEnum):
+    """Where the attack happens."""
+
+    X = "x"
+    INSTAGRAM = "instagram"
+    TIKTOK = "tiktok"
+    FACEBOOK = "facebook"
+    YOUTUBE = "youtube"
+    REDDIT = "reddit"
+    LINKEDIN = "linkedin"
+    REVIEW_SITE = "review_site"
+    EMAIL = "email"
+    OTHER = "other"
+
+
+class Kind(StrEnum):
+    TROLLING = "trolling"
+    PILE_ON = "pile_on"
+    MISINFORMATION = "misinformation"
+    SEXUAL_HARASSMENT = "sexual_harassment"
+    THREAT = "threat"
+    DOXXING = "doxxing"
+    IMPERSONATION = "impersonation"
+    REVIEW_BOMBING = "review_bombing"
+
+
+SEVERE_KINDS = frozenset({Kind.THREAT, Kind.DOXXING, Kind.SEXUAL_HARASSMENT})
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Help(StrEnum):
+    AMPLIFY = "amplify"
+    COUNTER = "counter"
+    REPORT = "report"
+    DOCUMENT = "document"
+    SUPPORT = "support"  # supportive DMs
+    QUIET = "quiet"  # quiet support only: nothing public
+
+
+class Visibility(StrEnum):
+    ALL = "all"  # the whole collective
+    RESPONDERS = "responders"  # only the responders rallied
+    LEADS = "leads"  # catalogue it, don't rally
+
+
+class AlertStatus(StrEnum):
+    PENDING_CONSENT = "pending_consent"
+    SAFETY_REVIEW = "safety_review"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    STOOD_DOWN = "stood_down"
+    RESOLVED = "resolved"
+    DECLINED = "declined"  # the target said no to an alert raised on their behalf
+
+
+class ResponseState(StrEnum):
+    ON_IT = "on_it"
+    DONE = "done"
+    CANT = "cant"
+
+
+class Action(StrEnum):
+    AMPLIFIED = "amplified"
+    COUNTERED = "countered"
+    REPORTED = "reported"
+    SUPPORTED = "supported"
+    DOCUMENTED = "documented"
+
+
+class CheckInStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    ANSWERED = "answered"
+    SKIPPED = "skipped"  # fell due while check-ins were paused
+    CANCELLED = "cancelled"
+
+
+class CheckInAnswer(StrEnum):
+    OK = "ok"
+    STRUGGLING = "struggling"
+    NEED_HELP = "need_help"
+
+
+class EvidenceKind(StrEnum):
+    LINK = "link"
+    NOTE = "note"
+    CASE = "case"  # a platform report's case number
+    ATTACHMENT = "attachment"
+
+
+class Channel(StrEnum):
+    RALLY = "rally"
+    LEADS = "leads"
+
+
+@dataclass
+class Collective:
+    id: str
+    name: str
+    timezone: str
+    created_at: datetime
+    rally_cap: int
+    escalation_wait_minutes: int
+    escalation_min_responders: int
+    escalation_max_steps: int
+    checkin_offsets_hours: tuple[int, ...]
+    alerts_per_day: int
+    alert_seq: int = 0
+
+
+@dataclass
+class Space:
+    """A Slack workspace, Discord guild or console that belongs to a collective."""
+
+    id: str
+    collective_id: str
+    platform: str
+    external_id: str
+    rally_channel: str | None = None
+    leads_channel: str | None = None
+
+
+@dataclass
+class Member:
+    id: str
+    collective_id: str
+    handle: str
+    display_name: str
+    joined_at: datetime
+    status: MemberStatus = MemberStatus.ACTIVE
+    roles: frozenset[Role] = frozenset()
+    available: bool = True
+    paused_until: datetime | None = None
+    quiet_start: int | None = None  # minutes after local midnight
+    quiet_end: int | None = None
+    timezone: str | None = None  # None: the collective's
+    skills: frozenset[str] = frozenset()
+    prefers_dm: bool = False
+    preferred_platform: str | None = None
+    last_rallied_at: datetime | None = None
+
+    def has(self, role: Role) -> bool:
+        if role is Role.LEAD:
+            return Role.LEAD in self.roles or Role.SAFETY_LEAD in self.roles
+        return role in self.roles
+
+    @property
+    def is_lead(self) -> bool:
+        return self.has(Role.LEAD)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is MemberStatus.ACTIVE
+
+
+@dataclass
+class Identity:
+    """One platform account of a member."""
+
+    id: str
+    member_id: str
+    platform: str
+    workspace: str
+    user: str
+
+
+@dataclass
+class LinkCode:
+    code: str
+    member_id: str
+    expires_at: datetime
+
+
+@dataclass
+class Alert:
+    id: str
+    collective_id: str
+    number: int
+    target_id: str
+    raised_by_id: str
+    raised_at: datetime
+    links: tuple[str, ...]
+    kinds: frozenset[Kind]
+    severity: Severity
+    help_wanted: frozenset[Help]
+    visibility: Visibility
+    venue: Venue = Venue.OTHER
+    target_post: str | None = None
+    note: str = ""
+    anonymous: bool = False
+    status: AlertStatus = AlertStatus.PENDING_CONSENT
+    consented_at: datetime | None = None
+    activated_at: datetime | None = None
+    first_response_at: datetime | None = None
+    escalation_step: int = 0
+    escalate_at: datetime | None = None
+    last_escalated_at: datetime | None = None
+    safety_lead_id: str | None = None
+    safety_lead_ok: bool = False
+    target_ok: bool = False
+    delegates: frozenset[str] = frozenset()
+    checkins_paused: bool = False
+    closed_at: datetime | None = None
+    close_reason: CloseReason | None = None
+    closed_by_id: str | None = None
+
+    @property
+    def is_severe(self) -> bool:
+        return bool(self.kinds & SEVERE_KINDS) or self.severity is Severity.CRITICAL
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not AlertStatus.CLOSED
+
+    @property
+    def on_behalf(self) -> bool:
+        return self.raised_by_id != self.target_id
+
+
+@dataclass
+class Response:
+    """One row per responder per alert; the latest state wins, actions accumulate."""
+
+    alert_id: str
+    member_id: str
+    state: ResponseState
+    actions: frozenset[Action]
+    first_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class Rallied:
+    """A responder the bot asked to help with an alert, and in which wave."""
+
+    alert_id: str
+    member_id: str
+    wave: int
+    at: datetime
+
+
+@dataclass
+class CheckIn:
+    id: str
+    alert_id: str
+    member_id: str
+    due_at: datetime
+    status: CheckInStatus = CheckInStatus.SCHEDULED
+    sent_at: datetime | None = None
+    answer: CheckInAnswer | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass
+class Evidence:
+    id: str
+    alert_id: str
+    added_by_id: str
+    added_at: datetime
+    kind: EvidenceKind
+    content: str
+    sha256: str
+
+
+@dataclass
+class AuditEvent:
+    id: str
+    collective_id: str
+    at: datetime
+    actor_id: str | None
+    action: str
+    alert_id: str | None = None
+    subject_id: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass
+class OutboxItem:
+    """One message to one platform address, written in the transaction that caused it."""
+
+    id: str
+    collective_id: str
+    key: str  # logical message, e.g. "rally:<alert id>"; updates name the same key
+    idempotency_key: str
+    platform: str
+    workspace: str
+    address_kind: str  # "channel" or "dm"
+    address: str  # channel id, or the platform user id for a DM
+    op: str  # "post" or "update"
+    payload: dict[str, object]
+    created_at: datetime
+    due_at: datetime
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    ref: str | None = None  # the platform's id for the sent message
+    sent_at: datetime | None = None
+    last_error: str | None = None

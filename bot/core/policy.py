@@ -1,0 +1,36 @@
+"""Tunables the core needs: defaults for new collectives and the demo collective."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Policy:
+    timezone: str = "America/Chicago"
+    rally_cap: int = 8
+    escalation_wait_minutes: int = 30
+    escalation_min_responders: int = 2
+    escalation_max_steps: int = 3
+    checkin_offsets_hours: tuple[int, ...] = (24, 72, 168)
+    alerts_per_day: int = 5
+    link_code_minutes: int = 15
+    due_batch: int = 100  # due rows claimed per tick
+
+
+@dataclass(frozen=True)
+class DemoMember:
+    handle: str
+    name: str
+    roles: tuple[str, ...]
+
+
+DEMO_COLLECTIVE = "Demo collective"
+DEMO_MEMBERS = (
+    DemoMember("ana", "Ana", ()),
+    DemoMember("ben", "Ben", ("responder",)),
+    DemoMember("cam", "Cam", ("responder",)),
+    DemoMember("dee", "Dee", ("responder",)),
+    DemoMember("lee", "Lee", ("lead",)),
+    DemoMember("sam", "Sam", ("safety_lead",)),
+)

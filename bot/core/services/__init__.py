@@ -1,0 +1,183 @@
+"""The core's one entry point: commands in, replies out, each in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.core import commands as c
+from bot.core.copy import Copy
+from bot.core.errors import NotAllowed, RallyError
+from bot.core.messages import Reply
+from bot.core.model import Collective
+from bot.core.parse import parse_action, parse_text
+from bot.core.policy import Policy
+from bot.core.ports import Clock, Ids, UnitOfWorkFactory
+from bot.core.services import (
+    alerts,
+    checkins,
+    digest,
+    escalation,
+    evidence,
+    help,
+    membership,
+)
+from bot.core.services.context import Ctx, Forged
+from bot.core.views import notice
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Ctx, Any], Awaitable[Reply]]
+
+HANDLERS: dict[type, Handler] = {
+    c.RaiseAlert: alerts.raise_alert,
+    c.OpenAlertForm: help.alert_form,
+    c.ShowStatus: alerts.status,
+    c.StandDown: alerts.stand_down,
+    c.GiveConsent: alerts.give_consent,
+    c.Respond: alerts.respond,
+    c.ShowDoneChoices: alerts.done_choices,
+    c.SafetyDecision: alerts.safety_decision,
+    c.TargetSafetyChoice: alerts.target_safety_choice,
+    c.AddEvidence: evidence.add,
+    c.ExportEvidence: evidence.export,
+    c.Delegate: evidence.delegate,
+    c.SetAvailable: membership.set_available,
+    c.Pause: membership.pause,
+    c.SetQuiet: membership.quiet,
+    c.SetTimezone: membership.timezone,
+    c.LinkIdentity: membership.link,
+    c.ForgetMe: membership.forget_me,
+    c.ShowHelp: help.show_help,
+    c.Join: membership.join,
+    c.Setup: membership.setup,
+    c.ListMembers: membership.list_members,
+    c.Approve: membership.approve,
+    c.SetRole: membership.set_role,
+    c.Digest: digest.preview,
+    c.AnswerCheckIn: checkins.answer,
+    c.ControlCheckIns: checkins.control,
+}
+
+
+class Services:
+    """Parses, authorises and runs every command; platform adapters only translate."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ids: Ids, copy: Copy, policy: Policy
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.ids = ids
+        self.copy = copy
+        self.policy = policy
+
+    async def handle_text(self, caller: c.Caller, text: str) -> Reply:
+        """What a person typed after /rally."""
+        try:
+            command = parse_text(text)
+        except RallyError as error:
+            return self.error_reply(error)
+        return await self.handle(caller, command)
+
+    async def handle_action(self, caller: c.Caller, action: str) -> Reply:
+        """A button pressed; its id is untrusted input like any text."""
+        try:
+            command = parse_action(action)
+        except RallyError as error:
+            return self.error_reply(error)
+        return await self.handle(caller, command)
+
+    async def handle(self, caller: c.Caller, command: c.Command) -> Reply:
+        handler = HANDLERS[type(command)]
+        ctx: Ctx | None = None
+        try:
+            async with self.uow() as uow:
+                ctx = self._ctx(uow, caller)
+                reply = await handler(ctx, command)
+                await uow.commit()
+                return reply
+        except Forged as error:
+            await self._audit_forged(ctx, type(command).__name__, error)
+            return self.error_reply(error)
+        except RallyError as error:
+            return self.error_reply(error)
+
+    def error_reply(self, error: RallyError) -> Reply:
+        lines = [self.copy(error.key, **error.params)]
+        if isinstance(error, NotAllowed) and error.key == "error.not_member":
+            lines.append(self.copy("error.how_to_join"))
+        return Reply(notice(self.copy("error.title"), *lines), ok=False)
+
+    async def _audit_forged(self, ctx: Ctx | None, command: str, error: Forged) -> None:
+        member = ctx._member if ctx else None
+        if member is None:
+            return
+        async with self.uow() as uow:
+            audit_ctx = self._ctx(uow, None)
+            await audit_ctx.audit(
+                "forged_request_refused",
+                actor_id=member.id,
+                collective_id=member.collective_id,
+                detail={"command": command, **{k: str(v)[:64] for k, v in error.params.items()}},
+            )
+            await uow.commit()
+        log.warning("refused a request naming another collective's data (command %s)", command)
+
+    def _ctx(self, uow: Any, caller: c.Caller | None) -> Ctx:
+        return Ctx(
+            uow=uow,
+            now=self.clock.now(),
+            ids=self.ids,
+            copy=self.copy,
+            policy=self.policy,
+            caller=caller,
+        )
+
+    async def seed_demo(self) -> Collective:
+        async with self.uow() as uow:
+            collective = await membership.ensure_demo(self._ctx(uow, None))
+            await uow.commit()
+            return collective
+
+    async def run_due(self, limit: int | None = None) -> int:
+        """Everything that fell due (escalations, check-ins), each in its own transaction,
+        so a late start still delivers what fell due while no process ran."""
+        budget = limit or self.policy.due_batch
+        done = 0
+        while done < budget:
+            try:
+                worked = await self._one_due()
+            except Exception:
+                log.exception("a due item failed; it stays due and is retried on the next tick")
+                break
+            if not worked:
+                break
+            done += 1
+        return done
+
+    async def _one_due(self) -> bool:
+        async with self.uow() as uow:
+            ctx = self._ctx(uow, None)
+            for alert in await uow.alerts.due_escalations(ctx.now, 1):
+                await self._in_collective(ctx, alert.collective_id)
+                await escalation.escalate(ctx, alert)
+                await uow.commit()
+                return True
+            for checkin in await uow.checkins.due(ctx.now, 1):
+                about = await uow.alerts.get(checkin.alert_id)
+                if about is None:
+                    continue
+                await self._in_collective(ctx, about.collective_id)
+                await checkins.send_due(ctx, checkin, about)
+                await uow.commit()
+                return True
+        return False
+
+    @staticmethod
+    async def _in_collective(ctx: Ctx, collective_id: str) -> None:
+        collective = await ctx.uow.collectives.get(collective_id)
+        if collective is None:
+            raise LookupError(f"collective {collective_id} is missing")
+        ctx._collective = collective

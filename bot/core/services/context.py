@@ -1,0 +1,303 @@
+"""The request context every service runs in: one transaction, the caller, and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.core.commands import AlertRef, Caller, MemberRef
+from bot.core.copy import Copy
+from bot.core.errors import NotAllowed, NotFound
+from bot.core.messages import Block, Mention, Message, to_dict
+from bot.core.model import (
+    Alert,
+    AuditEvent,
+    Channel,
+    Collective,
+    Identity,
+    Member,
+    MemberStatus,
+    OutboxItem,
+    Role,
+)
+from bot.core.parse import mention_user
+from bot.core.policy import Policy
+from bot.core.ports import Ids, UnitOfWork
+
+
+@dataclass
+class Ctx:
+    uow: UnitOfWork
+    now: datetime
+    ids: Ids
+    copy: Copy
+    policy: Policy
+    caller: Caller | None = None
+    _member: Member | None = None
+    _collective: Collective | None = None
+
+    # --- who is asking -------------------------------------------------------------
+
+    async def caller_member(self) -> Member | None:
+        """The caller's member record, in any state, or None for a stranger."""
+        if self._member is None and self.caller is not None:
+            ident = await self.uow.identities.find(
+                self.caller.platform, self.caller.workspace, self.caller.user
+            )
+            if ident is not None:
+                self._member = await self.uow.members.get(ident.member_id)
+        return self._member
+
+    async def actor(self) -> Member:
+        """The caller as an active, vetted member; everyone else is told how to join."""
+        member = await self.caller_member()
+        if member is None or member.status is MemberStatus.FORGOTTEN:
+            raise NotAllowed("error.not_member")
+        if member.status is MemberStatus.PENDING:
+            raise NotAllowed("error.pending_member")
+        if member.status is MemberStatus.SUSPENDED:
+            raise NotAllowed("error.suspended")
+        return member
+
+    async def lead(self) -> Member:
+        member = await self.actor()
+        if not member.is_lead:
+            raise NotAllowed("error.leads_only")
+        return member
+
+    async def collective(self) -> Collective:
+        if self._collective is None:
+            member = await self.actor()
+            self._collective = await self.uow.collectives.get(member.collective_id)
+            if self._collective is None:
+                raise NotFound("error.no_collective")
+        return self._collective
+
+    def set_member(self, member: Member, collective: Collective) -> None:
+        self._member, self._collective = member, collective
+
+    # --- finding things, always inside the caller's collective ----------------------
+
+    async def alert(self, ref: AlertRef) -> Alert:
+        """The alert, only if it belongs to the caller's collective; forged ids are audited."""
+        collective = await self.collective()
+        alert: Alert | None = None
+        if ref.id is not None:
+            alert = await self.uow.alerts.get(ref.id)
+            if alert is not None and alert.collective_id != collective.id:
+                raise Forged("error.no_alert", alert_id=ref.id)
+        elif ref.number is not None:
+            alert = await self.uow.alerts.by_number(collective.id, ref.number)
+        if alert is None:
+            raise NotFound("error.no_alert", number=ref.number if ref.number else "?")
+        return alert
+
+    async def member(self, ref: MemberRef) -> Member:
+        collective = await self.collective()
+        found: Member | None = None
+        raw = ref.raw.strip()
+        user = mention_user(raw)
+        if raw.startswith("id:"):
+            found = await self.uow.members.get(raw[3:])
+        elif user is not None and self.caller is not None:
+            ident = await self.uow.identities.find(
+                self.caller.platform, self.caller.workspace, user
+            )
+            found = await self.uow.members.get(ident.member_id) if ident else None
+        else:
+            found = await self.uow.members.by_handle(collective.id, raw.lstrip("@").lower())
+        if found is None or found.status is MemberStatus.FORGOTTEN:
+            raise NotFound("error.no_member", name=raw[:40])
+        if found.collective_id != collective.id:
+            raise Forged("error.no_member", name=raw[:40])
+        return found
+
+    async def members(self) -> Sequence[Member]:
+        return await self.uow.members.for_collective((await self.collective()).id)
+
+    async def leads(self, safety_only: bool = False) -> list[Member]:
+        role = Role.SAFETY_LEAD if safety_only else Role.LEAD
+        return [m for m in await self.members() if m.is_active and m.has(role)]
+
+    # --- the record ------------------------------------------------------------------
+
+    async def audit(
+        self,
+        action: str,
+        alert: Alert | None = None,
+        subject: str | None = None,
+        actor_id: str | None = None,
+        collective_id: str | None = None,
+        detail: Mapping[str, str] | None = None,
+        **more: str,
+    ) -> None:
+        if actor_id is None and self._member is not None:
+            actor_id = self._member.id
+        cid = collective_id or (self._collective.id if self._collective else None)
+        if cid is None:
+            return
+        await self.uow.audit.add(
+            AuditEvent(
+                id=self.ids.new(),
+                collective_id=cid,
+                at=self.now,
+                actor_id=actor_id,
+                action=action,
+                alert_id=alert.id if alert else None,
+                subject_id=subject,
+                detail={**(detail or {}), **more},
+            )
+        )
+
+    # --- what leaves the process: outbox rows in this same transaction ----------------
+
+    async def to_channel(self, channel: Channel, key: str, message: Message) -> int:
+        """Post to this channel in every space of the collective that has it set."""
+        collective = await self.collective()
+        spaces = await self.uow.spaces.for_collective(collective.id)
+        targets = [
+            (s.platform, s.external_id, cid)
+            for s in spaces
+            if (cid := s.rally_channel if channel is Channel.RALLY else s.leads_channel)
+        ]
+        if not targets:
+            return 0
+        idents = await self._identities(m.member_id for m in message.mentions)
+        for platform, workspace, address in targets:
+            await self._enqueue(
+                key,
+                "post",
+                platform,
+                workspace,
+                "channel",
+                address,
+                _addressed(message, platform, workspace, idents),
+            )
+        return len(targets)
+
+    async def to_members(self, members: Iterable[Member], key: str, message: Message) -> int:
+        """Send privately to each member, on their preferred platform."""
+        people = list({m.id: m for m in members}.values())
+        idents = await self._identities(
+            [m.id for m in people] + [x.member_id for x in message.mentions]
+        )
+        sent = 0
+        for m in people:
+            ident = _preferred(m, idents.get(m.id, []))
+            if ident is None:
+                continue
+            await self._enqueue(
+                key,
+                "post",
+                ident.platform,
+                ident.workspace,
+                "dm",
+                ident.user,
+                _addressed(message, ident.platform, ident.workspace, idents),
+            )
+            sent += 1
+        return sent
+
+    async def to_leads(self, key: str, message: Message, safety_only: bool = False) -> None:
+        """Reach the leads: the leads channel where one is set, and safety leads by DM.
+
+        With no leads channel every lead gets a DM, so a lead message is never dropped.
+        """
+        posted = 0 if safety_only else await self.to_channel(Channel.LEADS, key, message)
+        if safety_only:
+            await self.to_members(await self.leads(safety_only=True), key, message)
+        elif posted == 0:
+            await self.to_members(await self.leads(), key, message)
+
+    async def update(self, key: str, message: Message) -> None:
+        """Replace every copy of a posted message (a rally's tally) in place."""
+        posts = await self.uow.outbox.posted(key)
+        if not posts:
+            return
+        idents = await self._identities(m.member_id for m in message.mentions)
+        for post in posts:
+            await self._enqueue(
+                key,
+                "update",
+                post.platform,
+                post.workspace,
+                post.address_kind,
+                post.address,
+                _addressed(message, post.platform, post.workspace, idents),
+                unique=True,
+            )
+
+    async def _identities(self, member_ids: Iterable[str]) -> dict[str, list[Identity]]:
+        wanted = sorted(set(member_ids))
+        out: dict[str, list[Identity]] = {}
+        if wanted:
+            for ident in await self.uow.identities.for_members(wanted):
+                out.setdefault(ident.member_id, []).append(ident)
+        return out
+
+    async def _enqueue(
+        self,
+        key: str,
+        op: str,
+        platform: str,
+        workspace: str,
+        address_kind: str,
+        address: str,
+        message: Message,
+        unique: bool = False,
+    ) -> None:
+        item_id = self.ids.new()
+        idem = f"{key}|{op}|{platform}|{workspace}|{address}"
+        await self.uow.outbox.add(
+            OutboxItem(
+                id=item_id,
+                collective_id=(await self.collective()).id,
+                key=key,
+                idempotency_key=f"{idem}|{item_id}" if unique else idem,
+                platform=platform,
+                workspace=workspace,
+                address_kind=address_kind,
+                address=address,
+                op=op,
+                payload=to_dict(message),
+                created_at=self.now,
+                due_at=self.now,
+            )
+        )
+
+
+class Forged(NotAllowed):
+    """An id from outside the caller's collective: refused like a missing one, and audited."""
+
+
+def _preferred(member: Member, idents: list[Identity]) -> Identity | None:
+    for ident in idents:
+        if ident.platform == member.preferred_platform:
+            return ident
+    return idents[0] if idents else None
+
+
+def _addressed(
+    message: Message, platform: str, workspace: str, idents: dict[str, list[Identity]]
+) -> Message:
+    """Fill in each mention's platform user id for this destination; others stay unpinged."""
+    if not message.mentions:
+        return message
+    blocks = []
+    for block in message.blocks:
+        spans = []
+        for span in block.spans:
+            if isinstance(span, Mention):
+                user = next(
+                    (
+                        i.user
+                        for i in idents.get(span.member_id, [])
+                        if i.platform == platform and i.workspace == workspace
+                    ),
+                    None,
+                )
+                span = replace(span, user=user)
+            spans.append(span)
+        blocks.append(Block(tuple(spans), block.heading))
+    return replace(message, blocks=tuple(blocks))

@@ -1,0 +1,416 @@
+"""Members: joining, vetting, roles, linked identities, availability and forget-me."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from bot.core import commands as c
+from bot.core.errors import Conflict, NotAllowed, NotFound
+from bot.core.messages import Button, Reply
+from bot.core.model import (
+    AlertStatus,
+    Collective,
+    Identity,
+    LinkCode,
+    Member,
+    MemberStatus,
+    Role,
+    Space,
+)
+from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
+from bot.core.services.context import Ctx, Forged
+from bot.core.views import action_id, notice
+
+CONSOLE = "console"
+CONSOLE_WORKSPACE = "local"
+
+
+def new_collective(ctx: Ctx, name: str, policy: Policy, timezone: str | None = None) -> Collective:
+    return Collective(
+        id=ctx.ids.new(),
+        name=name,
+        timezone=timezone or policy.timezone,
+        created_at=ctx.now,
+        rally_cap=policy.rally_cap,
+        escalation_wait_minutes=policy.escalation_wait_minutes,
+        escalation_min_responders=policy.escalation_min_responders,
+        escalation_max_steps=policy.escalation_max_steps,
+        checkin_offsets_hours=policy.checkin_offsets_hours,
+        alerts_per_day=policy.alerts_per_day,
+    )
+
+
+async def unique_handle(ctx: Ctx, collective_id: str, name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "member"
+    handle, n = base, 1
+    while await ctx.uow.members.by_handle(collective_id, handle) is not None:
+        n += 1
+        handle = f"{base}{n}"
+    return handle
+
+
+async def ensure_demo(ctx: Ctx) -> Collective:
+    """The console's demo collective, seeded once: ana, ben, cam, dee, lee and sam."""
+    existing = await ctx.uow.collectives.by_name(DEMO_COLLECTIVE)
+    if existing is not None:
+        return existing
+    collective = new_collective(ctx, DEMO_COLLECTIVE, ctx.policy)
+    await ctx.uow.collectives.add(collective)
+    await ctx.uow.spaces.add(
+        Space(
+            ctx.ids.new(),
+            collective.id,
+            CONSOLE,
+            CONSOLE_WORKSPACE,
+            rally_channel="#rally",
+            leads_channel="#leads",
+        )
+    )
+    for demo in DEMO_MEMBERS:
+        member = Member(
+            id=ctx.ids.new(),
+            collective_id=collective.id,
+            handle=demo.handle,
+            display_name=demo.name,
+            joined_at=ctx.now,
+            roles=frozenset(Role(r) for r in demo.roles),
+        )
+        await ctx.uow.members.add(member)
+        await ctx.uow.identities.add(
+            Identity(ctx.ids.new(), member.id, CONSOLE, CONSOLE_WORKSPACE, demo.handle)
+        )
+    return collective
+
+
+async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
+    """First use in a workspace makes a collective; afterwards leads adjust it."""
+    caller = ctx.caller
+    assert caller is not None
+    space = await ctx.uow.spaces.find(caller.platform, caller.workspace)
+    member = await ctx.caller_member()
+    if space is None and member is None:
+        if not caller.can_manage:
+            raise NotAllowed("error.setup_needs_admin")
+        name = cmd.value if cmd.what == "name" and cmd.value else ctx.copy("setup.default_name")
+        tz = cmd.value if cmd.what == "timezone" else None
+        collective = new_collective(ctx, name, ctx.policy, tz)
+        await ctx.uow.collectives.add(collective)
+        space = Space(
+            ctx.ids.new(),
+            collective.id,
+            caller.platform,
+            caller.workspace,
+            rally_channel=caller.channel,
+        )
+        await ctx.uow.spaces.add(space)
+        handle = await unique_handle(ctx, collective.id, caller.display_name or caller.user)
+        member = Member(
+            id=ctx.ids.new(),
+            collective_id=collective.id,
+            handle=handle,
+            display_name=caller.display_name or handle,
+            joined_at=ctx.now,
+            roles=frozenset({Role.LEAD, Role.RESPONDER}),
+        )
+        await ctx.uow.members.add(member)
+        await ctx.uow.identities.add(
+            Identity(ctx.ids.new(), member.id, caller.platform, caller.workspace, caller.user)
+        )
+        ctx.set_member(member, collective)
+        await ctx.audit("collective_created", subject=member.id)
+        return Reply(
+            notice(
+                ctx.copy("setup.created_title", name=collective.name),
+                ctx.copy("setup.created_body"),
+            )
+        )
+    lead = await ctx.lead()
+    collective = await ctx.collective()
+    if space is None:
+        space = Space(
+            ctx.ids.new(),
+            collective.id,
+            caller.platform,
+            caller.workspace,
+            rally_channel=caller.channel,
+        )
+        await ctx.uow.spaces.add(space)
+        await ctx.audit("space_added", platform=caller.platform)
+    elif space.collective_id != collective.id:
+        raise Forged("error.not_member")
+    if cmd.what in ("rally", "leads"):
+        if not caller.channel:
+            raise Conflict("error.setup_needs_channel")
+        if cmd.what == "rally":
+            space.rally_channel = caller.channel
+        else:
+            space.leads_channel = caller.channel
+        await ctx.uow.spaces.save(space)
+    elif cmd.what == "name" and cmd.value:
+        collective.name = cmd.value
+        await ctx.uow.collectives.save(collective)
+    elif cmd.what == "timezone" and cmd.value:
+        collective.timezone = cmd.value
+        await ctx.uow.collectives.save(collective)
+    if cmd.what:
+        await ctx.audit("setup_changed", subject=lead.id, what=cmd.what)
+    return Reply(
+        notice(
+            ctx.copy("setup.title", name=collective.name),
+            ctx.copy(
+                "setup.body",
+                timezone=collective.timezone,
+                rally=space.rally_channel or ctx.copy("word.none"),
+                leads=space.leads_channel or ctx.copy("setup.leads_by_dm"),
+                cap=collective.rally_cap,
+                wait=collective.escalation_wait_minutes,
+                min=collective.escalation_min_responders,
+                checkins=", ".join(str(h) for h in collective.checkin_offsets_hours),
+            ),
+        )
+    )
+
+
+async def join(ctx: Ctx, cmd: c.Join) -> Reply:
+    """A stranger asks to join; a lead vets them before they see or raise anything."""
+    caller = ctx.caller
+    assert caller is not None
+    member = await ctx.caller_member()
+    if member is not None and member.status is MemberStatus.PENDING:
+        return Reply(notice(ctx.copy("join.still_pending")))
+    if member is not None and member.status is not MemberStatus.FORGOTTEN:
+        raise Conflict("error.already_member")
+    space = await ctx.uow.spaces.find(caller.platform, caller.workspace)
+    if space is None:
+        raise NotFound("error.no_space")
+    collective = await ctx.uow.collectives.get(space.collective_id)
+    assert collective is not None
+    handle = await unique_handle(ctx, collective.id, caller.display_name or caller.user)
+    member = Member(
+        id=ctx.ids.new(),
+        collective_id=collective.id,
+        handle=handle,
+        display_name=caller.display_name or handle,
+        joined_at=ctx.now,
+        status=MemberStatus.PENDING,
+    )
+    await ctx.uow.members.add(member)
+    await ctx.uow.identities.add(
+        Identity(ctx.ids.new(), member.id, caller.platform, caller.workspace, caller.user)
+    )
+    ctx.set_member(member, collective)
+    await ctx.audit("join_requested", subject=member.id)
+    await ctx.to_leads(
+        f"join:{member.id}",
+        notice(
+            ctx.copy("join.leads_title", name=member.display_name),
+            ctx.copy("join.leads_body", name=member.display_name, handle=member.handle),
+            ctx.copy("join.leads_note", note=cmd.note) if cmd.note else "",
+            buttons=(
+                Button(
+                    action_id("member", member.id, "approve"), ctx.copy("button.approve"), "primary"
+                ),
+            ),
+        ),
+    )
+    return Reply(notice(ctx.copy("join.title"), ctx.copy("join.body")))
+
+
+async def approve(ctx: Ctx, cmd: c.Approve) -> Reply:
+    lead = await ctx.lead()
+    member = await ctx.member(cmd.member)
+    if member.status is MemberStatus.ACTIVE:
+        raise Conflict("error.already_approved", name=member.display_name)
+    member.status = MemberStatus.ACTIVE
+    await ctx.uow.members.save(member)
+    await ctx.audit("member_approved", subject=member.id, by=lead.id)
+    await ctx.to_members(
+        [member],
+        f"welcome:{member.id}",
+        notice(ctx.copy("approve.welcome_title"), ctx.copy("approve.welcome_body")),
+    )
+    return Reply(notice(ctx.copy("approve.done", name=member.display_name)))
+
+
+async def set_role(ctx: Ctx, cmd: c.SetRole) -> Reply:
+    """Leads grant and remove roles; a collective always keeps at least one lead."""
+    await ctx.lead()
+    member = await ctx.member(cmd.member)
+    if not member.is_active:
+        raise Conflict("error.target_not_active", name=member.display_name)
+    if cmd.role is None:
+        roles: frozenset[Role] = frozenset()
+    elif cmd.on:
+        roles = member.roles | {cmd.role}
+    else:
+        roles = member.roles - {cmd.role}
+    losing_lead = member.is_lead and not ({Role.LEAD, Role.SAFETY_LEAD} & roles)
+    if losing_lead and len(await ctx.leads()) <= 1:
+        raise Conflict("error.last_lead")
+    member.roles = roles
+    await ctx.uow.members.save(member)
+    await ctx.audit(
+        "role_changed",
+        subject=member.id,
+        roles=",".join(sorted(r.value for r in roles)) or "member",
+    )
+    return Reply(notice(ctx.copy("role.done", name=member.display_name, roles=_roles(ctx, member))))
+
+
+def _roles(ctx: Ctx, member: Member) -> str:
+    return ", ".join(ctx.copy(f"role.{r}") for r in sorted(member.roles)) or ctx.copy("role.member")
+
+
+async def list_members(ctx: Ctx, _: c.ListMembers) -> Reply:
+    await ctx.lead()
+    members = sorted(
+        await ctx.members(), key=lambda m: (m.status is not MemberStatus.PENDING, m.handle)
+    )
+    lines = [
+        ctx.copy(
+            "members.line",
+            handle=m.handle,
+            name=m.display_name,
+            roles=_roles(ctx, m),
+            status=ctx.copy(f"member_status.{m.status}"),
+            available=ctx.copy("word.yes" if m.available else "word.no"),
+        )
+        for m in members
+    ]
+    return Reply(notice(ctx.copy("members.title", count=len(members)), *lines))
+
+
+async def set_available(ctx: Ctx, cmd: c.SetAvailable) -> Reply:
+    member = await ctx.actor()
+    member.available = cmd.on
+    await ctx.uow.members.save(member)
+    return Reply(notice(ctx.copy("available.on" if cmd.on else "available.off")))
+
+
+async def pause(ctx: Ctx, cmd: c.Pause) -> Reply:
+    member = await ctx.actor()
+    member.paused_until = None if cmd.duration is None else ctx.now + cmd.duration
+    await ctx.uow.members.save(member)
+    if member.paused_until is None:
+        return Reply(notice(ctx.copy("pause.off")))
+    return Reply(notice(ctx.copy("pause.on", until=_local(ctx, member, member.paused_until))))
+
+
+def _local(ctx: Ctx, member: Member, when: object) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    assert isinstance(when, datetime)
+    tz = member.timezone or (ctx._collective.timezone if ctx._collective else "UTC")
+    return when.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M %Z")
+
+
+async def quiet(ctx: Ctx, cmd: c.SetQuiet) -> Reply:
+    member = await ctx.actor()
+    member.quiet_start, member.quiet_end = cmd.start, cmd.end
+    await ctx.uow.members.save(member)
+    if cmd.start is None or cmd.end is None:
+        return Reply(notice(ctx.copy("quiet.off")))
+    return Reply(notice(ctx.copy("quiet.on", start=_hhmm(cmd.start), end=_hhmm(cmd.end))))
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+async def timezone(ctx: Ctx, cmd: c.SetTimezone) -> Reply:
+    member = await ctx.actor()
+    member.timezone = cmd.tz
+    await ctx.uow.members.save(member)
+    return Reply(notice(ctx.copy("timezone.done", tz=cmd.tz)))
+
+
+async def link(ctx: Ctx, cmd: c.LinkIdentity) -> Reply:
+    """One person, many platforms: a code made on one platform is typed on the other."""
+    caller = ctx.caller
+    assert caller is not None
+    if cmd.code is None:
+        member = await ctx.actor()
+        code = ctx.ids.new()[:8].upper()
+        minutes = ctx.policy.link_code_minutes
+        await ctx.uow.link_codes.add(
+            LinkCode(code, member.id, ctx.now + timedelta(minutes=minutes))
+        )
+        await ctx.audit("link_code_made")
+        return Reply(
+            notice(
+                ctx.copy("link.code_title"), ctx.copy("link.code_body", code=code, minutes=minutes)
+            )
+        )
+    if await ctx.caller_member() is not None:
+        raise Conflict("error.already_linked")
+    found = await ctx.uow.link_codes.get(cmd.code)
+    if found is None or found.expires_at <= ctx.now:
+        raise NotFound("error.bad_link_code")
+    owner = await ctx.uow.members.get(found.member_id)
+    if owner is None or not owner.is_active:
+        raise NotFound("error.bad_link_code")
+    await ctx.uow.identities.add(
+        Identity(ctx.ids.new(), owner.id, caller.platform, caller.workspace, caller.user)
+    )
+    await ctx.uow.link_codes.delete(found.code)
+    collective = await ctx.uow.collectives.get(owner.collective_id)
+    assert collective is not None
+    ctx.set_member(owner, collective)
+    await ctx.audit("identity_linked", subject=owner.id, platform=caller.platform)
+    return Reply(
+        notice(ctx.copy("link.done_title"), ctx.copy("link.done_body", name=owner.display_name))
+    )
+
+
+async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
+    """Removes the member's personal data everywhere, except open safety cases (said so)."""
+    member = await ctx.actor()
+    copy = ctx.copy
+    if not cmd.confirmed:
+        return Reply(
+            notice(
+                copy("forget.confirm_title"),
+                copy("forget.confirm_body"),
+                buttons=(
+                    Button(
+                        action_id("forgetme", member.id, "confirm"),
+                        copy("button.forget_confirm"),
+                        "danger",
+                    ),
+                ),
+            )
+        )
+    if cmd.member_id != member.id:
+        raise Forged("error.bad_button", member_id=cmd.member_id or "")
+    if member.is_lead and len(await ctx.leads()) <= 1:
+        raise Conflict("error.last_lead")
+    kept: list[int] = []
+    for alert in await ctx.uow.alerts.for_target(member.id):
+        if alert.is_open and (alert.status is AlertStatus.SAFETY_REVIEW or alert.is_severe):
+            kept.append(alert.number)
+            continue
+        alert.links, alert.note, alert.target_post = (), "", None
+        alert.delegates = frozenset()
+        await ctx.uow.alerts.save(alert)
+        await ctx.uow.evidence.delete_for_alert(alert.id)
+    await ctx.uow.identities.delete_for_member(member.id)
+    await ctx.uow.link_codes.delete_for_member(member.id)
+    await ctx.uow.checkins.delete_for_member(member.id)
+    member.status = MemberStatus.FORGOTTEN
+    member.display_name = copy("forget.former_member")
+    member.handle = f"forgotten-{member.id[:12]}"
+    member.roles = frozenset()
+    member.skills = frozenset()
+    member.available = False
+    member.paused_until = None
+    member.quiet_start = member.quiet_end = None
+    member.timezone = member.preferred_platform = None
+    member.prefers_dm = False
+    await ctx.uow.members.save(member)
+    await ctx.audit("forget_me", subject=member.id, kept=",".join(map(str, kept)))
+    lines = [copy("forget.done_body")]
+    if kept:
+        lines.append(copy("forget.kept", numbers=", ".join(f"#{n}" for n in kept)))
+    return Reply(notice(copy("forget.done_title"), *lines))

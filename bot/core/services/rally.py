@@ -1,0 +1,120 @@
+"""Choosing whom to rally, rallying them, and keeping the rally's tally current."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.core.messages import Message
+from bot.core.model import Alert, Channel, Help, Member, Rallied, Role, Visibility
+from bot.core.services.context import Ctx
+from bot.core.views import rally_key, rally_message, target_label
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def in_quiet_hours(member: Member, now: datetime, default_tz: str) -> bool:
+    if member.quiet_start is None or member.quiet_end is None:
+        return False
+    local = now.astimezone(ZoneInfo(member.timezone or default_tz))
+    minute = local.hour * 60 + local.minute
+    start, end = member.quiet_start, member.quiet_end
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end  # spans midnight
+
+
+def is_available(member: Member, now: datetime) -> bool:
+    return (
+        member.is_active
+        and member.has(Role.RESPONDER)
+        and member.available
+        and (member.paused_until is None or member.paused_until <= now)
+    )
+
+
+def select_responders(
+    members: Sequence[Member],
+    alert: Alert,
+    already: set[str],
+    now: datetime,
+    default_tz: str,
+    cap: int,
+) -> list[Member]:
+    """Opted-in, available responders, quiet hours honoured unless the alert is severe,
+    least recently rallied first so the same people are not called every time."""
+    candidates = [
+        m
+        for m in members
+        if m.id not in already
+        and m.id != alert.target_id
+        and is_available(m, now)
+        and (alert.is_severe or not in_quiet_hours(m, now, default_tz))
+    ]
+    candidates.sort(key=lambda m: (m.last_rallied_at or _EPOCH, m.joined_at, m.id))
+    return candidates[: max(cap, 0)]
+
+
+def is_public(alert: Alert) -> bool:
+    """Whether the rally goes to the rally channel (else only to the responders called)."""
+    return alert.visibility is Visibility.ALL and Help.QUIET not in alert.help_wanted
+
+
+async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
+    """Call the next responders for this alert; returns who was called (maybe nobody)."""
+    collective = await ctx.collective()
+    members = await ctx.members()
+    previous = await ctx.uow.rallied.for_alert(alert.id)
+    chosen = select_responders(
+        members,
+        alert,
+        {r.member_id for r in previous},
+        ctx.now,
+        collective.timezone,
+        collective.rally_cap,
+    )
+    if not chosen:
+        return []
+    await ctx.uow.rallied.add_many([Rallied(alert.id, m.id, wave, ctx.now) for m in chosen])
+    for m in chosen:
+        m.last_rallied_at = ctx.now
+        await ctx.uow.members.save(m)
+    by_id = {m.id: m for m in members}
+    target = by_id.get(alert.target_id)
+    key = rally_key(alert) if wave == 0 else f"{rally_key(alert)}:wave{wave}"
+    message = await current_rally(ctx, alert, target, chosen, by_id)
+    dm = list(chosen)
+    if is_public(alert):
+        posted = await ctx.to_channel(Channel.RALLY, key, message)
+        if posted:
+            dm = [m for m in chosen if m.prefers_dm]
+    await ctx.to_members(dm, key, message)
+    return chosen
+
+
+async def current_rally(
+    ctx: Ctx,
+    alert: Alert,
+    target: Member | None,
+    called: Sequence[Member],
+    by_id: dict[str, Member],
+) -> Message:
+    responses = await ctx.uow.responses.for_alert(alert.id)
+    names = {mid: m.display_name for mid, m in by_id.items()}
+    return rally_message(ctx.copy, alert, target, called, responses, names)
+
+
+async def refresh_tally(ctx: Ctx, alert: Alert) -> None:
+    """Edit every copy of the rally in place with the current responses."""
+    members = await ctx.members()
+    by_id = {m.id: m for m in members}
+    rallied = await ctx.uow.rallied.for_alert(alert.id)
+    first_wave = [by_id[r.member_id] for r in rallied if r.wave == 0 and r.member_id in by_id]
+    message = await current_rally(ctx, alert, by_id.get(alert.target_id), first_wave, by_id)
+    await ctx.update(rally_key(alert), message)
+
+
+def who(ctx: Ctx, alert: Alert, target: Member | None, viewer: Member) -> str:
+    sees_all = viewer.is_lead or viewer.id in (alert.target_id, alert.raised_by_id)
+    return target_label(ctx.copy, alert, target, for_leads=sees_all)

@@ -1,0 +1,140 @@
+"""Neutral messages shared by several services: the rally and its live tally."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from bot.core.copy import Copy
+from bot.core.messages import Block, Button, Link, Mention, Message, Span, Text, para
+from bot.core.model import Alert, Help, Kind, Member, Response, ResponseState
+
+
+def rally_key(alert: Alert) -> str:
+    return f"rally:{alert.id}"
+
+
+def action_id(scope: str, ident: str, verb: str, *extra: str) -> str:
+    return ":".join(("rally", scope, ident, verb, *extra))
+
+
+def target_label(copy: Copy, alert: Alert, target: Member | None, for_leads: bool) -> str:
+    """Who the alert is about, as this audience may know it."""
+    if target is None or (alert.anonymous and not for_leads):
+        return copy("alert.anonymous_target")
+    return target.display_name
+
+
+def list_words(copy: Copy, prefix: str, values: Sequence[str]) -> str:
+    return ", ".join(copy(f"{prefix}.{v}") for v in sorted(values)) or copy("word.none")
+
+
+def kinds_text(copy: Copy, kinds: Iterable[Kind]) -> str:
+    return ", ".join(copy(f"kind.{k}") for k in sorted(kinds)) or copy("kind.unspecified")
+
+
+def tally(copy: Copy, responses: Sequence[Response], names: Mapping[str, str]) -> tuple[Block, ...]:
+    counts = {s: 0 for s in ResponseState}
+    for r in responses:
+        counts[r.state] += 1
+    blocks = [
+        para(
+            copy(
+                "rally.tally",
+                on_it=counts[ResponseState.ON_IT],
+                done=counts[ResponseState.DONE],
+                cant=counts[ResponseState.CANT],
+            )
+        )
+    ]
+    helping = [r for r in responses if r.state is not ResponseState.CANT]
+    if helping:
+        parts = []
+        for r in sorted(helping, key=lambda r: r.first_at):
+            who = names.get(r.member_id, copy("alert.anonymous_member"))
+            if r.state is ResponseState.DONE and r.actions:
+                parts.append(
+                    copy(
+                        "rally.tally_done_person",
+                        name=who,
+                        actions=list_words(copy, "action", list(r.actions)),
+                    )
+                )
+            elif r.state is ResponseState.DONE:
+                parts.append(copy("rally.tally_done_plain", name=who))
+            else:
+                parts.append(copy("rally.tally_on_it_person", name=who))
+        blocks.append(para("; ".join(parts), heading=copy("rally.tally_heading")))
+    return tuple(blocks)
+
+
+def rally_message(
+    copy: Copy,
+    alert: Alert,
+    target: Member | None,
+    called: Sequence[Member],
+    responses: Sequence[Response],
+    names: Mapping[str, str],
+) -> Message:
+    """The rally: what happened, what to do (the practice), who is called, the live tally."""
+    who = target_label(copy, alert, target, for_leads=False)
+    blocks: list[Block] = [
+        para(
+            copy(
+                "rally.what",
+                who=who,
+                kinds=kinds_text(copy, alert.kinds),
+                venue=copy(f"venue.{alert.venue}"),
+            )
+        ),
+    ]
+    if alert.target_post and not alert.anonymous and Help.AMPLIFY in alert.help_wanted:
+        blocks.append(Block((Link(alert.target_post),), copy("rally.amplify_heading")))
+    if alert.note:
+        blocks.append(para(alert.note, heading=copy("rally.note_heading")))
+    link_spans: list[Span] = []
+    for i, link in enumerate(alert.links):
+        if i:
+            link_spans.append(Text("\n"))
+        link_spans.append(Link(link))
+    blocks.append(Block(tuple(link_spans), copy("rally.links_heading")))
+    blocks.append(para(copy("rally.help", help=list_words(copy, "want", list(alert.help_wanted)))))
+    blocks.append(para(copy("rally.practice"), heading=copy("rally.practice_heading")))
+    if called:
+        mentions: list[Span] = [Text(copy("rally.calling") + " ")]
+        for i, m in enumerate(called):
+            if i:
+                mentions.append(Text(" "))
+            mentions.append(Mention(m.id, m.display_name))
+        blocks.append(Block(tuple(mentions)))
+    if alert.is_open:
+        blocks.extend(tally(copy, responses, names))
+        buttons: tuple[Button, ...] = (
+            Button(action_id("alert", alert.id, "on_it"), copy("button.on_it"), "primary"),
+            Button(action_id("alert", alert.id, "done"), copy("button.done")),
+            Button(action_id("alert", alert.id, "cant"), copy("button.cant")),
+        )
+    else:
+        blocks.extend(tally(copy, responses, names))
+        blocks.append(para(copy("rally.closed", reason=copy(f"close.{alert.close_reason}"))))
+        buttons = ()
+    return Message(
+        title=copy("rally.title", number=alert.number, who=who),
+        blocks=tuple(blocks),
+        buttons=buttons,
+        has_attack_links=True,
+    )
+
+
+def notice(
+    title: str, *lines: str, buttons: tuple[Button, ...] = (), links: Sequence[str] = ()
+) -> Message:
+    """A short message: a title, lines of plain text, optional attack links and buttons."""
+    blocks = [para(line) for line in lines if line]
+    if links:
+        spans: list[Span] = []
+        for i, link in enumerate(links):
+            if i:
+                spans.append(Text("\n"))
+            spans.append(Link(link))
+        blocks.append(Block(tuple(spans)))
+    return Message(title=title, blocks=tuple(blocks), buttons=buttons, has_attack_links=bool(links))
