@@ -1,0 +1,1 @@
+"""SQLAlchemy storage: tables, repositories and the unit of work behind the core's ports."""

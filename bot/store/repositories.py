@@ -1,0 +1,518 @@
+"""The core's repository ports over an AsyncSession; each method is one SQL statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import CursorResult, Delete, Result, Select, delete, func, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.model import (
+    Alert,
+    AlertStatus,
+    AuditEvent,
+    CheckIn,
+    CheckInStatus,
+    Collective,
+    Evidence,
+    Identity,
+    LinkCode,
+    Member,
+    MemberStatus,
+    OutboxItem,
+    OutboxStatus,
+    Rallied,
+    Response,
+    Space,
+)
+from bot.core.ports import (
+    AlertRepo,
+    AuditRepo,
+    CheckInRepo,
+    CollectiveRepo,
+    EvidenceRepo,
+    IdentityRepo,
+    LinkCodeRepo,
+    MemberRepo,
+    OutboxRepo,
+    RalliedRepo,
+    ResponseRepo,
+    SpaceRepo,
+)
+from bot.store.convert import copy_to_row, to_domain, to_values
+from bot.store.tables import (
+    AlertRow,
+    AuditEventRow,
+    Base,
+    CheckInRow,
+    CollectiveRow,
+    EvidenceRow,
+    IdentityRow,
+    LinkCodeRow,
+    MemberRow,
+    OutboxRow,
+    RalliedRow,
+    ResponseRow,
+    SpaceRow,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
+R = TypeVar("R", bound=Base)
+
+POST = "post"
+
+
+class _Repo:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+    async def _get(self, cls: type[D], row_cls: type[Base], *pk: str) -> D | None:
+        row = await self._session.get(row_cls, pk if len(pk) > 1 else pk[0])
+        return None if row is None else to_domain(cls, row)
+
+    async def _one(self, cls: type[D], stmt: Select[R]) -> D | None:
+        row = (await self._session.scalars(stmt.limit(1))).first()
+        return None if row is None else to_domain(cls, row)
+
+    async def _list(self, cls: type[D], stmt: Select[R]) -> list[D]:
+        return [to_domain(cls, row) for row in await self._session.scalars(stmt)]
+
+    async def _claim(self, cls: type[D], stmt: Select[R]) -> list[D]:
+        """Rows for one worker to process; other PostgreSQL workers skip them until commit."""
+        if self._dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = await self._session.scalars(stmt, execution_options={"populate_existing": True})
+        return [to_domain(cls, row) for row in rows]
+
+    async def _add(self, *rows: Base) -> None:
+        self._session.add_all(rows)
+        # Flushed at once: without relationship()s the ORM does not know that a member must
+        # be inserted before its alert, so a later batched flush could send them reversed.
+        await self._session.flush()
+
+    async def _save(
+        self, row_cls: type[Base], obj: DataclassInstance, exclude: frozenset[str] = frozenset()
+    ) -> None:
+        pk = tuple(getattr(obj, column.name) for column in inspect(row_cls).primary_key)
+        row = await self._session.get(row_cls, pk if len(pk) > 1 else pk[0])
+        if row is None:
+            await self._add(row_cls(**to_values(obj)))
+        else:
+            copy_to_row(obj, row, exclude)
+
+    async def _delete(self, stmt: Delete) -> int:
+        return _rowcount(await self._session.execute(stmt))
+
+    def _insert(self, row_cls: type[Base]) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT that knows ON CONFLICT, in the session's dialect."""
+        match self._dialect:
+            case "sqlite":
+                return sqlite.insert(row_cls)
+            case "postgresql":
+                return postgresql.insert(row_cls)
+            case other:
+                raise NotImplementedError(f"no upsert for the {other} dialect")
+
+
+def _rowcount(result: Result[Any]) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+class SqlCollectiveRepo(_Repo, CollectiveRepo):
+    async def get(self, collective_id: str) -> Collective | None:
+        return await self._get(Collective, CollectiveRow, collective_id)
+
+    async def by_name(self, name: str) -> Collective | None:
+        return await self._one(Collective, select(CollectiveRow).where(CollectiveRow.name == name))
+
+    async def all(self) -> Sequence[Collective]:
+        return await self._list(Collective, select(CollectiveRow).order_by(CollectiveRow.name))
+
+    async def add(self, collective: Collective) -> None:
+        await self._add(CollectiveRow(**to_values(collective)))
+
+    async def save(self, collective: Collective) -> None:
+        # alert_seq moves only through next_alert_number: a copy read earlier must not undo it.
+        await self._save(CollectiveRow, collective, exclude=frozenset({"alert_seq"}))
+
+    async def next_alert_number(self, collective_id: str) -> int:
+        stmt = (
+            update(CollectiveRow)
+            .where(CollectiveRow.id == collective_id)
+            .values(alert_seq=CollectiveRow.alert_seq + 1)
+            .returning(CollectiveRow)
+        )
+        # populate_existing refreshes a row already in the session with the value the
+        # database computed; the ORM's own sync would add 1 to a possibly stale copy.
+        row = (
+            await self._session.scalars(
+                stmt, execution_options={"synchronize_session": False, "populate_existing": True}
+            )
+        ).one_or_none()
+        if row is None:
+            raise LookupError(f"no collective {collective_id}")
+        return row.alert_seq
+
+
+class SqlSpaceRepo(_Repo, SpaceRepo):
+    async def get(self, space_id: str) -> Space | None:
+        return await self._get(Space, SpaceRow, space_id)
+
+    async def find(self, platform: str, external_id: str) -> Space | None:
+        stmt = select(SpaceRow).where(
+            SpaceRow.platform == platform, SpaceRow.external_id == external_id
+        )
+        return await self._one(Space, stmt)
+
+    async def for_collective(self, collective_id: str) -> Sequence[Space]:
+        stmt = (
+            select(SpaceRow)
+            .where(SpaceRow.collective_id == collective_id)
+            .order_by(SpaceRow.platform, SpaceRow.external_id)
+        )
+        return await self._list(Space, stmt)
+
+    async def add(self, space: Space) -> None:
+        await self._add(SpaceRow(**to_values(space)))
+
+    async def save(self, space: Space) -> None:
+        await self._save(SpaceRow, space)
+
+
+class SqlMemberRepo(_Repo, MemberRepo):
+    async def get(self, member_id: str) -> Member | None:
+        return await self._get(Member, MemberRow, member_id)
+
+    async def by_handle(self, collective_id: str, handle: str) -> Member | None:
+        stmt = select(MemberRow).where(
+            MemberRow.collective_id == collective_id, MemberRow.handle == handle
+        )
+        return await self._one(Member, stmt)
+
+    async def for_collective(self, collective_id: str) -> Sequence[Member]:
+        stmt = (
+            select(MemberRow)
+            .where(
+                MemberRow.collective_id == collective_id,
+                MemberRow.status != MemberStatus.FORGOTTEN.value,
+            )
+            .order_by(MemberRow.handle)
+        )
+        return await self._list(Member, stmt)
+
+    async def many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        """The members with these ids, in the order asked; unknown ids are left out."""
+        if not member_ids:
+            return []
+        found = {
+            m.id: m
+            for m in await self._list(Member, select(MemberRow).where(MemberRow.id.in_(member_ids)))
+        }
+        return [found[i] for i in dict.fromkeys(member_ids) if i in found]
+
+    async def add(self, member: Member) -> None:
+        await self._add(MemberRow(**to_values(member)))
+
+    async def save(self, member: Member) -> None:
+        await self._save(MemberRow, member)
+
+
+class SqlIdentityRepo(_Repo, IdentityRepo):
+    async def find(self, platform: str, workspace: str, user: str) -> Identity | None:
+        stmt = select(IdentityRow).where(
+            IdentityRow.platform == platform,
+            IdentityRow.workspace == workspace,
+            IdentityRow.user == user,
+        )
+        return await self._one(Identity, stmt)
+
+    async def for_members(self, member_ids: Sequence[str]) -> Sequence[Identity]:
+        if not member_ids:
+            return []
+        stmt = (
+            select(IdentityRow)
+            .where(IdentityRow.member_id.in_(member_ids))
+            .order_by(IdentityRow.member_id, IdentityRow.platform, IdentityRow.workspace)
+        )
+        return await self._list(Identity, stmt)
+
+    async def add(self, identity: Identity) -> None:
+        await self._add(IdentityRow(**to_values(identity)))
+
+    async def delete_for_member(self, member_id: str) -> int:
+        return await self._delete(delete(IdentityRow).where(IdentityRow.member_id == member_id))
+
+
+class SqlLinkCodeRepo(_Repo, LinkCodeRepo):
+    async def get(self, code: str) -> LinkCode | None:
+        return await self._get(LinkCode, LinkCodeRow, code)
+
+    async def add(self, link_code: LinkCode) -> None:
+        await self._add(LinkCodeRow(**to_values(link_code)))
+
+    async def delete(self, code: str) -> None:
+        await self._delete(delete(LinkCodeRow).where(LinkCodeRow.code == code))
+
+    async def delete_for_member(self, member_id: str) -> int:
+        return await self._delete(delete(LinkCodeRow).where(LinkCodeRow.member_id == member_id))
+
+
+class SqlAlertRepo(_Repo, AlertRepo):
+    async def get(self, alert_id: str) -> Alert | None:
+        return await self._get(Alert, AlertRow, alert_id)
+
+    async def by_number(self, collective_id: str, number: int) -> Alert | None:
+        stmt = select(AlertRow).where(
+            AlertRow.collective_id == collective_id, AlertRow.number == number
+        )
+        return await self._one(Alert, stmt)
+
+    async def open_for_collective(self, collective_id: str) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(
+                AlertRow.collective_id == collective_id,
+                AlertRow.status != AlertStatus.CLOSED.value,
+            )
+            .order_by(AlertRow.number)
+        )
+        return await self._list(Alert, stmt)
+
+    async def for_target(self, member_id: str) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(AlertRow.target_id == member_id)
+            .order_by(AlertRow.raised_at, AlertRow.id)
+        )
+        return await self._list(Alert, stmt)
+
+    async def raised_by_since(self, member_id: str, since: datetime) -> int:
+        stmt = select(func.count()).where(
+            AlertRow.raised_by_id == member_id, AlertRow.raised_at >= since
+        )
+        return (await self._session.execute(stmt)).scalar_one()
+
+    async def raised_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[Alert]:
+        """Alerts raised in [start, end)."""
+        stmt = (
+            select(AlertRow)
+            .where(
+                AlertRow.collective_id == collective_id,
+                AlertRow.raised_at >= start,
+                AlertRow.raised_at < end,
+            )
+            .order_by(AlertRow.raised_at, AlertRow.id)
+        )
+        return await self._list(Alert, stmt)
+
+    async def due_escalations(self, now: datetime, limit: int) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(
+                AlertRow.status.in_([AlertStatus.ACTIVE.value, AlertStatus.SAFETY_REVIEW.value]),
+                AlertRow.escalate_at <= now,
+            )
+            .order_by(AlertRow.escalate_at, AlertRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Alert, stmt)
+
+    async def add(self, alert: Alert) -> None:
+        await self._add(AlertRow(**to_values(alert)))
+
+    async def save(self, alert: Alert) -> None:
+        await self._save(AlertRow, alert)
+
+
+class SqlResponseRepo(_Repo, ResponseRepo):
+    async def get(self, alert_id: str, member_id: str) -> Response | None:
+        return await self._get(Response, ResponseRow, alert_id, member_id)
+
+    async def for_alert(self, alert_id: str) -> Sequence[Response]:
+        return await self.for_alerts([alert_id])
+
+    async def for_alerts(self, alert_ids: Sequence[str]) -> Sequence[Response]:
+        if not alert_ids:
+            return []
+        stmt = (
+            select(ResponseRow)
+            .where(ResponseRow.alert_id.in_(alert_ids))
+            .order_by(ResponseRow.alert_id, ResponseRow.first_at, ResponseRow.member_id)
+        )
+        return await self._list(Response, stmt)
+
+    async def save(self, response: Response) -> None:
+        values = to_values(response)
+        insert = self._insert(ResponseRow).values(values)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[ResponseRow.alert_id, ResponseRow.member_id],
+            set_={
+                name: insert.excluded[name]
+                for name in values
+                if name not in ("alert_id", "member_id")
+            },
+        ).returning(ResponseRow)
+        # An upsert, not read-then-write, so two clicks racing in two transactions cannot
+        # both insert; RETURNING + populate_existing keeps a row already loaded up to date.
+        await self._session.execute(
+            stmt, execution_options={"synchronize_session": False, "populate_existing": True}
+        )
+
+    async def delete_for_member(self, member_id: str) -> int:
+        return await self._delete(delete(ResponseRow).where(ResponseRow.member_id == member_id))
+
+
+class SqlRalliedRepo(_Repo, RalliedRepo):
+    async def for_alert(self, alert_id: str) -> Sequence[Rallied]:
+        stmt = (
+            select(RalliedRow)
+            .where(RalliedRow.alert_id == alert_id)
+            .order_by(RalliedRow.wave, RalliedRow.at, RalliedRow.member_id)
+        )
+        return await self._list(Rallied, stmt)
+
+    async def add_many(self, rows: Sequence[Rallied]) -> None:
+        await self._add(*(RalliedRow(**to_values(r)) for r in rows))
+
+
+class SqlCheckInRepo(_Repo, CheckInRepo):
+    async def get(self, checkin_id: str) -> CheckIn | None:
+        return await self._get(CheckIn, CheckInRow, checkin_id)
+
+    async def for_alert(self, alert_id: str) -> Sequence[CheckIn]:
+        stmt = (
+            select(CheckInRow)
+            .where(CheckInRow.alert_id == alert_id)
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+        )
+        return await self._list(CheckIn, stmt)
+
+    async def due(self, now: datetime, limit: int) -> Sequence[CheckIn]:
+        stmt = (
+            select(CheckInRow)
+            .where(
+                CheckInRow.status == CheckInStatus.SCHEDULED.value,
+                CheckInRow.due_at <= now,
+            )
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+            .limit(limit)
+        )
+        return await self._claim(CheckIn, stmt)
+
+    async def add(self, checkin: CheckIn) -> None:
+        await self._add(CheckInRow(**to_values(checkin)))
+
+    async def save(self, checkin: CheckIn) -> None:
+        await self._save(CheckInRow, checkin)
+
+    async def delete_for_member(self, member_id: str) -> int:
+        return await self._delete(delete(CheckInRow).where(CheckInRow.member_id == member_id))
+
+
+class SqlEvidenceRepo(_Repo, EvidenceRepo):
+    async def for_alert(self, alert_id: str) -> Sequence[Evidence]:
+        stmt = (
+            select(EvidenceRow)
+            .where(EvidenceRow.alert_id == alert_id)
+            .order_by(EvidenceRow.added_at, EvidenceRow.id)
+        )
+        return await self._list(Evidence, stmt)
+
+    async def add(self, evidence: Evidence) -> None:
+        await self._add(EvidenceRow(**to_values(evidence)))
+
+    async def delete_for_alert(self, alert_id: str) -> int:
+        return await self._delete(delete(EvidenceRow).where(EvidenceRow.alert_id == alert_id))
+
+    async def anonymise_author(self, member_id: str, replacement: str) -> int:
+        stmt = (
+            update(EvidenceRow)
+            .where(EvidenceRow.added_by_id == member_id)
+            .values(added_by_id=replacement)
+        )
+        return _rowcount(await self._session.execute(stmt))
+
+
+class SqlAuditRepo(_Repo, AuditRepo):
+    async def add(self, event: AuditEvent) -> None:
+        await self._add(AuditEventRow(**to_values(event)))
+
+    async def recent(self, collective_id: str, limit: int) -> Sequence[AuditEvent]:
+        """The newest events first."""
+        stmt = (
+            select(AuditEventRow)
+            .where(AuditEventRow.collective_id == collective_id)
+            .order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc())
+            .limit(limit)
+        )
+        return await self._list(AuditEvent, stmt)
+
+
+class SqlOutboxRepo(_Repo, OutboxRepo):
+    async def add(self, item: OutboxItem) -> None:
+        # ON CONFLICT DO NOTHING: a failed INSERT would abort a PostgreSQL transaction.
+        stmt = (
+            self._insert(OutboxRow)
+            .values(to_values(item))
+            .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+        )
+        await self._session.execute(stmt)
+
+    async def pending(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[OutboxItem]:
+        if not platforms:
+            return []
+        stmt = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.due_at <= now,
+                OutboxRow.platform.in_(platforms),
+            )
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+            .limit(limit)
+        )
+        return await self._claim(OutboxItem, stmt)
+
+    async def ref_for(self, key: str, platform: str, workspace: str, address: str) -> str | None:
+        """The platform's id of the message sent for this key at this address."""
+        stmt = (
+            select(OutboxRow.ref)
+            .where(
+                OutboxRow.key == key,
+                OutboxRow.op == POST,
+                OutboxRow.status == OutboxStatus.SENT.value,
+                OutboxRow.platform == platform,
+                OutboxRow.workspace == workspace,
+                OutboxRow.address == address,
+                OutboxRow.ref.is_not(None),
+            )
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+            .limit(1)
+        )
+        return (await self._session.execute(stmt)).scalar_one_or_none()
+
+    async def posted(self, key: str) -> Sequence[OutboxItem]:
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.key == key, OutboxRow.op == POST)
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+        )
+        return await self._list(OutboxItem, stmt)
+
+    async def save(self, item: OutboxItem) -> None:
+        await self._save(OutboxRow, item)

@@ -1,0 +1,243 @@
+"""Typed SQLAlchemy tables, one row class per domain entity; column names equal field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.store.types import Json, UTCDateTime
+
+# Stable constraint names: Alembic batch mode on SQLite can only alter what has a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)  # our ids are 32 hex characters; room for uuids with dashes
+ENUM = String(32)
+PLATFORM = String(16)
+EXTERNAL = String(64)  # a platform's own id: Slack team/user/channel, Discord snowflake
+NAME = String(200)
+KEY = String(255)
+TZ = String(64)
+
+
+def _parent(column: str) -> ForeignKey:
+    """A reference whose row goes away with its parent."""
+    return ForeignKey(column, ondelete="CASCADE")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class CollectiveRow(Base):
+    __tablename__ = "collectives"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    timezone: Mapped[str] = mapped_column(TZ)
+    created_at: Mapped[datetime]
+    rally_cap: Mapped[int] = mapped_column(Integer)
+    escalation_wait_minutes: Mapped[int] = mapped_column(Integer)
+    escalation_min_responders: Mapped[int] = mapped_column(Integer)
+    escalation_max_steps: Mapped[int] = mapped_column(Integer)
+    checkin_offsets_hours: Mapped[list[int]] = mapped_column(Json)
+    alerts_per_day: Mapped[int] = mapped_column(Integer)
+    alert_seq: Mapped[int] = mapped_column(Integer)
+
+
+class SpaceRow(Base):
+    __tablename__ = "spaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"), index=True)
+    platform: Mapped[str] = mapped_column(PLATFORM)
+    external_id: Mapped[str] = mapped_column(EXTERNAL)
+    rally_channel: Mapped[str | None] = mapped_column(EXTERNAL)
+    leads_channel: Mapped[str | None] = mapped_column(EXTERNAL)
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("collective_id", "handle"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"))
+    handle: Mapped[str] = mapped_column(NAME)
+    display_name: Mapped[str] = mapped_column(NAME)
+    joined_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(ENUM)
+    roles: Mapped[list[str]] = mapped_column(Json)
+    available: Mapped[bool] = mapped_column(Boolean)
+    paused_until: Mapped[datetime | None]
+    quiet_start: Mapped[int | None] = mapped_column(Integer)
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(TZ)
+    skills: Mapped[list[str]] = mapped_column(Json)
+    prefers_dm: Mapped[bool] = mapped_column(Boolean)
+    preferred_platform: Mapped[str | None] = mapped_column(PLATFORM)
+    last_rallied_at: Mapped[datetime | None]
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ID, _parent("members.id"), index=True)
+    platform: Mapped[str] = mapped_column(PLATFORM)
+    workspace: Mapped[str] = mapped_column(EXTERNAL)
+    user: Mapped[str] = mapped_column(EXTERNAL)
+
+
+class LinkCodeRow(Base):
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(ID, primary_key=True)
+    member_id: Mapped[str] = mapped_column(ID, _parent("members.id"), index=True)
+    expires_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("collective_id", "number"),
+        Index(None, "status", "escalate_at"),
+        Index(None, "collective_id", "raised_at"),
+        Index(None, "raised_by_id", "raised_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    # Members are forgotten by status, never deleted, so an alert keeps its people.
+    target_id: Mapped[str] = mapped_column(ID, ForeignKey("members.id"), index=True)
+    raised_by_id: Mapped[str] = mapped_column(ID, ForeignKey("members.id"))
+    raised_at: Mapped[datetime]
+    links: Mapped[list[str]] = mapped_column(Json)
+    kinds: Mapped[list[str]] = mapped_column(Json)
+    severity: Mapped[str] = mapped_column(ENUM)
+    help_wanted: Mapped[list[str]] = mapped_column(Json)
+    visibility: Mapped[str] = mapped_column(ENUM)
+    venue: Mapped[str] = mapped_column(ENUM)
+    target_post: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(ENUM)
+    consented_at: Mapped[datetime | None]
+    activated_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    escalation_step: Mapped[int] = mapped_column(Integer)
+    escalate_at: Mapped[datetime | None]
+    last_escalated_at: Mapped[datetime | None]
+    safety_lead_id: Mapped[str | None] = mapped_column(ID)
+    safety_lead_ok: Mapped[bool] = mapped_column(Boolean)
+    target_ok: Mapped[bool] = mapped_column(Boolean)
+    delegates: Mapped[list[str]] = mapped_column(Json)
+    checkins_paused: Mapped[bool] = mapped_column(Boolean)
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(ENUM)
+    closed_by_id: Mapped[str | None] = mapped_column(ID)
+
+
+class ResponseRow(Base):
+    __tablename__ = "responses"
+
+    alert_id: Mapped[str] = mapped_column(ID, _parent("alerts.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ID, _parent("members.id"), primary_key=True, index=True)
+    state: Mapped[str] = mapped_column(ENUM)
+    actions: Mapped[list[str]] = mapped_column(Json)
+    first_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RalliedRow(Base):
+    __tablename__ = "rallied"
+
+    alert_id: Mapped[str] = mapped_column(ID, _parent("alerts.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ID, _parent("members.id"), primary_key=True, index=True)
+    wave: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class CheckInRow(Base):
+    __tablename__ = "checkins"
+    __table_args__ = (Index(None, "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ID, _parent("alerts.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ID, _parent("members.id"), index=True)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(ENUM)
+    sent_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(ENUM)
+    answered_at: Mapped[datetime | None]
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ID, _parent("alerts.id"), index=True)
+    # No foreign key: anonymise_author replaces the author with a placeholder id.
+    added_by_id: Mapped[str] = mapped_column(ID, index=True)
+    added_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(ENUM)
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "collective_id", "at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"))
+    at: Mapped[datetime]
+    # Plain ids, no foreign keys: the audit trail must outlive what it talks about.
+    actor_id: Mapped[str | None] = mapped_column(ID)
+    action: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[str | None] = mapped_column(ID)
+    subject_id: Mapped[str | None] = mapped_column(ID)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"), index=True)
+    key: Mapped[str] = mapped_column(KEY, index=True)
+    idempotency_key: Mapped[str] = mapped_column(KEY, unique=True)
+    platform: Mapped[str] = mapped_column(PLATFORM)
+    workspace: Mapped[str] = mapped_column(EXTERNAL)
+    address_kind: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(EXTERNAL)
+    op: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(ENUM)
+    attempts: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str | None] = mapped_column(KEY)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
