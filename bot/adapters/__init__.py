@@ -1,0 +1,1 @@
+"""Platform adapters: parse input into commands, render neutral messages."""

@@ -1,0 +1,45 @@
+"""Neutral messages as terminal text; the console's one escaping function lives here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bot.core.messages import Link, Mention, Message, Span, Text
+
+# Terminal control sequences in user text could repaint or hide lines: keep only \n and \t.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def span(s: Span) -> str:
+    if isinstance(s, Text):
+        return escape(s.text)
+    if isinstance(s, Mention):
+        return "@" + escape(s.user or s.label)
+    if isinstance(s, Link):
+        return escape(s.url)
+    raise TypeError(s)
+
+
+def render(message: Message, number: Callable[[str, str], int], header: str) -> str:
+    """A message under its destination header; each button gets a number to /press."""
+    lines = [f"── {header} " + "─" * max(3, 60 - len(header)), escape(message.title)]
+    for block in message.blocks:
+        if block.heading:
+            lines.append(escape(block.heading))
+        text = "".join(span(s) for s in block.spans)
+        lines.extend("  " + line if block.heading else line for line in text.split("\n"))
+    for attachment in message.attachments:
+        lines.append(f"[file {escape(attachment.filename)}, {len(attachment.content)} bytes]")
+        lines.extend("  | " + escape(line) for line in attachment.content.rstrip().split("\n"))
+    if message.buttons:
+        lines.append(
+            "   ".join(
+                f"[{number(b.action_id, b.label)}] {escape(b.label)}" for b in message.buttons
+            )
+        )
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""The composition root: everything is built here from Settings, nothing at import time."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.ports import Clock
+from bot.core.services import Services
+from bot.settings import Settings
+from bot.store.uow import make_engine, uow_factory
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class RandomIds:
+    def new(self) -> str:
+        return uuid.uuid4().hex
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    services: Services
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Runtime:
+    engine = make_engine(settings.db_url)
+    clock = clock or SystemClock()
+    services = Services(
+        uow=uow_factory(engine),
+        clock=clock,
+        ids=RandomIds(),
+        copy=settings.make_copy(),
+        policy=settings.policy(),
+    )
+    return Runtime(settings=settings, engine=engine, services=services, clock=clock)

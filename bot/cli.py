@@ -1,0 +1,69 @@
+"""The `rallybot` command: run, migrate, config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot import logging as rally_logging
+from bot.settings import ConfigError, Settings
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rallybot",
+        description="Helps advocacy collectives answer online attacks together.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run rallybot (the console when no platform is set)")
+    run.add_argument(
+        "--console", action="store_true", help="open the console on the demo collective"
+    )
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("config", help="print the effective settings (secrets hidden)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except (ValidationError, ConfigError) as error:
+        print(f"rallybot: the configuration is not valid:\n{error}", file=sys.stderr)
+        return 2
+    rally_logging.configure(settings.log_level)
+    if args.command == "config":
+        for name, value in settings.model_dump(exclude={"copy_texts"}).items():
+            print(f"{name} = {value!s}")
+        print(f"copy = {len(settings.copy_texts)} texts")
+        return 0
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    return asyncio.run(_run(settings))
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.store import schema
+
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await schema.upgrade(settings.db_url)
+    print(f"rallybot: the database schema is at {await schema.current_revision(settings.db_url)}")
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.runtime import SchemaOutdated, run
+
+    try:
+        await run(settings)
+    except SchemaOutdated as error:
+        print(f"rallybot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

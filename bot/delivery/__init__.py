@@ -1,0 +1,1 @@
+"""How anything leaves the process: the outbox dispatcher and the scheduler."""

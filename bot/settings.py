@@ -1,0 +1,167 @@
+"""One typed Settings: env > .env > config/rallybot.toml > defaults; secrets from env only."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bot.core.copy import Copy, flatten
+from bot.core.policy import Policy
+
+SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "rallybot.toml"
+SECRETS = frozenset(
+    {
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "slack_client_secret",
+        "discord_token",
+        "database_url",
+    }
+)
+
+
+def config_path() -> Path:
+    """$RALLYBOT_CONFIG, else ./config/rallybot.toml, else the one beside the source."""
+    explicit = os.environ.get("RALLYBOT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    local = Path("config") / "rallybot.toml"
+    return local if local.is_file() else SOURCE_CONFIG
+
+
+class ConfigError(Exception):
+    """The configuration file is missing or wrong; the message says what to fix."""
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found (set RALLYBOT_CONFIG)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+
+
+class TomlSource(PydanticBaseSettingsSource):
+    """Tunables from [rallybot] and copy from [copy]; secrets are ignored here on purpose."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = load_toml(config_path())
+        values = {k: v for k, v in dict(data.get("rallybot", {})).items() if k not in SECRETS}
+        values["copy_texts"] = flatten(data.get("copy", {}))
+        return values
+
+
+def _env(*names: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(*names))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RALLYBOT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Where state lives.
+    database_url: SecretStr | None = _env("DATABASE_URL")
+    data_dir: Path = Path(".")
+    log_level: str = "INFO"
+    # Slack (secrets from the environment only).
+    slack_bot_token: SecretStr | None = _env("SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = _env("SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = _env("SLACK_SIGNING_SECRET")
+    slack_client_id: str | None = _env("SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = _env("SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL")
+    )
+    # Discord.
+    discord_token: SecretStr | None = _env("DISCORD_TOKEN")
+    discord_api_url: str | None = _env("DISCORD_API_URL")
+    discord_gateway_url: str | None = _env("DISCORD_GATEWAY_URL")
+    port: int = Field(default=3000, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT"))
+    # Tunables ([rallybot] in config/rallybot.toml; RALLYBOT_<NAME> overrides).
+    command: str = "rally"
+    timezone: str = "America/Chicago"
+    rally_cap: int = Field(default=8, ge=1, le=500)
+    escalation_wait_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    escalation_min_responders: int = Field(default=2, ge=1, le=100)
+    escalation_max_steps: int = Field(default=3, ge=1, le=20)
+    checkin_offsets_hours: tuple[int, ...] = (24, 72, 168)
+    alerts_per_day: int = Field(default=5, ge=1, le=1000)
+    link_code_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    due_batch: int = Field(default=100, ge=1, le=10_000)
+    tick_seconds: float = Field(default=15.0, gt=0, le=3600)
+    copy_texts: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("checkin_offsets_hours")
+    @classmethod
+    def _offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(h <= 0 or h > 24 * 365 for h in value):
+            raise ValueError("check-in offsets are hours between 1 and 8760")
+        return tuple(sorted(set(value)))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, TomlSource(settings_cls))
+
+    @property
+    def db_url(self) -> str:
+        """DATABASE_URL, or a SQLite file in the data directory."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'rallybot.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def has_slack(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_app_token is not None
+
+    @property
+    def has_discord(self) -> bool:
+        return self.discord_token is not None
+
+    def policy(self) -> Policy:
+        return Policy(
+            timezone=self.timezone,
+            rally_cap=self.rally_cap,
+            escalation_wait_minutes=self.escalation_wait_minutes,
+            escalation_min_responders=self.escalation_min_responders,
+            escalation_max_steps=self.escalation_max_steps,
+            checkin_offsets_hours=self.checkin_offsets_hours,
+            alerts_per_day=self.alerts_per_day,
+            link_code_minutes=self.link_code_minutes,
+            due_batch=self.due_batch,
+        )
+
+    def make_copy(self) -> Copy:
+        """The configured copy over the shipped copy, so a missing key never breaks a reply."""
+        texts: dict[str, str] = {}
+        if SOURCE_CONFIG.is_file():
+            texts.update(flatten(load_toml(SOURCE_CONFIG).get("copy", {})))
+        texts.update(self.copy_texts)
+        return Copy(texts)
