@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event, make_url, text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import NullPool
 
 from bot.store import schema
 from bot.store.tables import Base
 from bot.store.uow import SqlUnitOfWork, make_engine, uow_factory
+from tests.support.postgres import POSTGRES_URL, throwaway_postgres
 
-POSTGRES_URL = os.environ.get("RALLYBOT_TEST_POSTGRES_URL")
 POSTGRES: list[Any] = [pytest.param("postgres", marks=pytest.mark.postgres)] if POSTGRES_URL else []
 BACKENDS: list[Any] = ["sqlite", *POSTGRES]
 
@@ -44,25 +40,6 @@ class Backend:
     name: str
     url: str
     template: Path | None = None  # SQLite: a migrated database file to copy per test
-
-
-@asynccontextmanager
-async def throwaway_postgres(server_url: str) -> AsyncIterator[str]:
-    """A new, uniquely named database on the server of server_url, dropped on exit."""
-    name = f"rallybot_test_{uuid.uuid4().hex}"
-    # CREATE and DROP DATABASE cannot run inside a transaction.
-    server = make_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        # No try/except: a configured but unreachable server must fail the run, not skip.
-        async with server.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with server.connect() as connection:
-                await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await server.dispose()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)

@@ -22,14 +22,6 @@ log = logging.getLogger(__name__)
 _CLOCK = re.compile(r"^\+(\d{1,4})\s*(m|h|d|w)$")
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
-CONSOLE_HELP = """Console commands:
-  /rally …        the rallybot command language (try /rally help)
-  /as NAME        type as someone else: ana, ben, cam, dee, lee, sam (a new name is a stranger)
-  /press N        press the button numbered [N] (or /press LABEL: the latest such button)
-  /clock +2h      move the clock forward (m, h, d, w) and deliver what falls due
-  /whoami         who is typing
-  /quit           leave (end of input does the same)"""
-
 
 @dataclass
 class ConsoleClock:
@@ -60,6 +52,9 @@ class ConsoleShell:
         self.command = command
         self.user = user
 
+    def t(self, key: str, **params: object) -> str:
+        return self.services.copy(f"console.{key}", **params)
+
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
@@ -74,7 +69,7 @@ class ConsoleShell:
         )
 
     def show(self, reply: Reply) -> None:
-        self.say(render(reply.message, self.buttons.number, f"only {self.user} sees this"))
+        self.say(render(reply.message, self.buttons.number, self.t("only_you", user=self.user)))
 
     async def handle_line(self, line: str) -> bool:
         """Run one line; False means the person asked to leave."""
@@ -88,39 +83,36 @@ class ConsoleShell:
         elif word == "/as":
             name = rest.strip().lower().lstrip("@")
             if not _HANDLE.match(name):
-                self.say("Usage: /as NAME (letters, digits, - and _), e.g. /as lee")
+                self.say(self.t("usage_as"))
             else:
                 self.user = name
-                self.say(f"(now typing as {name})")
+                self.say(self.t("now_as", user=name))
         elif word == "/press":
             label = rest.strip()
             action = (
                 self.buttons.action(int(label)) if label.isdigit() else self.buttons.latest(label)
             )
             if action is None:
-                self.say("Usage: /press N (or /press LABEL), for a button [N] shown above.")
+                self.say(self.t("usage_press"))
             else:
                 self.show(await self.services.handle_action(self.caller(), action))
         elif word == "/clock":
             await self.advance(rest.strip())
         elif word == "/whoami":
-            self.say(f"(typing as {self.user})")
+            self.say(self.t("whoami", user=self.user))
         elif word in ("/help", "/?"):
-            self.say(CONSOLE_HELP)
+            self.say(self.t("help", command=self.command))
         elif word in ("/quit", "/exit"):
             return False
         else:
-            self.say(
-                f"I don't know {escape(word[:40])!r}. Type /help for console commands, "
-                f"or /{self.command} help."
-            )
+            self.say(self.t("unknown", word=escape(word[:40]), command=self.command))
         await self.deliver()
         return True
 
     async def advance(self, spec: str) -> None:
         m = _CLOCK.match(spec.lower())
         if not m:
-            self.say("Usage: /clock +30m | +2h | +1d | +1w")
+            self.say(self.t("usage_clock"))
             return
         n, unit = int(m.group(1)), m.group(2)
         delta = {
@@ -130,19 +122,14 @@ class ConsoleShell:
             "w": timedelta(weeks=n),
         }[unit]
         self.clock.offset += delta
-        self.say(
-            f"(clock moved forward {spec}; it is now "
-            f"{self.clock.now().strftime('%a %d %b %H:%M UTC')})"
-        )
+        now = self.clock.now().strftime("%a %d %b %H:%M UTC")
+        self.say(self.t("clock_moved", spec=spec, now=now))
         while await self.services.run_due():
             await self.deliver()
 
     async def run(self, stdin: TextIO, interactive: bool) -> None:
         if interactive:
-            self.say(
-                "rallybot console. Type /help for console commands, "
-                f"/{self.command} help for rallybot. You are {self.user}."
-            )
+            self.say(self.t("welcome", command=self.command, user=self.user))
         await self.deliver()
         while True:
             if interactive:
@@ -157,4 +144,4 @@ class ConsoleShell:
                     break
             except Exception:  # the console must survive any one bad line
                 log.exception("the console could not finish that line; nothing was changed")
-                self.say("(Sorry, something went wrong; nothing was changed.)")
+                self.say(self.t("failed"))

@@ -212,10 +212,7 @@ async def _start_safety_review(ctx: Ctx, alert: Alert, target: Member) -> None:
         ),
         has_attack_links=True,
     )
-    if await ctx.leads(safety_only=True):
-        await ctx.to_leads(f"safety:{alert.id}", lead_msg, safety_only=True)
-    else:
-        await ctx.to_leads(f"safety:{alert.id}", lead_msg)
+    await ctx.to_leads(f"safety:{alert.id}", lead_msg, safety_only=True)
     await ctx.to_members(
         [target],
         f"safety-target:{alert.id}",

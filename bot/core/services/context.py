@@ -200,14 +200,15 @@ class Ctx:
         return sent
 
     async def to_leads(self, key: str, message: Message, safety_only: bool = False) -> None:
-        """Reach the leads: the leads channel where one is set, and safety leads by DM.
+        """Reach the leads: the leads channel where one is set, else a DM to each lead.
 
-        With no leads channel every lead gets a DM, so a lead message is never dropped.
+        Safety matters go to the safety leads by DM (every lead where there is none), so a
+        lead message is never dropped.
         """
-        posted = 0 if safety_only else await self.to_channel(Channel.LEADS, key, message)
         if safety_only:
-            await self.to_members(await self.leads(safety_only=True), key, message)
-        elif posted == 0:
+            safety = await self.leads(safety_only=True)
+            await self.to_members(safety or await self.leads(), key, message)
+        elif await self.to_channel(Channel.LEADS, key, message) == 0:
             await self.to_members(await self.leads(), key, message)
 
     async def update(self, key: str, message: Message) -> None:
