@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
-    return asyncio.run(_run(settings))
+    return asyncio.run(_run(settings, console=args.console))
 
 
 async def _migrate(settings: Settings) -> int:
@@ -56,11 +56,11 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, console: bool) -> int:
     from bot.runtime import SchemaOutdated, run
 
     try:
-        await run(settings)
+        await run(settings, console=console)
     except SchemaOutdated as error:
         print(f"rallybot: {error}", file=sys.stderr)
         return 2

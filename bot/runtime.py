@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
+from bot.core.ports import Chat
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
 from bot.settings import Settings
@@ -37,18 +38,81 @@ async def prepare_schema(settings: Settings) -> None:
         )
 
 
-async def run(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+class Platform(Protocol):
+    """A connected chat platform, as each adapter package's `create(runtime)` returns it."""
+
+    chat: Chat
+
+    async def start(self) -> None:
+        """Connect (or start serving) and return once ready to receive commands."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+def platforms_for(runtime: Runtime) -> list[Platform]:
+    """The adapters whose credentials are set (none: the console runs instead)."""
+    found: list[Platform] = []
+    if runtime.settings.has_slack:
+        from bot.adapters.slack import socket_mode
+
+        found.append(socket_mode.create(runtime))
+    if runtime.settings.has_discord:
+        from bot.adapters.discord import client
+
+        found.append(client.create(runtime))
+    return found
+
+
+async def run(
+    settings: Settings,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+    console: bool = False,
+) -> None:
     await prepare_schema(settings)
-    if settings.has_slack or settings.has_discord:
-        log.warning(
-            "Slack and Discord credentials are set, but this build has only the "
-            "console adapter; starting the console"
-        )
-    runtime = build(settings, ConsoleClock())
+    if console or not (settings.has_slack or settings.has_discord):
+        runtime = build(settings, ConsoleClock())
+        try:
+            await run_console(runtime, stdin, out, interactive=stdin.isatty())
+        finally:
+            await runtime.close()
+        return
+    runtime = build(settings)
     try:
-        await run_console(runtime, stdin, out, interactive=stdin.isatty())
+        await serve(runtime, platforms_for(runtime))
     finally:
         await runtime.close()
+
+
+async def serve(runtime: Runtime, platforms: list[Platform]) -> None:
+    """Every platform, the dispatcher and the scheduler in one loop, until cancelled."""
+    services = runtime.services
+    dispatcher = Dispatcher(
+        services.uow, {p.chat.platform: p.chat for p in platforms}, runtime.clock
+    )
+    wake = asyncio.Event()
+    services.on_commit = wake.set
+
+    async def tick() -> None:
+        while await services.run_due():
+            pass
+        wake.set()
+
+    scheduler = make_scheduler(tick, runtime.settings.tick_seconds)
+    started: list[Platform] = []
+    try:
+        for platform in platforms:
+            await platform.start()
+            started.append(platform)
+        scheduler.start()
+        log.info("rallybot is running on %s", ", ".join(p.chat.platform for p in platforms))
+        await dispatcher.run_forever(wake, runtime.settings.tick_seconds)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for platform in reversed(started):
+            await platform.stop()
 
 
 async def run_console(runtime: Runtime, stdin: TextIO, out: TextIO, interactive: bool) -> None:

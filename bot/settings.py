@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = _env("DISCORD_TOKEN")
     discord_api_url: str | None = _env("DISCORD_API_URL")
     discord_gateway_url: str | None = _env("DISCORD_GATEWAY_URL")
+    discord_application_id: str | None = _env("DISCORD_APPLICATION_ID")
     port: int = Field(default=3000, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT"))
     # Tunables ([rallybot] in config/rallybot.toml; RALLYBOT_<NAME> overrides).
     command: str = "rally"

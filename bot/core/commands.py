@@ -28,6 +28,14 @@ class Caller:
     display_name: str = ""
     channel: str | None = None
     can_manage: bool = False  # platform admin (Discord Manage Server, Slack admin)
+    # The workspace/guild the command came from when it differs from the identity scope:
+    # Discord user ids are global (identities use workspace ""), guilds are spaces.
+    space: str | None = None
+    roles: frozenset[str] = frozenset()  # the caller's platform role ids (Discord)
+
+    @property
+    def space_id(self) -> str:
+        return self.space if self.space is not None else self.workspace
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,11 @@ class NotFound(RallyError):
 
 class Conflict(RallyError):
     """The thing exists but is in a state that does not allow this."""
+
+
+class FieldError(BadInput):
+    """Bad input in one field of a form, so a platform can show it beside that field."""
+
+    def __init__(self, field: str, key: str, **params: object) -> None:
+        super().__init__(key, **params)
+        self.field = field

@@ -149,6 +149,7 @@ class Space:
     external_id: str
     rally_channel: str | None = None
     leads_channel: str | None = None
+    lead_role: str | None = None  # a platform role (Discord) whose holders are leads
 
 
 @dataclass
@@ -169,6 +170,7 @@ class Member:
     prefers_dm: bool = False
     preferred_platform: str | None = None
     last_rallied_at: datetime | None = None
+    lead_via_role: bool = False  # lead because of the space's lead role; revoked with it
 
     def has(self, role: Role) -> bool:
         if role is Role.LEAD:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from bot.core import commands as c
-from bot.core.errors import BadInput
+from bot.core.errors import BadInput, FieldError
 from bot.core.model import (
     Action,
     CheckInAnswer,
@@ -31,6 +33,7 @@ MAX_EVIDENCE_CHARS = 4000
 MAX_PAUSE = timedelta(days=90)
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 _ALIASES: dict[str, str] = {
     "twitter": "x",
@@ -159,11 +162,16 @@ def parse_text(text: str) -> c.Command:
             if not args:
                 return c.Setup()
             what = args[0].lower()
-            if what not in ("rally", "leads", "name", "timezone"):
-                raise BadInput("error.usage", usage="setup [rally|leads|name <name>|timezone <tz>]")
+            if what not in ("rally", "leads", "name", "timezone", "leadrole"):
+                raise BadInput(
+                    "error.usage",
+                    usage="setup [rally|leads|name <name>|timezone <tz>|leadrole @role|off]",
+                )
             value = rest[len(args[0]) :].strip() or None
             if what == "timezone":
                 value = parse_timezone(value or "")
+            if what == "leadrole":
+                value = parse_role_ref(value or "")
             if what == "name" and (not value or len(value) > 80):
                 raise BadInput("error.usage", usage="setup name <1-80 characters>")
             return c.Setup(what, value)
@@ -226,6 +234,61 @@ def parse_alert(args: list[str]) -> c.RaiseAlert:
             else None
         ),
         anonymous=parse_bool(opts["anonymous"]) if "anonymous" in opts else False,
+    )
+
+
+def alert_from_form(
+    *,
+    links: str,
+    note: str = "",
+    post: str = "",
+    where: str = "",
+    kinds: Sequence[str] = (),
+    severity: str = "",
+    help_wanted: Sequence[str] = (),
+    visibility: str = "",
+    anonymous: bool = False,
+    target: str | None = None,
+) -> c.RaiseAlert:
+    """An alert from a platform's form (a Slack or Discord modal); errors name the field."""
+
+    def field(name: str, parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except FieldError:
+            raise
+        except BadInput as error:
+            raise FieldError(name, error.key, **error.params) from None
+
+    words = links.split()
+    if not words:
+        raise FieldError("links", "error.alert_needs_link")
+    if len(words) > MAX_LINKS:
+        raise FieldError("links", "error.too_many_links", limit=MAX_LINKS)
+    parsed = tuple(dict.fromkeys(field("links", partial(parse_link, w)) for w in words))
+    if len(note) > MAX_NOTE_CHARS:
+        raise FieldError("note", "error.too_long", limit=MAX_NOTE_CHARS)
+    return c.RaiseAlert(
+        links=parsed,
+        note=note.strip(),
+        target=c.MemberRef(target) if target else None,
+        post=field("post", lambda: parse_link(post)) if post.strip() else None,
+        venue=field("where", lambda: parse_enum(Venue, where, "where")) if where else None,
+        kinds=field("kinds", lambda: frozenset(parse_enum(Kind, k, "kinds") for k in kinds)),
+        severity=(
+            field("severity", lambda: parse_enum(Severity, severity, "severity"))
+            if severity
+            else None
+        ),
+        help_wanted=field(
+            "help", lambda: frozenset(parse_enum(Help, h, "help") for h in help_wanted)
+        ),
+        visibility=(
+            field("visibility", lambda: parse_enum(Visibility, visibility, "visibility"))
+            if visibility
+            else None
+        ),
+        anonymous=anonymous,
     )
 
 
@@ -398,6 +461,19 @@ def parse_role(args: list[str]) -> c.SetRole:
     if word == "member":
         return c.SetRole(c.MemberRef(args[0]), None, True)
     return c.SetRole(c.MemberRef(args[0]), parse_enum(Role, word, "role"), on)
+
+
+_ROLE_REF = re.compile(r"^(?:<@&)?(\d{1,24})>?$")
+
+
+def parse_role_ref(word: str) -> str | None:
+    """A platform role as <@&123> or its id; "off" removes it (None)."""
+    if word.lower() in _FALSE:
+        return None
+    m = _ROLE_REF.match(word.strip())
+    if not m:
+        raise BadInput("error.usage", usage="setup leadrole @role | off")
+    return m.group(1)
 
 
 def mention_user(raw: str) -> str | None:

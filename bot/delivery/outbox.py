@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -48,6 +50,17 @@ class Dispatcher:
             if done == 0:
                 break
         return settled
+
+    async def run_forever(self, wake: asyncio.Event, interval: float) -> None:
+        """Drain whenever something was committed (wake) and at least every interval."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox drain failed; the rows stay pending and are retried")
 
     async def _round(self) -> int:
         async with self.uow() as uow:

@@ -73,6 +73,7 @@ class SpaceRow(Base):
     external_id: Mapped[str] = mapped_column(EXTERNAL)
     rally_channel: Mapped[str | None] = mapped_column(EXTERNAL)
     leads_channel: Mapped[str | None] = mapped_column(EXTERNAL)
+    lead_role: Mapped[str | None] = mapped_column(EXTERNAL)
 
 
 class MemberRow(Base):
@@ -95,6 +96,7 @@ class MemberRow(Base):
     prefers_dm: Mapped[bool] = mapped_column(Boolean)
     preferred_platform: Mapped[str | None] = mapped_column(PLATFORM)
     last_rallied_at: Mapped[datetime | None]
+    lead_via_role: Mapped[bool] = mapped_column(Boolean)
 
 
 class IdentityRow(Base):

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("prefers_dm", sa.Boolean(), nullable=False),
         sa.Column("preferred_platform", sa.String(length=16), nullable=True),
         sa.Column("last_rallied_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lead_via_role", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["collective_id"],
             ["collectives.id"],
@@ -129,6 +130,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=64), nullable=False),
         sa.Column("rally_channel", sa.String(length=64), nullable=True),
         sa.Column("leads_channel", sa.String(length=64), nullable=True),
+        sa.Column("lead_role", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["collective_id"],
             ["collectives.id"],

@@ -72,6 +72,8 @@ class Services:
         self.ids = ids
         self.copy = copy
         self.policy = policy
+        # Called after every commit that may have written outbox rows (wakes the dispatcher).
+        self.on_commit: Callable[[], None] = _nothing
 
     async def handle_text(self, caller: c.Caller, text: str) -> Reply:
         """What a person typed after /rally."""
@@ -97,7 +99,8 @@ class Services:
                 ctx = self._ctx(uow, caller)
                 reply = await handler(ctx, command)
                 await uow.commit()
-                return reply
+            self.on_commit()
+            return reply
         except Forged as error:
             await self._audit_forged(ctx, type(command).__name__, error)
             return self.error_reply(error)
@@ -164,6 +167,7 @@ class Services:
                 await self._in_collective(ctx, alert.collective_id)
                 await escalation.escalate(ctx, alert)
                 await uow.commit()
+                self.on_commit()
                 return True
             for checkin in await uow.checkins.due(ctx.now, 1):
                 about = await uow.alerts.get(checkin.alert_id)
@@ -172,6 +176,7 @@ class Services:
                 await self._in_collective(ctx, about.collective_id)
                 await checkins.send_due(ctx, checkin, about)
                 await uow.commit()
+                self.on_commit()
                 return True
         return False
 
@@ -181,3 +186,7 @@ class Services:
         if collective is None:
             raise LookupError(f"collective {collective_id} is missing")
         ctx._collective = collective
+
+
+def _nothing() -> None:
+    return None

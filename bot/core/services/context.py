@@ -58,7 +58,35 @@ class Ctx:
             raise NotAllowed("error.pending_member")
         if member.status is MemberStatus.SUSPENDED:
             raise NotAllowed("error.suspended")
+        await self._sync_lead_role(member)
         return member
+
+    async def _sync_lead_role(self, member: Member) -> None:
+        """Holders of a space's lead role (Discord) are leads; losing the role revokes it."""
+        caller = self.caller
+        if caller is None or caller.space is None:
+            return  # a DM carries no roles: nothing to compare
+        if not caller.roles and not member.lead_via_role:
+            return
+        space = await self.uow.spaces.find(caller.platform, caller.space_id)
+        holds = (
+            space is not None and space.lead_role is not None and (space.lead_role in caller.roles)
+        )
+        if holds and not member.is_lead:
+            member.roles, member.lead_via_role = member.roles | {Role.LEAD}, True
+        elif member.lead_via_role and not holds:
+            member.roles, member.lead_via_role = member.roles - {Role.LEAD}, False
+        else:
+            return
+        await self.uow.members.save(member)
+        await self.audit(
+            "role_changed",
+            subject=member.id,
+            actor_id=member.id,
+            collective_id=member.collective_id,
+            via="platform_role",
+            roles=",".join(sorted(member.roles)) or "member",
+        )
 
     async def lead(self) -> Member:
         member = await self.actor()
@@ -152,7 +180,7 @@ class Ctx:
 
     # --- what leaves the process: outbox rows in this same transaction ----------------
 
-    async def to_channel(self, channel: Channel, key: str, message: Message) -> int:
+    async def to_channel(self, channel: Channel, key: str, message: Message) -> Posted:
         """Post to this channel in every space of the collective that has it set."""
         collective = await self.collective()
         spaces = await self.uow.spaces.for_collective(collective.id)
@@ -162,19 +190,14 @@ class Ctx:
             if (cid := s.rally_channel if channel is Channel.RALLY else s.leads_channel)
         ]
         if not targets:
-            return 0
+            return Posted(0, frozenset())
         idents = await self._identities(m.member_id for m in message.mentions)
+        pinged: set[str] = set()
         for platform, workspace, address in targets:
-            await self._enqueue(
-                key,
-                "post",
-                platform,
-                workspace,
-                "channel",
-                address,
-                _addressed(message, platform, workspace, idents),
-            )
-        return len(targets)
+            addressed = _addressed(message, platform, workspace, idents)
+            pinged |= {m.member_id for m in addressed.mentions if m.user is not None}
+            await self._enqueue(key, "post", platform, workspace, "channel", address, addressed)
+        return Posted(len(targets), frozenset(pinged))
 
     async def to_members(self, members: Iterable[Member], key: str, message: Message) -> int:
         """Send privately to each member, on their preferred platform."""
@@ -208,7 +231,7 @@ class Ctx:
         if safety_only:
             safety = await self.leads(safety_only=True)
             await self.to_members(safety or await self.leads(), key, message)
-        elif await self.to_channel(Channel.LEADS, key, message) == 0:
+        elif (await self.to_channel(Channel.LEADS, key, message)).count == 0:
             await self.to_members(await self.leads(), key, message)
 
     async def update(self, key: str, message: Message) -> None:
@@ -268,6 +291,12 @@ class Ctx:
         )
 
 
+@dataclass(frozen=True)
+class Posted:
+    count: int  # channel posts written (one per space that has the channel)
+    pinged: frozenset[str]  # members whose mention resolves to a user in some post
+
+
 class Forged(NotAllowed):
     """An id from outside the caller's collective: refused like a missing one, and audited."""
 
@@ -290,11 +319,12 @@ def _addressed(
         spans = []
         for span in block.spans:
             if isinstance(span, Mention):
+                # An identity scoped to "" is platform-wide (Discord user ids are global).
                 user = next(
                     (
                         i.user
                         for i in idents.get(span.member_id, [])
-                        if i.platform == platform and i.workspace == workspace
+                        if i.platform == platform and i.workspace in (workspace, "")
                     ),
                     None,
                 )

@@ -87,7 +87,9 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
     """First use in a workspace makes a collective; afterwards leads adjust it."""
     caller = ctx.caller
     assert caller is not None
-    space = await ctx.uow.spaces.find(caller.platform, caller.workspace)
+    if not caller.space_id:
+        raise Conflict("error.setup_needs_channel")
+    space = await ctx.uow.spaces.find(caller.platform, caller.space_id)
     member = await ctx.caller_member()
     if space is None and member is None:
         if not caller.can_manage:
@@ -100,7 +102,7 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
             ctx.ids.new(),
             collective.id,
             caller.platform,
-            caller.workspace,
+            caller.space_id,
             rally_channel=caller.channel,
         )
         await ctx.uow.spaces.add(space)
@@ -132,7 +134,7 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
             ctx.ids.new(),
             collective.id,
             caller.platform,
-            caller.workspace,
+            caller.space_id,
             rally_channel=caller.channel,
         )
         await ctx.uow.spaces.add(space)
@@ -153,6 +155,9 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
     elif cmd.what == "timezone" and cmd.value:
         collective.timezone = cmd.value
         await ctx.uow.collectives.save(collective)
+    elif cmd.what == "leadrole":
+        space.lead_role = cmd.value
+        await ctx.uow.spaces.save(space)
     if cmd.what:
         await ctx.audit("setup_changed", subject=lead.id, what=cmd.what)
     return Reply(
@@ -181,7 +186,7 @@ async def join(ctx: Ctx, cmd: c.Join) -> Reply:
         return Reply(notice(ctx.copy("join.still_pending")))
     if member is not None and member.status is not MemberStatus.FORGOTTEN:
         raise Conflict("error.already_member")
-    space = await ctx.uow.spaces.find(caller.platform, caller.workspace)
+    space = await ctx.uow.spaces.find(caller.platform, caller.space_id)
     if space is None:
         raise NotFound("error.no_space")
     collective = await ctx.uow.collectives.get(space.collective_id)

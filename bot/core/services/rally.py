@@ -87,8 +87,9 @@ async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
     dm = list(chosen)
     if is_public(alert):
         posted = await ctx.to_channel(Channel.RALLY, key, message)
-        if posted:
-            dm = [m for m in chosen if m.prefers_dm]
+        # Those the channel post can't ping (no account in that space) and those who
+        # prefer DMs get the rally privately too.
+        dm = [m for m in chosen if m.prefers_dm or m.id not in posted.pinged]
     await ctx.to_members(dm, key, message)
     return chosen
 
