@@ -25,6 +25,12 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("config", help="print the effective settings (secrets hidden)")
+    sub.add_parser("web", help="serve Slack over HTTP (events, OAuth install, /healthz) on $PORT")
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest")
+    manifest.add_argument("--url", help="public https base URL: HTTP mode instead of Socket Mode")
+    sync = sub.add_parser("discord-sync", help="register the /rally commands with Discord")
+    sync.add_argument("--guild", help="register in this guild only (instant; for testing)")
+    sub.add_parser("discord-invite", help="print the Discord invite URL for the bot")
     return p
 
 
@@ -43,6 +49,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "web":
+        from bot.adapters.slack.web import serve_web
+
+        return asyncio.run(serve_web(settings))
+    if args.command == "slack-manifest":
+        from bot.adapters.slack.manifest import render_manifest
+
+        print(render_manifest(settings, args.url), end="")
+        return 0
+    if args.command == "discord-sync":
+        from bot.adapters.discord.ops import sync_commands
+
+        return asyncio.run(sync_commands(settings, args.guild))
+    if args.command == "discord-invite":
+        from bot.adapters.discord.ops import invite_url
+
+        print(asyncio.run(invite_url(settings)))
+        return 0
     return asyncio.run(_run(settings, console=args.console))
 
 

@@ -100,28 +100,51 @@ def rally_message(
     blocks.append(para(copy("rally.help", help=list_words(copy, "want", list(alert.help_wanted)))))
     blocks.append(para(copy("rally.practice"), heading=copy("rally.practice_heading")))
     if called:
-        mentions: list[Span] = [Text(copy("rally.calling") + " ")]
-        for i, m in enumerate(called):
-            if i:
-                mentions.append(Text(" "))
-            mentions.append(Mention(m.id, m.display_name))
-        blocks.append(Block(tuple(mentions)))
+        blocks.append(calling(copy, called))
+    blocks.extend(tally(copy, responses, names))
+    buttons: tuple[Button, ...] = ()
     if alert.is_open:
-        blocks.extend(tally(copy, responses, names))
-        buttons: tuple[Button, ...] = (
-            Button(action_id("alert", alert.id, "on_it"), copy("button.on_it"), "primary"),
-            Button(action_id("alert", alert.id, "done"), copy("button.done")),
-            Button(action_id("alert", alert.id, "cant"), copy("button.cant")),
-        )
+        buttons = rally_buttons(copy, alert)
     else:
-        blocks.extend(tally(copy, responses, names))
         blocks.append(para(copy("rally.closed", reason=copy(f"close.{alert.close_reason}"))))
-        buttons = ()
     return Message(
         title=copy("rally.title", number=alert.number, who=who),
         blocks=tuple(blocks),
         buttons=buttons,
         has_attack_links=True,
+    )
+
+
+def more_hands_message(
+    copy: Copy, alert: Alert, target: Member | None, called: Sequence[Member]
+) -> Message:
+    """A later wave in the rally channel: who is newly called, and the same buttons."""
+    return Message(
+        title=copy(
+            "rally.more_hands_title",
+            number=alert.number,
+            who=target_label(copy, alert, target, for_leads=False),
+        ),
+        blocks=(para(copy("rally.more_hands_body", number=alert.number)), calling(copy, called)),
+        buttons=rally_buttons(copy, alert),
+    )
+
+
+def calling(copy: Copy, called: Sequence[Member]) -> Block:
+    """The one line that pings: the responders the core chose, and nobody else."""
+    spans: list[Span] = [Text(copy("rally.calling") + " ")]
+    for i, m in enumerate(called):
+        if i:
+            spans.append(Text(" "))
+        spans.append(Mention(m.id, m.display_name))
+    return Block(tuple(spans))
+
+
+def rally_buttons(copy: Copy, alert: Alert) -> tuple[Button, ...]:
+    return (
+        Button(action_id("alert", alert.id, "on_it"), copy("button.on_it"), "primary"),
+        Button(action_id("alert", alert.id, "done"), copy("button.done")),
+        Button(action_id("alert", alert.id, "cant"), copy("button.cant")),
     )
 
 

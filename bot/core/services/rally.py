@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.core.messages import Message
 from bot.core.model import Alert, Channel, Help, Member, Rallied, Role, Visibility
 from bot.core.services.context import Ctx
-from bot.core.views import rally_key, rally_message, target_label
+from bot.core.views import more_hands_message, rally_key, rally_message, target_label
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -82,15 +82,26 @@ async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
         await ctx.uow.members.save(m)
     by_id = {m.id: m for m in members}
     target = by_id.get(alert.target_id)
-    key = rally_key(alert) if wave == 0 else f"{rally_key(alert)}:wave{wave}"
-    message = await current_rally(ctx, alert, target, chosen, by_id)
+    first_wave = (
+        chosen
+        if wave == 0
+        else [by_id[r.member_id] for r in previous if r.wave == 0 and r.member_id in by_id]
+    )
+    # Every full copy of the rally shares one key, so each tally edit reaches all of them.
+    rally = await current_rally(ctx, alert, target, first_wave, by_id)
     dm = list(chosen)
     if is_public(alert):
-        posted = await ctx.to_channel(Channel.RALLY, key, message)
+        if wave == 0:
+            posted = await ctx.to_channel(Channel.RALLY, rally_key(alert), rally)
+        else:
+            follow_up = more_hands_message(ctx.copy, alert, target, chosen)
+            posted = await ctx.to_channel(
+                Channel.RALLY, f"{rally_key(alert)}:wave{wave}", follow_up
+            )
         # Those the channel post can't ping (no account in that space) and those who
         # prefer DMs get the rally privately too.
         dm = [m for m in chosen if m.prefers_dm or m.id not in posted.pinged]
-    await ctx.to_members(dm, key, message)
+    await ctx.to_members(dm, rally_key(alert), rally)
     return chosen
 
 
