@@ -1,0 +1,607 @@
+"""In-memory fakes of every port in bot/core/ports.py that behave like a small database.
+
+Repositories hand out and keep deep copies, so a service that forgets to `save` loses its
+change, as it would with a real database. A unit of work works on a copy of the committed
+state taken when it opens; `commit` makes that copy the committed state, and leaving the
+block without committing (or `rollback`) discards it. Transactions are serialised: the
+core opens one at a time, and a commit replaces the whole committed state.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self, TypeVar
+
+from bot.core.messages import Message
+from bot.core.model import (
+    Alert,
+    AlertStatus,
+    AuditEvent,
+    CheckIn,
+    CheckInStatus,
+    Collective,
+    Evidence,
+    Identity,
+    LinkCode,
+    Member,
+    MemberStatus,
+    OutboxItem,
+    OutboxStatus,
+    Rallied,
+    Response,
+    Space,
+)
+from bot.core.ports import (
+    AlertRepo,
+    AuditRepo,
+    Chat,
+    CheckInRepo,
+    Clock,
+    CollectiveRepo,
+    EvidenceRepo,
+    IdentityRepo,
+    Ids,
+    LinkCodeRepo,
+    MemberRepo,
+    OutboxRepo,
+    RalliedRepo,
+    ResponseRepo,
+    SpaceRepo,
+    UnitOfWork,
+)
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+class IntegrityError(Exception):
+    """A write broke a primary key or unique constraint, as the real schema would refuse."""
+
+
+@dataclass
+class Tables:
+    """Every table of the store; rows are the core's own dataclasses."""
+
+    collectives: dict[str, Collective] = field(default_factory=dict)
+    spaces: dict[str, Space] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
+    identities: dict[str, Identity] = field(default_factory=dict)
+    link_codes: dict[str, LinkCode] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    responses: dict[tuple[str, str], Response] = field(default_factory=dict)
+    rallied: dict[tuple[str, str], Rallied] = field(default_factory=dict)
+    checkins: dict[str, CheckIn] = field(default_factory=dict)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    audit: dict[str, AuditEvent] = field(default_factory=dict)
+    outbox: dict[str, OutboxItem] = field(default_factory=dict)
+
+
+def _insert(
+    table: dict[K, T],
+    key: K,
+    row: T,
+    unique: Sequence[Callable[[T], Hashable]] = (),
+    replace: bool = False,
+) -> None:
+    """Store a copy of row under key, refusing a duplicate key or unique value."""
+    if key in table and not replace:
+        raise IntegrityError(f"duplicate primary key {key!r}")
+    for part in unique:
+        value = part(row)
+        for other_key, other in table.items():
+            if other_key != key and part(other) == value:
+                raise IntegrityError(f"duplicate unique value {value!r}")
+    table[key] = copy.deepcopy(row)
+
+
+def _copies(rows: Sequence[T]) -> list[T]:
+    return [copy.deepcopy(r) for r in rows]
+
+
+class _Repo:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _t(self) -> Tables:
+        return self._uow.tables
+
+
+class MemoryCollectiveRepo(_Repo, CollectiveRepo):
+    _UNIQUE: tuple[Callable[[Collective], Hashable], ...] = ()
+
+    async def get(self, collective_id: str) -> Collective | None:
+        return copy.deepcopy(self._t.collectives.get(collective_id))
+
+    async def by_name(self, name: str) -> Collective | None:
+        found = [c for c in self._t.collectives.values() if c.name == name]
+        found.sort(key=lambda c: (c.created_at, c.id))
+        return copy.deepcopy(found[0]) if found else None
+
+    async def all(self) -> Sequence[Collective]:
+        return _copies(sorted(self._t.collectives.values(), key=lambda c: c.name))
+
+    async def add(self, collective: Collective) -> None:
+        _insert(self._t.collectives, collective.id, collective, self._UNIQUE)
+
+    async def save(self, collective: Collective) -> None:
+        # Like the SQL store: alert_seq moves only through next_alert_number, so a copy
+        # read before a number was taken cannot hand that number out again.
+        row = copy.deepcopy(collective)
+        stored = self._t.collectives.get(collective.id)
+        if stored is not None:
+            row.alert_seq = stored.alert_seq
+        _insert(self._t.collectives, row.id, row, self._UNIQUE, replace=True)
+
+    async def next_alert_number(self, collective_id: str) -> int:
+        """Atomically take the next per-collective alert number."""
+        stored = self._t.collectives.get(collective_id)
+        if stored is None:
+            raise LookupError(f"no collective {collective_id}")
+        stored.alert_seq += 1
+        return stored.alert_seq
+
+
+class MemorySpaceRepo(_Repo, SpaceRepo):
+    _UNIQUE: tuple[Callable[[Space], Hashable], ...] = (lambda s: (s.platform, s.external_id),)
+
+    async def get(self, space_id: str) -> Space | None:
+        return copy.deepcopy(self._t.spaces.get(space_id))
+
+    async def find(self, platform: str, external_id: str) -> Space | None:
+        for s in self._t.spaces.values():
+            if s.platform == platform and s.external_id == external_id:
+                return copy.deepcopy(s)
+        return None
+
+    async def for_collective(self, collective_id: str) -> Sequence[Space]:
+        rows = [s for s in self._t.spaces.values() if s.collective_id == collective_id]
+        return _copies(sorted(rows, key=lambda s: (s.platform, s.external_id)))
+
+    async def add(self, space: Space) -> None:
+        _insert(self._t.spaces, space.id, space, self._UNIQUE)
+
+    async def save(self, space: Space) -> None:
+        _insert(self._t.spaces, space.id, space, self._UNIQUE, replace=True)
+
+
+class MemoryMemberRepo(_Repo, MemberRepo):
+    _UNIQUE: tuple[Callable[[Member], Hashable], ...] = (lambda m: (m.collective_id, m.handle),)
+
+    async def get(self, member_id: str) -> Member | None:
+        return copy.deepcopy(self._t.members.get(member_id))
+
+    async def by_handle(self, collective_id: str, handle: str) -> Member | None:
+        for m in self._t.members.values():
+            if m.collective_id == collective_id and m.handle == handle:
+                return copy.deepcopy(m)
+        return None
+
+    async def for_collective(self, collective_id: str) -> Sequence[Member]:
+        """Every member that is not forgotten, in one query."""
+        rows = [
+            m
+            for m in self._t.members.values()
+            if m.collective_id == collective_id and m.status is not MemberStatus.FORGOTTEN
+        ]
+        return _copies(sorted(rows, key=lambda m: m.handle))
+
+    async def many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        """The members with these ids, in the order asked; unknown ids are left out."""
+        return [
+            copy.deepcopy(self._t.members[i])
+            for i in dict.fromkeys(member_ids)
+            if i in self._t.members
+        ]
+
+    async def add(self, member: Member) -> None:
+        _insert(self._t.members, member.id, member, self._UNIQUE)
+
+    async def save(self, member: Member) -> None:
+        _insert(self._t.members, member.id, member, self._UNIQUE, replace=True)
+
+
+class MemoryIdentityRepo(_Repo, IdentityRepo):
+    _UNIQUE: tuple[Callable[[Identity], Hashable], ...] = (
+        lambda i: (i.platform, i.workspace, i.user),
+    )
+
+    async def find(self, platform: str, workspace: str, user: str) -> Identity | None:
+        for i in self._t.identities.values():
+            if (i.platform, i.workspace, i.user) == (platform, workspace, user):
+                return copy.deepcopy(i)
+        return None
+
+    async def for_members(self, member_ids: Sequence[str]) -> Sequence[Identity]:
+        wanted = set(member_ids)
+        rows = [i for i in self._t.identities.values() if i.member_id in wanted]
+        return _copies(sorted(rows, key=lambda i: (i.member_id, i.platform, i.workspace)))
+
+    async def add(self, identity: Identity) -> None:
+        _insert(self._t.identities, identity.id, identity, self._UNIQUE)
+
+    async def delete_for_member(self, member_id: str) -> int:
+        doomed = [k for k, i in self._t.identities.items() if i.member_id == member_id]
+        for k in doomed:
+            del self._t.identities[k]
+        return len(doomed)
+
+
+class MemoryLinkCodeRepo(_Repo, LinkCodeRepo):
+    async def get(self, code: str) -> LinkCode | None:
+        return copy.deepcopy(self._t.link_codes.get(code))
+
+    async def add(self, link_code: LinkCode) -> None:
+        _insert(self._t.link_codes, link_code.code, link_code)
+
+    async def delete(self, code: str) -> None:
+        self._t.link_codes.pop(code, None)
+
+    async def delete_for_member(self, member_id: str) -> int:
+        doomed = [k for k, c in self._t.link_codes.items() if c.member_id == member_id]
+        for k in doomed:
+            del self._t.link_codes[k]
+        return len(doomed)
+
+
+class MemoryAlertRepo(_Repo, AlertRepo):
+    _UNIQUE: tuple[Callable[[Alert], Hashable], ...] = (lambda a: (a.collective_id, a.number),)
+
+    async def get(self, alert_id: str) -> Alert | None:
+        return copy.deepcopy(self._t.alerts.get(alert_id))
+
+    async def by_number(self, collective_id: str, number: int) -> Alert | None:
+        for a in self._t.alerts.values():
+            if a.collective_id == collective_id and a.number == number:
+                return copy.deepcopy(a)
+        return None
+
+    async def open_for_collective(self, collective_id: str) -> Sequence[Alert]:
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.collective_id == collective_id and a.status is not AlertStatus.CLOSED
+        ]
+        return _copies(sorted(rows, key=lambda a: a.number))
+
+    async def for_target(self, member_id: str) -> Sequence[Alert]:
+        rows = [a for a in self._t.alerts.values() if a.target_id == member_id]
+        return _copies(sorted(rows, key=lambda a: (a.raised_at, a.id)))
+
+    async def raised_by_since(self, member_id: str, since: datetime) -> int:
+        return sum(
+            1
+            for a in self._t.alerts.values()
+            if a.raised_by_id == member_id and a.raised_at >= since
+        )
+
+    async def raised_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[Alert]:
+        """Alerts raised in [start, end)."""
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.collective_id == collective_id and start <= a.raised_at < end
+        ]
+        return _copies(sorted(rows, key=lambda a: (a.raised_at, a.id)))
+
+    async def due_escalations(self, now: datetime, limit: int) -> Sequence[Alert]:
+        """Active or in-review alerts whose escalation time has come, oldest first."""
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.status in (AlertStatus.ACTIVE, AlertStatus.SAFETY_REVIEW)
+            and a.escalate_at is not None
+            and a.escalate_at <= now
+        ]
+        rows.sort(key=lambda a: (a.escalate_at or now, a.id))
+        return _copies(rows[: max(limit, 0)])
+
+    async def add(self, alert: Alert) -> None:
+        _insert(self._t.alerts, alert.id, alert, self._UNIQUE)
+
+    async def save(self, alert: Alert) -> None:
+        _insert(self._t.alerts, alert.id, alert, self._UNIQUE, replace=True)
+
+
+class MemoryResponseRepo(_Repo, ResponseRepo):
+    async def get(self, alert_id: str, member_id: str) -> Response | None:
+        return copy.deepcopy(self._t.responses.get((alert_id, member_id)))
+
+    async def for_alert(self, alert_id: str) -> Sequence[Response]:
+        return await self.for_alerts([alert_id])
+
+    async def for_alerts(self, alert_ids: Sequence[str]) -> Sequence[Response]:
+        wanted = set(alert_ids)
+        rows = [r for r in self._t.responses.values() if r.alert_id in wanted]
+        return _copies(sorted(rows, key=lambda r: (r.alert_id, r.first_at, r.member_id)))
+
+    async def save(self, response: Response) -> None:
+        """Insert or replace the one row of this responder for this alert."""
+        key = (response.alert_id, response.member_id)
+        _insert(self._t.responses, key, response, replace=True)
+
+    async def delete_for_member(self, member_id: str) -> int:
+        doomed = [k for k in self._t.responses if k[1] == member_id]
+        for k in doomed:
+            del self._t.responses[k]
+        return len(doomed)
+
+
+class MemoryRalliedRepo(_Repo, RalliedRepo):
+    async def for_alert(self, alert_id: str) -> Sequence[Rallied]:
+        rows = [r for r in self._t.rallied.values() if r.alert_id == alert_id]
+        return _copies(sorted(rows, key=lambda r: (r.wave, r.at, r.member_id)))
+
+    async def add_many(self, rows: Sequence[Rallied]) -> None:
+        for r in rows:
+            _insert(self._t.rallied, (r.alert_id, r.member_id), r)
+
+
+class MemoryCheckInRepo(_Repo, CheckInRepo):
+    async def get(self, checkin_id: str) -> CheckIn | None:
+        return copy.deepcopy(self._t.checkins.get(checkin_id))
+
+    async def for_alert(self, alert_id: str) -> Sequence[CheckIn]:
+        rows = [c for c in self._t.checkins.values() if c.alert_id == alert_id]
+        return _copies(sorted(rows, key=lambda c: (c.due_at, c.id)))
+
+    async def due(self, now: datetime, limit: int) -> Sequence[CheckIn]:
+        """Scheduled check-ins whose time has come, oldest first."""
+        rows = [
+            c
+            for c in self._t.checkins.values()
+            if c.status is CheckInStatus.SCHEDULED and c.due_at <= now
+        ]
+        rows.sort(key=lambda c: (c.due_at, c.id))
+        return _copies(rows[: max(limit, 0)])
+
+    async def add(self, checkin: CheckIn) -> None:
+        _insert(self._t.checkins, checkin.id, checkin)
+
+    async def save(self, checkin: CheckIn) -> None:
+        _insert(self._t.checkins, checkin.id, checkin, replace=True)
+
+    async def delete_for_member(self, member_id: str) -> int:
+        doomed = [k for k, c in self._t.checkins.items() if c.member_id == member_id]
+        for k in doomed:
+            del self._t.checkins[k]
+        return len(doomed)
+
+
+class MemoryEvidenceRepo(_Repo, EvidenceRepo):
+    async def for_alert(self, alert_id: str) -> Sequence[Evidence]:
+        rows = [e for e in self._t.evidence.values() if e.alert_id == alert_id]
+        return _copies(sorted(rows, key=lambda e: (e.added_at, e.id)))
+
+    async def add(self, evidence: Evidence) -> None:
+        _insert(self._t.evidence, evidence.id, evidence)
+
+    async def delete_for_alert(self, alert_id: str) -> int:
+        doomed = [k for k, e in self._t.evidence.items() if e.alert_id == alert_id]
+        for k in doomed:
+            del self._t.evidence[k]
+        return len(doomed)
+
+    async def anonymise_author(self, member_id: str, replacement: str) -> int:
+        changed = 0
+        for e in self._t.evidence.values():
+            if e.added_by_id == member_id:
+                e.added_by_id = replacement
+                changed += 1
+        return changed
+
+
+class MemoryAuditRepo(_Repo, AuditRepo):
+    async def add(self, event: AuditEvent) -> None:
+        _insert(self._t.audit, event.id, event)
+
+    async def recent(self, collective_id: str, limit: int) -> Sequence[AuditEvent]:
+        """The newest events first."""
+        rows = [e for e in self._t.audit.values() if e.collective_id == collective_id]
+        rows.sort(key=lambda e: (e.at, e.id), reverse=True)
+        return _copies(rows[: max(limit, 0)])
+
+
+class MemoryOutboxRepo(_Repo, OutboxRepo):
+    async def add(self, item: OutboxItem) -> None:
+        """Add a message; a second item with the same idempotency key is ignored."""
+        if any(o.idempotency_key == item.idempotency_key for o in self._t.outbox.values()):
+            return
+        _insert(self._t.outbox, item.id, item)
+
+    async def pending(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[OutboxItem]:
+        """Pending items due by now on these platforms, oldest first."""
+        rows = [
+            o
+            for o in self._t.outbox.values()
+            if o.status is OutboxStatus.PENDING and o.due_at <= now and o.platform in platforms
+        ]
+        rows.sort(key=lambda o: (o.created_at, o.id))
+        return _copies(rows[: max(limit, 0)])
+
+    async def ref_for(self, key: str, platform: str, workspace: str, address: str) -> str | None:
+        """The platform's id of the message sent for this key at this address."""
+        rows = [
+            o
+            for o in self._t.outbox.values()
+            if o.key == key
+            and o.op == "post"
+            and o.status is OutboxStatus.SENT
+            and (o.platform, o.workspace, o.address) == (platform, workspace, address)
+            and o.ref is not None
+        ]
+        rows.sort(key=lambda o: (o.created_at, o.id))
+        return rows[0].ref if rows else None
+
+    async def posted(self, key: str) -> Sequence[OutboxItem]:
+        """Every "post" item of this logical message, so an update reaches each copy."""
+        rows = [o for o in self._t.outbox.values() if o.key == key and o.op == "post"]
+        return _copies(sorted(rows, key=lambda o: (o.created_at, o.id)))
+
+    async def save(self, item: OutboxItem) -> None:
+        _insert(self._t.outbox, item.id, item, (lambda o: o.idempotency_key,), replace=True)
+
+    async def delete_pending_dms(self, platform: str, user: str) -> int:
+        doomed = [
+            o.id
+            for o in self._t.outbox.values()
+            if o.platform == platform
+            and o.address_kind == "dm"
+            and o.address == user
+            and o.status is OutboxStatus.PENDING
+        ]
+        for item_id in doomed:
+            del self._t.outbox[item_id]
+        return len(doomed)
+
+
+class MemoryUnitOfWork(UnitOfWork):
+    """One transaction over a MemoryStore: a private copy until commit."""
+
+    collectives: MemoryCollectiveRepo
+    spaces: MemorySpaceRepo
+    members: MemoryMemberRepo
+    identities: MemoryIdentityRepo
+    link_codes: MemoryLinkCodeRepo
+    alerts: MemoryAlertRepo
+    responses: MemoryResponseRepo
+    rallied: MemoryRalliedRepo
+    checkins: MemoryCheckInRepo
+    evidence: MemoryEvidenceRepo
+    audit: MemoryAuditRepo
+    outbox: MemoryOutboxRepo
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._tables: Tables | None = None
+        self.collectives = MemoryCollectiveRepo(self)
+        self.spaces = MemorySpaceRepo(self)
+        self.members = MemoryMemberRepo(self)
+        self.identities = MemoryIdentityRepo(self)
+        self.link_codes = MemoryLinkCodeRepo(self)
+        self.alerts = MemoryAlertRepo(self)
+        self.responses = MemoryResponseRepo(self)
+        self.rallied = MemoryRalliedRepo(self)
+        self.checkins = MemoryCheckInRepo(self)
+        self.evidence = MemoryEvidenceRepo(self)
+        self.audit = MemoryAuditRepo(self)
+        self.outbox = MemoryOutboxRepo(self)
+
+    @property
+    def tables(self) -> Tables:
+        """The working state of this open transaction."""
+        if self._tables is None:
+            raise RuntimeError("the unit of work is not open: use it in 'async with'")
+        return self._tables
+
+    async def __aenter__(self) -> Self:
+        if self._tables is not None:
+            raise RuntimeError("the unit of work is already open")
+        self._tables = self._store.snapshot()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        self._tables = None
+
+    async def commit(self) -> None:
+        self._store.committed = copy.deepcopy(self.tables)
+        self._store.commits += 1
+
+    async def rollback(self) -> None:
+        if self._tables is None:
+            raise RuntimeError("the unit of work is not open: use it in 'async with'")
+        self._tables = self._store.snapshot()
+
+
+class MemoryStore:
+    """The committed data; `uow` is the UnitOfWorkFactory the core is given."""
+
+    def __init__(self) -> None:
+        self.committed = Tables()
+        self.commits = 0
+
+    def uow(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
+
+    def snapshot(self) -> Tables:
+        """A deep copy of the committed data, to compare before and after."""
+        return copy.deepcopy(self.committed)
+
+
+class FakeClock(Clock):
+    """A clock that stands still until a test sets or advances it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = _utc(start)
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = _utc(when)
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._now = self._now + delta
+        return self._now
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("FakeClock needs a timezone-aware time")
+    return when.astimezone(UTC)
+
+
+class SeqIds(Ids):
+    """Deterministic ids: 00…01, 00…02, … (32 lowercase hex characters)."""
+
+    def __init__(self, start: int = 1) -> None:
+        self._next = start
+
+    def new(self) -> str:
+        """A fresh unique id (32 lowercase hex characters)."""
+        ident = f"{self._next:032x}"
+        self._next += 1
+        return ident
+
+
+@dataclass
+class Delivered:
+    op: str
+    item: OutboxItem
+    message: Message
+    ref: str
+
+
+class MemoryChat(Chat):
+    """A platform that accepts every message and remembers it, in order."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+        self.delivered: list[Delivered] = []
+        self._refs = 0
+
+    async def post(self, item: OutboxItem, message: Message) -> str:
+        """Send a new message; return the platform's reference to it."""
+        self._refs += 1
+        ref = f"{self.platform}-{self._refs}"
+        self.delivered.append(Delivered("post", copy.deepcopy(item), message, ref))
+        return ref
+
+    async def update(self, item: OutboxItem, ref: str, message: Message) -> None:
+        """Replace an earlier message in place."""
+        self.delivered.append(Delivered("update", copy.deepcopy(item), message, ref))

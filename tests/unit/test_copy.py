@@ -1,0 +1,240 @@
+"""The copy in config/rallybot.toml: every key the core asks for exists with the right blanks."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from bot.core.copy import Copy, flatten
+from bot.core.model import (
+    Action,
+    AlertStatus,
+    CheckInAnswer,
+    CloseReason,
+    EvidenceKind,
+    Help,
+    Kind,
+    MemberStatus,
+    ResponseState,
+    Role,
+    Severity,
+    Venue,
+    Visibility,
+)
+
+CORE = Path(__file__).resolve().parents[2] / "bot" / "core"
+ERRORS = {"RallyError", "BadInput", "NotAllowed", "NotFound", "Conflict", "Forged"}
+KEY = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+# Keys built at run time: the literal start of the f-string, and what may follow it.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "kind.": (*Kind, "unspecified"),
+    "venue.": tuple(Venue),
+    "severity.": tuple(Severity),
+    "want.": tuple(Help),
+    "visibility.": tuple(Visibility),
+    "action.": tuple(Action),
+    "status.": tuple(AlertStatus),
+    "close.": (*CloseReason, "None"),
+    "evidence_kind.": tuple(EvidenceKind),
+    "member_status.": tuple(MemberStatus),
+    "role.": (*Role, "member"),
+    "respond.": tuple(ResponseState),
+    "checkin.thanks_": tuple(CheckInAnswer),
+    "checkin.": ("paused", "resumed", "stopped"),
+}
+# list_words(copy, prefix, values) asks for f"{prefix}.{value}".
+LIST_WORDS = {"want": Help, "action": Action}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One place in the core that asks the copy for a text."""
+
+    where: str
+    keys: tuple[str, ...]
+    params: frozenset[str] | None  # None: passed on as **params, not checked here
+
+
+def _name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+def _keys_of(node: ast.expr) -> tuple[str, ...] | None:
+    """The keys a key expression can name, or None when it is not a key at all."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return (node.value,)
+    if isinstance(node, ast.JoinedStr):
+        head = node.values[0] if node.values else None
+        if not (isinstance(head, ast.Constant) and isinstance(head.value, str)):
+            return None
+        if len(node.values) != 2:
+            raise AssertionError(f"unexpected key shape {ast.unparse(node)}")
+        prefix = head.value
+        assert prefix in FAMILIES, f"a new family of copy keys {prefix!r}: add it to FAMILIES"
+        return tuple(f"{prefix}{v}" for v in FAMILIES[prefix])
+    return None
+
+
+def _params(call: ast.Call) -> frozenset[str] | None:
+    if any(k.arg is None for k in call.keywords):
+        return None
+    return frozenset(k.arg for k in call.keywords if k.arg is not None)
+
+
+def _forwarders(tree: ast.Module) -> dict[str, tuple[int, frozenset[str]]]:
+    """Functions that ask the copy for a key they were given: name -> (arg index, params)."""
+    found = {}
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        names = [a.arg for a in fn.args.args]
+        for call in ast.walk(fn):
+            if (
+                isinstance(call, ast.Call)
+                and _name(call.func) == "copy"
+                and call.args
+                and isinstance(call.args[0], ast.Name)
+                and call.args[0].id in names
+                and (params := _params(call)) is not None
+            ):
+                found[fn.name] = (names.index(call.args[0].id), params)
+    return found
+
+
+def asks() -> Iterator[Ask]:
+    trees = {p: ast.parse(p.read_text(), str(p)) for p in sorted(CORE.rglob("*.py"))}
+    forwarders: dict[str, tuple[int, frozenset[str]]] = {}
+    for tree in trees.values():
+        forwarders.update(_forwarders(tree))
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            where = f"{path.relative_to(CORE.parents[1])}:{node.lineno}"
+            name = _name(node.func)
+            if name in ("copy", *ERRORS) and node.args:
+                keys = _keys_of(node.args[0])
+                if keys is not None:
+                    yield Ask(where, keys, _params(node))
+            elif name == "list_words" and len(node.args) >= 2:
+                prefix = node.args[1]
+                if isinstance(prefix, ast.Constant):
+                    words = tuple(f"{prefix.value}.{v}" for v in LIST_WORDS[prefix.value])
+                    yield Ask(where, words, frozenset())
+            elif name in forwarders:
+                index, params = forwarders[name]
+                args = node.args
+                if len(args) > index and isinstance(args[index], ast.Constant):
+                    yield Ask(where, (str(args[index].value),), params)
+
+
+def key_constants(groups: set[str]) -> Iterator[tuple[str, str]]:
+    """Every string in the core that looks like a key of one of these copy groups."""
+    for path in sorted(CORE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        # The literal start of an f-string is a family, checked with FAMILIES instead.
+        parts = {id(v) for f in ast.walk(tree) if isinstance(f, ast.JoinedStr) for v in f.values}
+        for node in ast.walk(tree):
+            if (
+                id(node) not in parts
+                and isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and KEY.match(node.value)
+                and node.value.split(".")[0] in groups
+            ):
+                yield f"{path.name}:{node.lineno}", node.value
+
+
+ASKS = list(asks())
+
+
+def test_the_scan_finds_the_cores_questions() -> None:
+    keys = {k for ask in ASKS for k in ask.keys}
+    assert len(ASKS) > 150
+    expected = {
+        "rally.title", "error.no_alert", "venue.x", "respond.on_it", "want.quiet",
+        "checkin.thanks_need_help", "safety.decided_lead", "leads.catalogued_title",
+    }  # fmt: skip
+    assert expected <= keys
+
+
+def test_every_key_the_core_asks_for_exists(copy: Copy) -> None:
+    missing = [(a.where, k) for a in ASKS for k in a.keys if not copy.has(k)]
+    assert missing == []
+
+
+def test_every_key_like_string_in_the_core_exists(copy: Copy) -> None:
+    constants = list(key_constants({k.split(".")[0] for k in copy.texts}))
+    assert len(constants) > 100
+    assert [(where, key) for where, key in constants if not copy.has(key)] == []
+
+
+def test_every_blank_a_template_has_is_filled_by_the_code(copy: Copy) -> None:
+    unfilled = [
+        (ask.where, key, sorted(copy.keys_used_in(key) - ask.params))
+        for ask in ASKS
+        if ask.params is not None
+        for key in ask.keys
+        if copy.has(key) and copy.keys_used_in(key) - ask.params
+    ]
+    # Each of these would show a person a literal "{placeholder}".
+    assert unfilled == []
+
+
+@pytest.mark.parametrize(
+    "enum",
+    [Kind, Venue, Severity, Help, Visibility, Action, AlertStatus, CloseReason, EvidenceKind,
+     MemberStatus, Role],
+)  # fmt: skip
+def test_every_choice_has_a_name_people_read(copy: Copy, enum: type[StrEnum]) -> None:
+    prefix = {Help: "want", AlertStatus: "status", CloseReason: "close"}.get(
+        enum, re.sub(r"(?<!^)([A-Z])", r"_\1", enum.__name__).lower()
+    )
+    assert [v for v in enum if not copy.has(f"{prefix}.{v}")] == []
+
+
+def test_every_response_and_check_in_answer_has_its_thanks(copy: Copy) -> None:
+    assert [s for s in ResponseState if not copy.has(f"respond.{s}")] == []
+    assert [a for a in CheckInAnswer if not copy.has(f"checkin.thanks_{a.value}")] == []
+
+
+def test_every_template_is_well_formed(copy: Copy) -> None:
+    formatter = string.Formatter()
+    for key, template in copy.texts.items():
+        assert template.strip(), f"{key} is empty"
+        for _, field, spec, conversion in formatter.parse(template):
+            if field is None:
+                continue
+            assert re.fullmatch(r"[a-z_][a-z0-9_]*", field), f"{key}: odd placeholder {{{field}}}"
+            assert not spec and conversion is None, f"{key}: {{{field}}} has a format spec"
+
+
+def test_the_copy_is_flat_strings() -> None:
+    nested = {"a": {"b": "x", "c": {"d": "y"}}, "e": 3}
+    assert flatten(nested) == {"a.b": "x", "a.c.d": "y", "e": "3"}
+
+
+def test_a_missing_key_names_itself(copy: Copy) -> None:
+    with pytest.raises(KeyError, match=r"no\.such_key"):
+        copy("no.such_key")
+
+
+def test_typed_text_in_a_blank_is_never_formatted_again(copy: Copy) -> None:
+    text = copy("consent.note", note="{number} {0} {note.__class__}")
+    assert text == "They wrote: {number} {0} {note.__class__}"
+
+
+def test_a_blank_left_unfilled_stays_visible_instead_of_failing(copy: Copy) -> None:
+    assert copy("raised.title") == "Alert #{number} raised"

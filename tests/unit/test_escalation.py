@@ -1,0 +1,223 @@
+"""Escalation: wait, widen the rally, tell the leads, repeat; an unanswered alert reaches a lead."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.core.model import AlertStatus
+
+WAIT = timedelta(minutes=30)
+
+
+def escalations(rally, alert) -> list:
+    return rally.outbox(prefix=f"escalation:{alert.id}:")
+
+
+async def test_nothing_escalates_before_the_wait(rally) -> None:
+    alert = await rally.raise_alert("ana")
+    rally.clock.advance(WAIT - timedelta(seconds=1))
+    assert await rally.services.run_due() == 0
+    assert escalations(rally, alert) == []
+    assert rally.alert(1).escalation_step == 0
+
+
+async def test_too_few_responders_after_the_wait_widen_the_rally_and_tell_the_leads(
+    make_rally,
+) -> None:
+    rally = await make_rally(rally_cap=1)
+    alert = await rally.raise_alert("ana")
+    assert rally.rallied(alert) == ["ben"]
+    rally.clock.advance(WAIT)
+
+    assert await rally.services.run_due() == 1
+
+    escalated = rally.alert(1)
+    assert escalated.escalation_step == 1
+    assert escalated.last_escalated_at == rally.clock.now()
+    assert escalated.escalate_at == rally.clock.now() + WAIT
+    assert rally.rallied(alert) == ["ben", "cam"]
+    (wave,) = rally.outbox(key=f"rally:{alert.id}:wave1")
+    assert wave.to == ("channel", "#rally")
+    assert [m.label for m in wave.message.mentions] == ["Cam"]
+    (told,) = escalations(rally, alert)
+    assert told.to == ("channel", "#leads")
+    assert told.message.title == rally.copy("escalation.title", number=1, step=1, steps=3)
+    assert rally.copy("escalation.body", engaged=0, minutes=30, called=1) in told.text
+    assert rally.copy("escalation.next", minutes=30) in told.text
+    assert [b.label for b in told.message.buttons] == [rally.copy("button.standdown")]
+    event = rally.audit("alert_escalated")[-1]
+    assert (event.alert_id, event.detail) == (alert.id, {"step": "1", "called": "1"})
+
+
+async def test_escalation_repeats_up_to_the_last_step_then_stops_with_a_final_message(
+    make_rally,
+) -> None:
+    rally = await make_rally(rally_cap=1)
+    alert = await rally.raise_alert("ana")
+
+    for _ in range(3):
+        rally.clock.advance(WAIT)
+        assert await rally.services.run_due() == 1
+    rally.clock.advance(WAIT * 10)
+    assert await rally.services.run_due() == 0
+
+    steps = escalations(rally, alert)
+    assert [s.message.title for s in steps] == [
+        rally.copy("escalation.title", number=1, step=n, steps=3) for n in (1, 2, 3)
+    ]
+    assert rally.copy("escalation.final") not in steps[1].text
+    assert rally.copy("escalation.final") in steps[2].text
+    assert rally.copy("escalation.body", engaged=0, minutes=30, called=0) in steps[2].text
+    assert rally.rallied(alert) == ["ben", "cam", "dee"]
+    final = rally.alert(1)
+    assert final.escalation_step == 3
+    assert final.escalate_at is None
+    assert final.status is AlertStatus.ACTIVE
+
+
+async def test_escalation_stops_when_enough_responders_are_helping(rally) -> None:
+    alert = await rally.raise_alert("ana")
+    post = rally.posts_in("#rally")[0]
+    await rally.press("ben", post, rally.copy("button.on_it"))
+    await rally.press("cam", post, rally.copy("button.done"))
+    await rally.act("cam", f"rally:alert:{alert.id}:did:reported")
+    rally.clock.advance(WAIT)
+
+    await rally.services.run_due()
+
+    assert escalations(rally, alert) == []
+    assert rally.alert(1).escalation_step == 0
+    assert rally.alert(1).escalate_at is None
+    rally.clock.advance(WAIT * 5)
+    assert await rally.services.run_due() == 0
+
+
+async def test_cant_right_now_does_not_count_as_helping(rally) -> None:
+    alert = await rally.raise_alert("ana")
+    post = rally.posts_in("#rally")[0]
+    await rally.press("ben", post, rally.copy("button.on_it"))
+    await rally.press("cam", post, rally.copy("button.cant"))
+    rally.clock.advance(WAIT)
+
+    await rally.services.run_due()
+
+    (told,) = escalations(rally, alert)
+    assert rally.copy("escalation.body", engaged=1, minutes=30, called=0) in told.text
+
+
+async def test_escalation_stops_once_enough_people_answer_a_widened_rally(make_rally) -> None:
+    rally = await make_rally(rally_cap=1)
+    alert = await rally.raise_alert("ana")
+    await rally.press("ben", rally.posts_in("#rally")[0], rally.copy("button.on_it"))
+    rally.clock.advance(WAIT)
+    await rally.services.run_due()
+    (wave,) = rally.outbox(key=f"rally:{alert.id}:wave1")
+    await rally.press("cam", wave, rally.copy("button.on_it"))
+    rally.clock.advance(WAIT)
+
+    await rally.services.run_due()
+
+    assert len(escalations(rally, alert)) == 1
+    assert rally.alert(1).escalate_at is None
+
+
+async def test_an_alert_nobody_can_answer_reaches_the_leads_at_once_and_again_later(rally) -> None:
+    for handle in ("ben", "cam", "dee"):
+        await rally.say(handle, "available off")
+    alert = await rally.raise_alert("ana")
+    assert len(rally.posts_in("#leads", prefix="nobody:")) == 1
+
+    rally.clock.advance(WAIT)
+    await rally.services.run_due()
+
+    (told,) = escalations(rally, alert)
+    assert rally.copy("escalation.body", engaged=0, minutes=30, called=0) in told.text
+
+
+async def test_a_safety_review_nobody_picks_up_escalates_to_every_lead(rally) -> None:
+    alert = await rally.raise_alert("ana", "kinds=threat")
+    assert rally.alert(1).escalate_at == rally.clock.now() + WAIT
+
+    for _ in range(3):
+        rally.clock.advance(WAIT)
+        assert await rally.services.run_due() == 1
+    rally.clock.advance(WAIT)
+    assert await rally.services.run_due() == 0
+
+    steps = escalations(rally, alert)
+    assert [s.to for s in steps] == [("channel", "#leads")] * 3
+    assert rally.copy("escalation.safety_body", minutes=30) in steps[0].text
+    assert rally.copy("escalation.final") in steps[2].text
+    assert rally.rallied(alert) == []
+    review = rally.alert(1)
+    assert review.status is AlertStatus.SAFETY_REVIEW
+    assert (review.escalation_step, review.escalate_at) == (3, None)
+
+
+async def test_a_safety_leads_decision_ends_the_review_escalation(rally) -> None:
+    alert = await rally.raise_alert("ana", "kinds=doxxing")
+    await rally.press_dm("sam", "safety:", "button.safety_hold")
+    rally.clock.advance(WAIT * 4)
+
+    assert await rally.services.run_due() == 0
+    assert escalations(rally, alert) == []
+
+
+async def test_after_both_agree_the_rally_escalates_like_any_other(make_rally) -> None:
+    rally = await make_rally(rally_cap=1)
+    alert = await rally.raise_alert("ana", "kinds=threat")
+    rally.clock.advance(timedelta(minutes=10))
+    await rally.press_dm("ana", "safety-target:", "button.target_rally")
+    await rally.press_dm("sam", "safety:", "button.safety_rally")
+    assert rally.alert(1).escalate_at == rally.clock.now() + WAIT
+
+    rally.clock.advance(WAIT)
+    await rally.services.run_due()
+
+    (told,) = escalations(rally, alert)
+    assert rally.copy("escalation.body", engaged=0, minutes=30, called=1) in told.text
+
+
+async def test_leads_only_pending_and_closed_alerts_never_escalate(rally) -> None:
+    await rally.raise_alert("ana", "visibility=leads")
+    await rally.say("ana", "alert https://x.com/a for=ben")
+    await rally.raise_alert("cam")
+    await rally.say("cam", "standdown #3")
+
+    rally.clock.advance(WAIT * 10)
+
+    assert await rally.services.run_due() == 0
+    assert rally.outbox(prefix="escalation:") == []
+
+
+async def test_each_due_alert_is_handled_in_its_own_turn(rally) -> None:
+    first = await rally.raise_alert("ana")
+    rally.clock.advance(timedelta(minutes=1))
+    second = await rally.raise_alert("ben")
+    rally.clock.advance(WAIT)
+
+    assert await rally.services.run_due() == 2
+    assert len(escalations(rally, first)) == len(escalations(rally, second)) == 1
+    assert await rally.services.run_due() == 0
+
+
+async def test_a_later_wave_calls_more_hands_and_shares_the_live_tally(make_rally) -> None:
+    rally = await make_rally(rally_cap=1)
+    await rally.edit_member("dee", prefers_dm=True)
+    alert = await rally.raise_alert("ana")
+    for _ in range(2):
+        rally.clock.advance(WAIT)
+        await rally.services.run_due()
+
+    (more,) = rally.outbox(key=f"rally:{alert.id}:wave1")
+    assert more.message.title == rally.copy("rally.more_hands_title", number=1, who="Ana")
+    assert [m.label for m in more.message.mentions] == ["Cam"]
+    (to_dee,) = rally.dms("dee", prefix=f"rally:{alert.id}")
+    assert to_dee.key == f"rally:{alert.id}"
+    await rally.press("cam", more, rally.copy("button.on_it"))
+    await rally.press("dee", to_dee, rally.copy("button.on_it"))
+
+    updates = [s for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "update"]
+    assert {s.to for s in updates[-2:]} == {("channel", "#rally"), ("dm", "dee")}
+    for update in updates[-2:]:
+        assert rally.copy("rally.tally", on_it=2, done=0, cant=0) in update.text
