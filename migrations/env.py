@@ -13,6 +13,7 @@ from sqlalchemy import JSON, URL, Connection, pool
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from bot.adapters.slack.storage import metadata as slack_metadata
 from bot.store.tables import Base
 from bot.store.uow import database_url, make_engine
 
@@ -20,7 +21,8 @@ config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+# rallybot's tables and the Slack adapter's (OAuth installations, states, seen events).
+target_metadata = [Base.metadata, slack_metadata]
 POSTGRESQL = URL.create("postgresql").get_dialect()()
 
 

@@ -127,3 +127,5 @@ class Dispatcher:
         item.status = OutboxStatus.SENT
         item.sent_at = now
         item.ref = ref
+        # Once delivered the body is the platform's copy, not ours: keep only the reference.
+        item.payload = {}

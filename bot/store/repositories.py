@@ -134,7 +134,10 @@ class SqlCollectiveRepo(_Repo, CollectiveRepo):
         return await self._get(Collective, CollectiveRow, collective_id)
 
     async def by_name(self, name: str) -> Collective | None:
-        return await self._one(Collective, select(CollectiveRow).where(CollectiveRow.name == name))
+        stmt = select(CollectiveRow).where(CollectiveRow.name == name)
+        return await self._one(
+            Collective, stmt.order_by(CollectiveRow.created_at, CollectiveRow.id)
+        )
 
     async def all(self) -> Sequence[Collective]:
         return await self._list(Collective, select(CollectiveRow).order_by(CollectiveRow.name))
@@ -516,3 +519,13 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
 
     async def save(self, item: OutboxItem) -> None:
         await self._save(OutboxRow, item)
+
+    async def delete_pending_dms(self, platform: str, user: str) -> int:
+        return await self._delete(
+            delete(OutboxRow).where(
+                OutboxRow.platform == platform,
+                OutboxRow.address_kind == "dm",
+                OutboxRow.address == user,
+                OutboxRow.status == OutboxStatus.PENDING.value,
+            )
+        )

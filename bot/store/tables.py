@@ -51,7 +51,7 @@ class CollectiveRow(Base):
     __tablename__ = "collectives"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    name: Mapped[str] = mapped_column(NAME, unique=True)
+    name: Mapped[str] = mapped_column(NAME)
     timezone: Mapped[str] = mapped_column(TZ)
     created_at: Mapped[datetime]
     rally_cap: Mapped[int] = mapped_column(Integer)

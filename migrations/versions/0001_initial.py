@@ -34,7 +34,6 @@ def upgrade() -> None:
         sa.Column("alerts_per_day", sa.Integer(), nullable=False),
         sa.Column("alert_seq", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_collectives")),
-        sa.UniqueConstraint("name", name=op.f("uq_collectives_name")),
     )
 
     op.create_table(

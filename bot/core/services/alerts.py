@@ -197,22 +197,36 @@ def _lead_summary(ctx: Ctx, alert: Alert, target: Member, title_key: str) -> Mes
 
 
 async def _start_safety_review(ctx: Ctx, alert: Alert, target: Member) -> None:
+    """Safety leads get the case and resources; the crowd is offered only if the alert
+    may ever reach it (a leads-only alert never does)."""
     copy = ctx.copy
+    crowd_possible = alert.visibility is not Visibility.LEADS
     lead_msg = _lead_summary(ctx, alert, target, "safety.review_title")
+    hold = Button(action_id("safety", alert.id, "hold"), copy("button.safety_hold"), "primary")
     lead_msg = Message(
         title=lead_msg.title,
         blocks=(
             *lead_msg.blocks,
             para(copy("safety.resources"), heading=copy("safety.resources_heading")),
-            para(copy("safety.lead_question")),
+            para(copy("safety.lead_question" if crowd_possible else "safety.lead_no_crowd")),
         ),
         buttons=(
-            Button(action_id("safety", alert.id, "rally"), copy("button.safety_rally"), "danger"),
-            Button(action_id("safety", alert.id, "hold"), copy("button.safety_hold"), "primary"),
+            (
+                Button(
+                    action_id("safety", alert.id, "rally"), copy("button.safety_rally"), "danger"
+                ),
+                hold,
+            )
+            if crowd_possible
+            else (hold,)
         ),
         has_attack_links=True,
     )
     await ctx.to_leads(f"safety:{alert.id}", lead_msg, safety_only=True)
+    target_buttons = (
+        Button(action_id("target", alert.id, "rally"), copy("button.target_rally")),
+        Button(action_id("target", alert.id, "hold"), copy("button.target_hold"), "primary"),
+    )
     await ctx.to_members(
         [target],
         f"safety-target:{alert.id}",
@@ -220,13 +234,8 @@ async def _start_safety_review(ctx: Ctx, alert: Alert, target: Member) -> None:
             copy("safety.target_title", number=alert.number),
             copy("safety.target_body"),
             copy("safety.resources"),
-            copy("safety.target_question"),
-            buttons=(
-                Button(action_id("target", alert.id, "rally"), copy("button.target_rally")),
-                Button(
-                    action_id("target", alert.id, "hold"), copy("button.target_hold"), "primary"
-                ),
-            ),
+            copy("safety.target_question") if crowd_possible else "",
+            buttons=target_buttons if crowd_possible else (),
         ),
     )
 
@@ -303,6 +312,8 @@ async def target_safety_choice(ctx: Ctx, cmd: c.TargetSafetyChoice) -> Reply:
 
 async def _maybe_rally_after_review(ctx: Ctx, alert: Alert, key: str) -> Message:
     copy = ctx.copy
+    if alert.visibility is Visibility.LEADS and (alert.safety_lead_ok or alert.target_ok):
+        raise Conflict("error.leads_only_no_crowd", number=alert.number)
     if alert.safety_lead_ok and alert.target_ok:
         called = await activate(ctx, alert)
         return notice(
@@ -354,14 +365,19 @@ async def stand_down(ctx: Ctx, cmd: c.StandDown) -> Reply:
             ),
         )
     if actor.id != alert.target_id:
+        title, body = (
+            ("standdown.withdrawn_title", "standdown.withdrawn_body")
+            if withdrawing
+            else ("standdown.target_title", "standdown.target_body")
+        )
         target = await ctx.uow.members.get(alert.target_id)
         if target is not None:
             await ctx.to_members(
                 [target],
                 f"closed:{alert.id}",
                 notice(
-                    ctx.copy("standdown.target_title", number=alert.number),
-                    ctx.copy("standdown.target_body"),
+                    ctx.copy(title, number=alert.number),
+                    ctx.copy(body),
                 ),
             )
     return Reply(

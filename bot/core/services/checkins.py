@@ -80,7 +80,8 @@ async def answer(ctx: Ctx, cmd: c.AnswerCheckIn) -> Reply:
     if alert is None or alert.collective_id != actor.collective_id:
         raise Forged("error.no_checkin", checkin_id=cmd.checkin_id)
     if checkin.member_id != actor.id:
-        raise NotAllowed("error.not_your_checkin")
+        # Someone else's check-in does not exist for you; asking for it is audited.
+        raise Forged("error.no_checkin", checkin_id=cmd.checkin_id)
     if checkin.answer is cmd.answer:
         return Reply(notice(ctx.copy("checkin.already")))
     checkin.answer = cmd.answer

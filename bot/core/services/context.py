@@ -72,6 +72,7 @@ class Ctx:
         holds = (
             space is not None and space.lead_role is not None and (space.lead_role in caller.roles)
         )
+        holds = holds and space is not None and space.collective_id == member.collective_id
         if holds and not member.is_lead:
             member.roles, member.lead_via_role = member.roles | {Role.LEAD}, True
         elif member.lead_via_role and not holds:
@@ -114,7 +115,7 @@ class Ctx:
         if ref.id is not None:
             alert = await self.uow.alerts.get(ref.id)
             if alert is not None and alert.collective_id != collective.id:
-                raise Forged("error.no_alert", alert_id=ref.id)
+                raise Forged("error.no_alert", number="?", alert_id=ref.id)
         elif ref.number is not None:
             alert = await self.uow.alerts.by_number(collective.id, ref.number)
         if alert is None:
@@ -162,9 +163,15 @@ class Ctx:
     ) -> None:
         if actor_id is None and self._member is not None:
             actor_id = self._member.id
-        cid = collective_id or (self._collective.id if self._collective else None)
+        cid = collective_id or (
+            self._collective.id
+            if self._collective
+            else self._member.collective_id
+            if self._member
+            else None
+        )
         if cid is None:
-            return
+            raise LookupError(f"audit event {action!r} has no collective")
         await self.uow.audit.add(
             AuditEvent(
                 id=self.ids.new(),

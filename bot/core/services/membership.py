@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.core import commands as c
 from bot.core.errors import Conflict, NotAllowed, NotFound
@@ -21,6 +23,9 @@ from bot.core.model import (
 from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
 from bot.core.services.context import Ctx, Forged
 from bot.core.views import action_id, notice
+
+# Unambiguous characters (no 0/O, 1/I/L): about 40 bits in 8 characters.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 CONSOLE = "console"
 CONSOLE_WORKSPACE = "local"
@@ -299,15 +304,11 @@ async def pause(ctx: Ctx, cmd: c.Pause) -> Reply:
     await ctx.uow.members.save(member)
     if member.paused_until is None:
         return Reply(notice(ctx.copy("pause.off")))
-    return Reply(notice(ctx.copy("pause.on", until=_local(ctx, member, member.paused_until))))
+    tz = member.timezone or (await ctx.collective()).timezone
+    return Reply(notice(ctx.copy("pause.on", until=_local(member.paused_until, tz))))
 
 
-def _local(ctx: Ctx, member: Member, when: object) -> str:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    assert isinstance(when, datetime)
-    tz = member.timezone or (ctx._collective.timezone if ctx._collective else "UTC")
+def _local(when: datetime, tz: str) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M %Z")
 
 
@@ -337,7 +338,7 @@ async def link(ctx: Ctx, cmd: c.LinkIdentity) -> Reply:
     assert caller is not None
     if cmd.code is None:
         member = await ctx.actor()
-        code = ctx.ids.new()[:8].upper()
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
         minutes = ctx.policy.link_code_minutes
         await ctx.uow.link_codes.add(
             LinkCode(code, member.id, ctx.now + timedelta(minutes=minutes))
@@ -400,6 +401,8 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
         alert.delegates = frozenset()
         await ctx.uow.alerts.save(alert)
         await ctx.uow.evidence.delete_for_alert(alert.id)
+    for ident in await ctx.uow.identities.for_members([member.id]):
+        await ctx.uow.outbox.delete_pending_dms(ident.platform, ident.user)
     await ctx.uow.identities.delete_for_member(member.id)
     await ctx.uow.link_codes.delete_for_member(member.id)
     await ctx.uow.checkins.delete_for_member(member.id)
