@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.charts import MatplotlibCharts
 from bot.core.ports import Clock
 from bot.core.services import Services
 from bot.settings import Settings
@@ -44,5 +45,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Runtime:
         ids=RandomIds(),
         copy=settings.make_copy(),
         policy=settings.policy(),
+        chart=MatplotlibCharts(),
     )
     return Runtime(settings=settings, engine=engine, services=services, clock=clock)

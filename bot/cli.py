@@ -31,6 +31,21 @@ def parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("discord-sync", help="register the /rally commands with Discord")
     sync.add_argument("--guild", help="register in this guild only (instant; for testing)")
     sub.add_parser("discord-invite", help="print the Discord invite URL for the bot")
+    digest = sub.add_parser("digest", help="a collective's weekly digest")
+    digest.add_argument(
+        "--collective", help="the collective's name (needed when there are several)"
+    )
+    digest.add_argument(
+        "--week", help="an ISO week such as 2026-W48 (default: the last complete week)"
+    )
+    digest.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    digest.add_argument("--out", help="write to this file instead of standard output")
+    digest.add_argument("--chart", help="also write the 8-week chart (PNG) to this file")
+    digest.add_argument(
+        "--send",
+        action="store_true",
+        help="queue it for the leads (a running rallybot delivers it)",
+    )
     return p
 
 
@@ -49,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "digest":
+        return _digest(settings, args)
     if args.command == "web":
         from bot.adapters.slack.web import serve_web
 
@@ -77,6 +94,68 @@ async def _migrate(settings: Settings) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     await schema.upgrade(settings.db_url)
     print(f"rallybot: the database schema is at {await schema.current_revision(settings.db_url)}")
+    return 0
+
+
+async def _digest_data(
+    settings: Settings, args: argparse.Namespace
+) -> tuple[str, bytes | None] | int:
+    """The rendered digest and its chart, or an exit code after saying what went wrong."""
+    from bot.bootstrap import build
+    from bot.core.errors import RallyError
+    from bot.core.services import digest
+    from bot.runtime import SchemaOutdated, prepare_schema
+
+    try:
+        await prepare_schema(settings)
+    except SchemaOutdated as error:
+        print(f"rallybot: {error}", file=sys.stderr)
+        return 2
+    runtime = build(settings)
+    services = runtime.services
+    try:
+        data = await services.digest_report(args.collective, args.week, args.send)
+    except RallyError as error:
+        print(f"rallybot: {services.copy(error.key, **error.params)}", file=sys.stderr)
+        return 2
+    finally:
+        await runtime.close()
+    copy = services.copy
+    if args.format == "json":
+        rendered = data.to_json()
+    elif args.format == "markdown":
+        rendered = digest.render_markdown(copy, data)
+    else:
+        rendered = digest.render_text(copy, data)
+    png = None
+    if args.chart and services.chart is not None:
+        png = services.chart.weekly(
+            data.weeks, copy("digest.chart_alerts"), copy("digest.chart_median")
+        )
+    return rendered, png
+
+
+def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    result = asyncio.run(_digest_data(settings, args))
+    if isinstance(result, int):
+        return result
+    rendered, png = result
+    if args.out:
+        Path(args.out).write_text(rendered, encoding="utf-8")
+    else:
+        print(rendered, end="")
+    if args.send:
+        print("rallybot: the digest is queued for the leads", file=sys.stderr)
+    if args.chart:
+        if png is None:
+            print(
+                "rallybot: no chart: install the chart extra (pip install 'rallybot[chart]')",
+                file=sys.stderr,
+            )
+            return 1
+        Path(args.chart).write_bytes(png)
     return 0
 
 

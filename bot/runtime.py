@@ -121,7 +121,8 @@ async def run_console(runtime: Runtime, stdin: TextIO, out: TextIO, interactive:
     assert isinstance(clock, ConsoleClock)
     await services.seed_demo()
     buttons = Buttons()
-    dispatcher = Dispatcher(services.uow, {"console": ConsoleChat(out, buttons)}, clock)
+    chat = ConsoleChat(out, buttons, runtime.settings.data_dir / "files")
+    dispatcher = Dispatcher(services.uow, {"console": chat}, clock)
     lock = asyncio.Lock()  # the shell and the ticks never deliver at the same time
 
     async def deliver() -> int:

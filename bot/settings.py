@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     link_code_minutes: int = Field(default=15, ge=1, le=24 * 60)
     due_batch: int = Field(default=100, ge=1, le=10_000)
     tick_seconds: float = Field(default=15.0, gt=0, le=3600)
+    digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    digest_to: Literal["dm", "channel"] = "dm"
     copy_texts: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @field_validator("checkin_offsets_hours")
@@ -157,6 +160,9 @@ class Settings(BaseSettings):
             alerts_per_day=self.alerts_per_day,
             link_code_minutes=self.link_code_minutes,
             due_batch=self.due_batch,
+            digest_weekday=self.digest_weekday,
+            digest_hour=self.digest_hour,
+            digest_to_channel=self.digest_to == "channel",
         )
 
     def make_copy(self) -> Copy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
@@ -53,9 +54,16 @@ class Button:
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file: text in `content`, or bytes in `data` (a PNG chart) with content empty."""
+
     filename: str
     content: str
     mime: str = "text/plain"
+    data: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        return self.data if self.data is not None else self.content.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,12 @@ def to_dict(message: Message) -> dict[str, object]:
             {"action_id": b.action_id, "label": b.label, "style": b.style} for b in message.buttons
         ],
         "attachments": [
-            {"filename": a.filename, "content": a.content, "mime": a.mime}
+            {
+                "filename": a.filename,
+                "content": a.content,
+                "mime": a.mime,
+                "data_b64": None if a.data is None else base64.b64encode(a.data).decode(),
+            }
             for a in message.attachments
         ],
     }
@@ -160,7 +173,12 @@ def from_dict(data: dict[str, object]) -> Message:
             )
         )
     attachments = [
-        Attachment(str(a["filename"]), str(a["content"]), str(a.get("mime") or "text/plain"))
+        Attachment(
+            str(a["filename"]),
+            str(a.get("content") or ""),
+            str(a.get("mime") or "text/plain"),
+            None if not a.get("data_b64") else base64.b64decode(str(a["data_b64"])),
+        )
         for a in _list(data.get("attachments"))
     ]
     return Message(

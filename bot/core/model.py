@@ -137,6 +137,10 @@ class Collective:
     checkin_offsets_hours: tuple[int, ...]
     alerts_per_day: int
     alert_seq: int = 0
+    digest_weekday: int = 0  # Monday; the weekly digest day in the collective's time zone
+    digest_hour: int = 9
+    digest_to_channel: bool = False  # the leads channel; otherwise a DM to each lead
+    next_digest_at: datetime | None = None
 
 
 @dataclass

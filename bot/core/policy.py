@@ -16,6 +16,9 @@ class Policy:
     alerts_per_day: int = 5
     link_code_minutes: int = 15
     due_batch: int = 100  # due rows claimed per tick
+    digest_weekday: int = 0  # Monday
+    digest_hour: int = 9
+    digest_to_channel: bool = False
 
 
 @dataclass(frozen=True)

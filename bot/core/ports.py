@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -45,6 +45,10 @@ class CollectiveRepo(Protocol):
     async def all(self) -> Sequence[Collective]: ...
     async def add(self, collective: Collective) -> None: ...
     async def save(self, collective: Collective) -> None: ...
+    async def due_digests(self, now: datetime, limit: int) -> Sequence[Collective]:
+        """Collectives whose weekly digest fell due (claimed on PostgreSQL)."""
+        ...
+
     async def next_alert_number(self, collective_id: str) -> int:
         """Atomically take the next per-collective alert number."""
         ...
@@ -102,6 +106,12 @@ class ResponseRepo(Protocol):
     async def get(self, alert_id: str, member_id: str) -> Response | None: ...
     async def for_alert(self, alert_id: str) -> Sequence[Response]: ...
     async def for_alerts(self, alert_ids: Sequence[str]) -> Sequence[Response]: ...
+    async def first_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[Response]:
+        """Responses in this collective whose first answer fell in [start, end)."""
+        ...
+
     async def save(self, response: Response) -> None:
         """Insert or replace the one row of this responder for this alert."""
         ...
@@ -118,6 +128,12 @@ class CheckInRepo(Protocol):
     async def get(self, checkin_id: str) -> CheckIn | None: ...
     async def for_alert(self, alert_id: str) -> Sequence[CheckIn]: ...
     async def due(self, now: datetime, limit: int) -> Sequence[CheckIn]: ...
+    async def due_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[CheckIn]:
+        """Check-ins of this collective's alerts that fell due in [start, end)."""
+        ...
+
     async def add(self, checkin: CheckIn) -> None: ...
     async def save(self, checkin: CheckIn) -> None: ...
     async def delete_for_member(self, member_id: str) -> int: ...
@@ -190,6 +206,17 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class ChartRenderer(Protocol):
+    """Draws the digest's picture; None when plotting is not installed (text still goes)."""
+
+    def weekly(
+        self,
+        weeks: Sequence[Mapping[str, str | int | float | None]],
+        alerts_label: str,
+        median_label: str,
+    ) -> bytes | None: ...
 
 
 class Chat(Protocol):

@@ -139,6 +139,15 @@ class SqlCollectiveRepo(_Repo, CollectiveRepo):
             Collective, stmt.order_by(CollectiveRow.created_at, CollectiveRow.id)
         )
 
+    async def due_digests(self, now: datetime, limit: int) -> Sequence[Collective]:
+        stmt = (
+            select(CollectiveRow)
+            .where(CollectiveRow.next_digest_at <= now)
+            .order_by(CollectiveRow.next_digest_at, CollectiveRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Collective, stmt)
+
     async def all(self) -> Sequence[Collective]:
         return await self._list(Collective, select(CollectiveRow).order_by(CollectiveRow.name))
 
@@ -357,6 +366,21 @@ class SqlResponseRepo(_Repo, ResponseRepo):
         )
         return await self._list(Response, stmt)
 
+    async def first_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[Response]:
+        stmt = (
+            select(ResponseRow)
+            .join(AlertRow, AlertRow.id == ResponseRow.alert_id)
+            .where(
+                AlertRow.collective_id == collective_id,
+                ResponseRow.first_at >= start,
+                ResponseRow.first_at < end,
+            )
+            .order_by(ResponseRow.first_at, ResponseRow.alert_id, ResponseRow.member_id)
+        )
+        return await self._list(Response, stmt)
+
     async def save(self, response: Response) -> None:
         values = to_values(response)
         insert = self._insert(ResponseRow).values(values)
@@ -414,6 +438,21 @@ class SqlCheckInRepo(_Repo, CheckInRepo):
             .limit(limit)
         )
         return await self._claim(CheckIn, stmt)
+
+    async def due_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[CheckIn]:
+        stmt = (
+            select(CheckInRow)
+            .join(AlertRow, AlertRow.id == CheckInRow.alert_id)
+            .where(
+                AlertRow.collective_id == collective_id,
+                CheckInRow.due_at >= start,
+                CheckInRow.due_at < end,
+            )
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+        )
+        return await self._list(CheckIn, stmt)
 
     async def add(self, checkin: CheckIn) -> None:
         await self._add(CheckInRow(**to_values(checkin)))

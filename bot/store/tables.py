@@ -61,6 +61,10 @@ class CollectiveRow(Base):
     checkin_offsets_hours: Mapped[list[int]] = mapped_column(Json)
     alerts_per_day: Mapped[int] = mapped_column(Integer)
     alert_seq: Mapped[int] = mapped_column(Integer)
+    digest_weekday: Mapped[int] = mapped_column(Integer)
+    digest_hour: Mapped[int] = mapped_column(Integer)
+    digest_to_channel: Mapped[bool] = mapped_column(Boolean)
+    next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class SpaceRow(Base):
@@ -167,7 +171,7 @@ class ResponseRow(Base):
     member_id: Mapped[str] = mapped_column(ID, _parent("members.id"), primary_key=True, index=True)
     state: Mapped[str] = mapped_column(ENUM)
     actions: Mapped[list[str]] = mapped_column(Json)
-    first_at: Mapped[datetime]
+    first_at: Mapped[datetime] = mapped_column(index=True)  # the digest's period queries
     updated_at: Mapped[datetime]
 
 

@@ -33,8 +33,13 @@ def upgrade() -> None:
         sa.Column("checkin_offsets_hours", JSON, nullable=False),
         sa.Column("alerts_per_day", sa.Integer(), nullable=False),
         sa.Column("alert_seq", sa.Integer(), nullable=False),
+        sa.Column("digest_weekday", sa.Integer(), nullable=False),
+        sa.Column("digest_hour", sa.Integer(), nullable=False),
+        sa.Column("digest_to_channel", sa.Boolean(), nullable=False),
+        sa.Column("next_digest_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_collectives")),
     )
+    op.create_index(op.f("ix_collectives_next_digest_at"), "collectives", ["next_digest_at"])
 
     op.create_table(
         "audit_events",
@@ -322,6 +327,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("alert_id", "member_id", name=op.f("pk_responses")),
     )
     op.create_index(op.f("ix_responses_member_id"), "responses", ["member_id"])
+    op.create_index(op.f("ix_responses_first_at"), "responses", ["first_at"])
 
 
 def downgrade() -> None:

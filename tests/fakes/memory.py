@@ -122,6 +122,15 @@ class MemoryCollectiveRepo(_Repo, CollectiveRepo):
         found.sort(key=lambda c: (c.created_at, c.id))
         return copy.deepcopy(found[0]) if found else None
 
+    async def due_digests(self, now: datetime, limit: int) -> Sequence[Collective]:
+        rows = [
+            c
+            for c in self._t.collectives.values()
+            if c.next_digest_at is not None and c.next_digest_at <= now
+        ]
+        rows.sort(key=lambda c: (c.next_digest_at or now, c.id))
+        return _copies(rows[: max(limit, 0)])
+
     async def all(self) -> Sequence[Collective]:
         return _copies(sorted(self._t.collectives.values(), key=lambda c: c.name))
 
@@ -321,6 +330,16 @@ class MemoryResponseRepo(_Repo, ResponseRepo):
         rows = [r for r in self._t.responses.values() if r.alert_id in wanted]
         return _copies(sorted(rows, key=lambda r: (r.alert_id, r.first_at, r.member_id)))
 
+    async def first_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[Response]:
+        ours = {a.id for a in self._t.alerts.values() if a.collective_id == collective_id}
+        rows = [
+            r for r in self._t.responses.values()
+            if r.alert_id in ours and start <= r.first_at < end
+        ]
+        return _copies(sorted(rows, key=lambda r: (r.first_at, r.alert_id, r.member_id)))
+
     async def save(self, response: Response) -> None:
         """Insert or replace the one row of this responder for this alert."""
         key = (response.alert_id, response.member_id)
@@ -360,6 +379,15 @@ class MemoryCheckInRepo(_Repo, CheckInRepo):
         ]
         rows.sort(key=lambda c: (c.due_at, c.id))
         return _copies(rows[: max(limit, 0)])
+
+    async def due_between(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[CheckIn]:
+        ours = {a.id for a in self._t.alerts.values() if a.collective_id == collective_id}
+        rows = [
+            c for c in self._t.checkins.values() if c.alert_id in ours and start <= c.due_at < end
+        ]
+        return _copies(sorted(rows, key=lambda c: (c.due_at, c.id)))
 
     async def add(self, checkin: CheckIn) -> None:
         _insert(self._t.checkins, checkin.id, checkin)

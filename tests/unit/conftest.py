@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.charts import MatplotlibCharts
 from bot.core.commands import Caller
 from bot.core.copy import Copy, flatten
 from bot.core.messages import Button, Message, Reply, from_dict
@@ -235,7 +236,12 @@ async def build_rally(policy: Policy | None = None, copy: Copy | None = None) ->
     clock = FakeClock(NOW)
     text = copy or load_copy()
     services = Services(
-        uow=store.uow, clock=clock, ids=SeqIds(), copy=text, policy=policy or Policy()
+        uow=store.uow,
+        clock=clock,
+        ids=SeqIds(),
+        copy=text,
+        policy=policy or Policy(),
+        chart=MatplotlibCharts(),
     )
     await services.seed_demo()
     return Rally(services, store, clock, text)

@@ -49,6 +49,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "respond.": tuple(ResponseState),
     "checkin.thanks_": tuple(CheckInAnswer),
     "checkin.": ("paused", "resumed", "stopped"),
+    "digest.answer_": ("need_help", "struggling"),  # follow-up never lists "ok"
 }
 # list_words(copy, prefix, values) asks for f"{prefix}.{value}".
 LIST_WORDS = {"want": Help, "action": Action}

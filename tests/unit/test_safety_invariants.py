@@ -351,7 +351,14 @@ async def test_a_leads_only_alert_reaches_only_the_leads_and_the_target(rally) -
     rally.clock.advance(timedelta(days=8))
     await rally.services.run_due()
 
-    assert {s.to for s in rally.outbox()} == {("channel", "#leads"), ("dm", "ana")}
+    # The weekly digest went to the leads too; nothing reached the crowd.
+    assert {s.to for s in rally.outbox()} == {
+        ("channel", "#leads"),
+        ("dm", "ana"),
+        ("dm", "lee"),
+        ("dm", "sam"),
+    }
+    assert {s.to for s in rally.outbox(prefix="digest:")} == {("dm", "lee"), ("dm", "sam")}
     for caller, reply in rally.replies:
         if caller.user in ("ben", "cam"):
             assert not ANA.search(reply.message.plain_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.console.render import render
@@ -41,10 +42,24 @@ def _fold(text: str) -> str:
 class ConsoleChat:
     platform = "console"
 
-    def __init__(self, out: TextIO, buttons: Buttons) -> None:
+    def __init__(self, out: TextIO, buttons: Buttons, files: Path | None = None) -> None:
         self.out = out
         self.buttons = buttons
+        self.files = files  # where binary attachments (the digest chart) are written
         self._sent = 0
+
+    def _save(self, message: Message) -> dict[str, Path]:
+        saved: dict[str, Path] = {}
+        if self.files is None:
+            return saved
+        for attachment in message.attachments:
+            if attachment.data is not None:
+                self.files.mkdir(parents=True, exist_ok=True)
+                # Only the base name: a filename can't climb out of the files folder.
+                path = self.files / Path(attachment.filename).name
+                path.write_bytes(attachment.data)
+                saved[attachment.filename] = path
+        return saved
 
     def _header(self, item: OutboxItem) -> str:
         if item.address_kind == "dm":
@@ -54,7 +69,8 @@ class ConsoleChat:
     async def post(self, item: OutboxItem, message: Message) -> str:
         self._sent += 1
         ref = f"m{self._sent}"
-        print(render(message, self.buttons.number, self._header(item)), file=self.out)
+        saved = self._save(message)
+        print(render(message, self.buttons.number, self._header(item), saved), file=self.out)
         return ref
 
     async def update(self, item: OutboxItem, ref: str, message: Message) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from bot.core.messages import Link, Mention, Message, Span, Text
 
@@ -25,7 +26,12 @@ def span(s: Span) -> str:
     raise TypeError(s)
 
 
-def render(message: Message, number: Callable[[str, str], int], header: str) -> str:
+def render(
+    message: Message,
+    number: Callable[[str, str], int],
+    header: str,
+    saved: Mapping[str, Path] | None = None,
+) -> str:
     """A message under its destination header; each button gets a number to /press."""
     lines = [f"── {header} " + "─" * max(3, 60 - len(header)), escape(message.title)]
     for block in message.blocks:
@@ -34,8 +40,14 @@ def render(message: Message, number: Callable[[str, str], int], header: str) -> 
         text = "".join(span(s) for s in block.spans)
         lines.extend("  " + line if block.heading else line for line in text.split("\n"))
     for attachment in message.attachments:
-        lines.append(f"[file {escape(attachment.filename)}, {len(attachment.content)} bytes]")
-        lines.extend("  | " + escape(line) for line in attachment.content.rstrip().split("\n"))
+        size = len(attachment.payload)
+        where = (saved or {}).get(attachment.filename)
+        lines.append(
+            f"[file {escape(attachment.filename)}, {size} bytes"
+            + (f", saved to {where}]" if where else "]")
+        )
+        if attachment.data is None:
+            lines.extend("  | " + escape(line) for line in attachment.content.rstrip().split("\n"))
     if message.buttons:
         lines.append(
             "   ".join(

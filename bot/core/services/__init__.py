@@ -13,7 +13,7 @@ from bot.core.messages import Reply
 from bot.core.model import Collective
 from bot.core.parse import parse_action, parse_text
 from bot.core.policy import Policy
-from bot.core.ports import Clock, Ids, UnitOfWorkFactory
+from bot.core.ports import ChartRenderer, Clock, Ids, UnitOfWorkFactory
 from bot.core.services import (
     alerts,
     checkins,
@@ -65,13 +65,20 @@ class Services:
     """Parses, authorises and runs every command; platform adapters only translate."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, ids: Ids, copy: Copy, policy: Policy
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: Ids,
+        copy: Copy,
+        policy: Policy,
+        chart: ChartRenderer | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.ids = ids
         self.copy = copy
         self.policy = policy
+        self.chart = chart
         # Called after every commit that may have written outbox rows (wakes the dispatcher).
         self.on_commit: Callable[[], None] = _nothing
 
@@ -144,6 +151,16 @@ class Services:
             await uow.commit()
             return collective
 
+    async def digest_report(
+        self, collective: str | None, week: str | None, send: bool
+    ) -> digest.DigestData:
+        """The command line's digest; raises RallyError (with a copy key) on bad input."""
+        async with self.uow() as uow:
+            data = await digest.report(self._ctx(uow, None), collective, week, send, self.chart)
+            await uow.commit()
+        self.on_commit()
+        return data
+
     async def run_due(self, limit: int | None = None) -> int:
         """Everything that fell due (escalations, check-ins), each in its own transaction,
         so a late start still delivers what fell due while no process ran."""
@@ -166,6 +183,12 @@ class Services:
             for alert in await uow.alerts.due_escalations(ctx.now, 1):
                 await self._in_collective(ctx, alert.collective_id)
                 await escalation.escalate(ctx, alert)
+                await uow.commit()
+                self.on_commit()
+                return True
+            for collective in await uow.collectives.due_digests(ctx.now, 1):
+                ctx._collective = collective
+                await digest.send_weekly(ctx, collective, self.chart)
                 await uow.commit()
                 self.on_commit()
                 return True

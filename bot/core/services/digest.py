@@ -1,83 +1,506 @@
-"""A preview of this week's digest for leads (the full weekly digest builds on it)."""
+"""The weekly digest for leads: computed from one week's rows, rendered for every surface."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from statistics import median
 from zoneinfo import ZoneInfo
 
 from bot.core import commands as c
-from bot.core.messages import Reply
-from bot.core.model import Alert, ResponseState
+from bot.core.copy import Copy
+from bot.core.errors import BadInput
+from bot.core.messages import Attachment, Block, Message, Reply, para
+from bot.core.model import (
+    Alert,
+    AlertStatus,
+    CheckIn,
+    CheckInAnswer,
+    CheckInStatus,
+    Collective,
+    Member,
+    MemberStatus,
+    Response,
+    ResponseState,
+    Visibility,
+)
+from bot.core.ports import ChartRenderer
 from bot.core.services.context import Ctx
-from bot.core.views import notice
+
+CHART_WEEKS = 8
+OPEN_SHOWN = 10  # the oldest open alerts listed; the JSON form lists them all
+LOAD_DAYS = 30
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
-def week_start(now: datetime, tz: str) -> datetime:
-    """Monday 00:00 of the current week in the collective's time zone."""
-    local = now.astimezone(ZoneInfo(tz))
+@dataclass(frozen=True)
+class Week:
+    """A Monday-to-Monday week in a time zone, as UTC instants."""
+
+    label: str  # ISO week, e.g. 2026-W48
+    start: datetime
+    end: datetime
+
+
+def week_containing(when: datetime, tz: str) -> Week:
+    local = when.astimezone(ZoneInfo(tz))
     monday = (local - timedelta(days=local.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
-    return monday
+    return _week_from_local_monday(monday)
+
+
+def _week_from_local_monday(monday: datetime) -> Week:
+    # Add a calendar week in local time (a DST change makes it 167 or 169 hours long).
+    next_monday = (monday.replace(tzinfo=None) + timedelta(days=7)).replace(tzinfo=monday.tzinfo)
+    year, week, _ = monday.isocalendar()
+    return Week(
+        f"{year}-W{week:02d}",
+        monday.astimezone(ZoneInfo("UTC")),
+        next_monday.astimezone(ZoneInfo("UTC")),
+    )
+
+
+def parse_week(label: str, tz: str) -> Week:
+    """An ISO week label ("2026-W48") in the collective's time zone."""
+    m = _ISO_WEEK.match(label.strip())
+    if not m:
+        raise BadInput("error.bad_week", word=label[:20])
+    try:
+        monday = datetime.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+    except ValueError:
+        raise BadInput("error.bad_week", word=label[:20]) from None
+    return _week_from_local_monday(monday.replace(tzinfo=ZoneInfo(tz)))
+
+
+def last_complete_week(now: datetime, tz: str) -> Week:
+    current = week_containing(now, tz)
+    return week_containing(current.start - timedelta(seconds=1), tz)
+
+
+def next_digest_time(collective: Collective, after: datetime) -> datetime:
+    """The next digest time strictly after `after`, at the collective's weekday and hour."""
+    tz = ZoneInfo(collective.timezone)
+    local = after.astimezone(tz)
+    day = local.date() + timedelta(days=(collective.digest_weekday - local.weekday()) % 7)
+    for extra in (0, 7):
+        candidate = datetime(
+            day.year, day.month, day.day, collective.digest_hour, tzinfo=tz
+        ) + timedelta(days=extra)
+        if candidate > after:
+            return candidate.astimezone(ZoneInfo("UTC"))
+    raise AssertionError("a week always holds the next digest time")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
+    """Nearest-rank percentile (the smallest value with at least q% at or below it)."""
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100), at least 1
+    rank = max(1, -(-len(ordered) * q // 100))
     return ordered[int(rank) - 1]
 
 
-def minutes_to_first_response(alerts: Sequence[Alert]) -> list[float]:
-    return [
-        (a.first_response_at - (a.activated_at or a.raised_at)).total_seconds() / 60
-        for a in alerts
-        if a.first_response_at is not None
+def _minutes_to_first(alert: Alert) -> float | None:
+    if alert.first_response_at is None:
+        return None
+    start = alert.activated_at or alert.raised_at
+    return round((alert.first_response_at - start).total_seconds() / 60, 1)
+
+
+def _change(now: Counter[str], before: Counter[str]) -> dict[str, list[int]]:
+    """{key: [this week, change from last week]} for every key seen in either week."""
+    return {k: [now[k], now[k] - before[k]] for k in sorted(set(now) | set(before))}
+
+
+@dataclass
+class DigestData:
+    """Everything a digest says; its JSON form is documented in docs/digest.md."""
+
+    schema: str
+    collective: str
+    timezone: str
+    week: str
+    start: str
+    end: str
+    alerts: list[int]  # [this week, change from last week]
+    by_kind: dict[str, list[int]]
+    by_platform: dict[str, list[int]]
+    by_severity: dict[str, list[int]]
+    first_response: dict[str, float | int | None]
+    unanswered: list[int]
+    escalated: list[dict[str, int | bool]]
+    responders_engaged: int
+    actions: dict[str, int]
+    open_alerts: list[dict[str, int | float | str]]
+    checkins: dict[str, int]
+    follow_up: list[dict[str, str | int]]
+    load: list[dict[str, str | int]]
+    tiring: list[str]
+    new_members: list[str]
+    pending_members: list[str]
+    weeks: list[dict[str, str | int | float | None]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+
+def compute(
+    collective: Collective,
+    week: Week,
+    now: datetime,
+    alerts: Sequence[Alert],
+    open_alerts: Sequence[Alert],
+    responses: Sequence[Response],
+    checkins: Sequence[CheckIn],
+    members: Sequence[Member],
+) -> DigestData:
+    """The digest of `week` from rows already bounded by time: alerts raised in the chart's
+    weeks, responses first given in the load window, the week's check-ins."""
+    names = {m.id: m.display_name for m in members}
+    numbers = {a.id: a.number for a in alerts}
+    previous_start = week.start - (week.end - week.start)
+    this = [a for a in alerts if week.start <= a.raised_at < week.end]
+    last = [a for a in alerts if previous_start <= a.raised_at < week.start]
+
+    def counts(rows: Sequence[Alert], key: str) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for a in rows:
+            if key == "kind":
+                out.update(k.value for k in a.kinds)
+            elif key == "platform":
+                out[a.venue.value] += 1
+            else:
+                out[a.severity.value] += 1
+        return out
+
+    # Leads-only alerts are logged, never rallied: they can't go unanswered.
+    def was_rallied(a: Alert) -> bool:
+        return a.activated_at is not None and a.visibility is not Visibility.LEADS
+
+    rallied = [a for a in this if was_rallied(a)]
+    waits = [w for a in rallied if (w := _minutes_to_first(a)) is not None]
+    unanswered_now = [a for a in rallied if a.first_response_at is None]
+    unanswered_before = [a for a in last if was_rallied(a) and a.first_response_at is None]
+    week_responses = [r for r in responses if week.start <= r.first_at < week.end]
+    actions: Counter[str] = Counter(
+        act.value for r in week_responses if r.state is ResponseState.DONE for act in r.actions
+    )
+    load = Counter(r.member_id for r in responses if r.state is not ResponseState.CANT)
+    loads = sorted(load.items(), key=lambda kv: (-kv[1], names.get(kv[0], "")))
+    typical = median(load.values()) if load else 0
+    tiring = [names.get(mid, "?") for mid, n in loads if n >= max(3, 2 * typical)]
+    answered: Counter[str] = Counter()
+    follow: dict[str, tuple[CheckInAnswer, int]] = {}
+    for ch in sorted(checkins, key=lambda ch: ch.due_at):
+        if ch.status is CheckInStatus.ANSWERED and ch.answer is not None:
+            answered[ch.answer.value] += 1
+            if ch.answer is not CheckInAnswer.OK:
+                follow[ch.member_id] = (ch.answer, numbers.get(ch.alert_id, 0))
+            else:
+                follow.pop(ch.member_id, None)
+    urgency = {CheckInAnswer.NEED_HELP: 0, CheckInAnswer.STRUGGLING: 1}
+    follow_up = [
+        {"member": names.get(mid, "?"), "answer": ans.value, "alert": num}
+        for mid, (ans, num) in sorted(
+            follow.items(), key=lambda kv: (urgency.get(kv[1][0], 2), kv[1][1])
+        )
     ]
+    chart_weeks: list[dict[str, str | int | float | None]] = []
+    for back in range(CHART_WEEKS - 1, -1, -1):
+        wk = week_containing(
+            week.start - timedelta(days=7 * back) + timedelta(hours=12), collective.timezone
+        )
+        rows = [a for a in alerts if wk.start <= a.raised_at < wk.end]
+        first = [m for a in rows if (m := _minutes_to_first(a)) is not None]
+        chart_weeks.append(
+            {
+                "week": wk.label,
+                "alerts": len(rows),
+                "median_first_response": median(first) if first else None,
+            }
+        )
+    return DigestData(
+        schema="rallybot.digest/1",
+        collective=collective.name,
+        timezone=collective.timezone,
+        week=week.label,
+        start=week.start.isoformat(),
+        end=week.end.isoformat(),
+        alerts=[len(this), len(this) - len(last)],
+        by_kind=_change(counts(this, "kind"), counts(last, "kind")),
+        by_platform=_change(counts(this, "platform"), counts(last, "platform")),
+        by_severity=_change(counts(this, "severity"), counts(last, "severity")),
+        first_response={
+            "answered": len(waits),
+            "median_minutes": median(waits) if waits else None,
+            "p90_minutes": percentile(waits, 90),
+        },
+        unanswered=[len(unanswered_now), len(unanswered_now) - len(unanswered_before)],
+        escalated=[
+            {
+                "alert": a.number,
+                "steps": a.escalation_step,
+                "answered": a.first_response_at is not None,
+            }
+            for a in this
+            if a.escalation_step > 0
+        ],
+        responders_engaged=len(
+            {r.member_id for r in week_responses if r.state is not ResponseState.CANT}
+        ),
+        actions=dict(sorted(actions.items())),
+        open_alerts=[
+            {
+                "alert": a.number,
+                "status": a.status.value,
+                "age_days": round((now - a.raised_at).total_seconds() / 86400, 1),
+            }
+            for a in sorted(open_alerts, key=lambda a: a.raised_at)
+            if a.status is not AlertStatus.CLOSED and a.raised_at < week.end
+        ],
+        checkins={
+            "due": len(checkins),
+            "ok": answered[CheckInAnswer.OK.value],
+            "struggling": answered[CheckInAnswer.STRUGGLING.value],
+            "need_help": answered[CheckInAnswer.NEED_HELP.value],
+            "unanswered": sum(1 for ch in checkins if ch.status is CheckInStatus.SENT),
+            "skipped": sum(1 for ch in checkins if ch.status is CheckInStatus.SKIPPED),
+        },
+        follow_up=follow_up,
+        load=[{"member": names.get(mid, "?"), "responses": n} for mid, n in loads[:5]],
+        tiring=tiring,
+        new_members=sorted(
+            m.display_name
+            for m in members
+            if m.status is MemberStatus.ACTIVE and week.start <= m.joined_at < week.end
+        ),
+        pending_members=sorted(m.display_name for m in members if m.status is MemberStatus.PENDING),
+        weeks=chart_weeks,
+    )
+
+
+async def gather(ctx: Ctx, collective: Collective, week: Week) -> DigestData:
+    """Five queries bounded by time, whatever the length of the history."""
+    chart_start = week.start - timedelta(days=7 * (CHART_WEEKS - 1))
+    uow = ctx.uow
+    alerts = await uow.alerts.raised_between(collective.id, chart_start, week.end)
+    open_alerts = await uow.alerts.open_for_collective(collective.id)
+    responses = await uow.responses.first_between(
+        collective.id, week.end - timedelta(days=LOAD_DAYS), week.end
+    )
+    # Only what has fallen due so far counts (a preview of the current week).
+    checkins = await uow.checkins.due_between(collective.id, week.start, min(week.end, ctx.now))
+    members = await uow.members.for_collective(collective.id)
+    return compute(collective, week, ctx.now, alerts, open_alerts, responses, checkins, members)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+def _pairs(copy: Copy, prefix: str, values: dict[str, list[int]]) -> str:
+    if not values:
+        return copy("word.none")
+    return ", ".join(
+        f"{copy(f'{prefix}.{k}')} {n} ({_signed(d)})" for k, (n, d) in values.items() if n or d
+    )
+
+
+def _minutes(value: float | int | None, copy: Copy) -> str:
+    return copy("word.none") if value is None else f"{value:g}"
+
+
+def _open_lines(copy: Copy, d: DigestData) -> list[str]:
+    if not d.open_alerts:
+        return [copy("digest.open_none")]
+    lines = [
+        copy(
+            "digest.open_line",
+            number=o["alert"],
+            status=copy(f"status.{o['status']}"),
+            days=o["age_days"],
+        )
+        for o in d.open_alerts[:OPEN_SHOWN]
+    ]
+    if len(d.open_alerts) > OPEN_SHOWN:
+        lines.append(copy("digest.open_more", count=len(d.open_alerts) - OPEN_SHOWN))
+    return lines
+
+
+def sections(copy: Copy, d: DigestData) -> list[tuple[str, list[str]]]:
+    """(heading, lines) pairs: the digest's text, shared by every renderer."""
+    fr = d.first_response
+    out: list[tuple[str, list[str]]] = [
+        (
+            copy("digest.h_alerts"),
+            [
+                copy("digest.alerts", count=d.alerts[0], change=_signed(d.alerts[1])),
+                copy("digest.kinds", kinds=_pairs(copy, "kind", d.by_kind)),
+                copy("digest.venues", venues=_pairs(copy, "venue", d.by_platform)),
+                copy("digest.severities", severities=_pairs(copy, "severity", d.by_severity)),
+            ],
+        ),
+        (
+            copy("digest.h_response"),
+            [
+                copy(
+                    "digest.first_response",
+                    median=_minutes(fr["median_minutes"], copy),
+                    p90=_minutes(fr["p90_minutes"], copy),
+                    answered=fr["answered"],
+                ),
+                copy("digest.unanswered", count=d.unanswered[0], change=_signed(d.unanswered[1])),
+                copy(
+                    "digest.escalated",
+                    count=len(d.escalated),
+                    furthest=max((int(e["steps"]) for e in d.escalated), default=0),
+                ),
+                copy("digest.responders", count=d.responders_engaged),
+                copy(
+                    "digest.actions",
+                    actions=", ".join(f"{copy(f'action.{k}')} {n}" for k, n in d.actions.items())
+                    or copy("word.none"),
+                ),
+            ],
+        ),
+        (
+            copy("digest.h_open"),
+            _open_lines(copy, d),
+        ),
+        (
+            copy("digest.h_care"),
+            [
+                copy("digest.checkins", **{k: v for k, v in d.checkins.items()}),
+                *(
+                    copy(
+                        "digest.follow_up",
+                        name=f["member"],
+                        number=f["alert"],
+                        answer=copy(f"digest.answer_{f['answer']}"),
+                    )
+                    for f in d.follow_up
+                ),
+            ],
+        ),
+        (
+            copy("digest.h_load"),
+            [
+                copy(
+                    "digest.load",
+                    people=", ".join(f"{x['member']} {x['responses']}" for x in d.load)
+                    or copy("word.none"),
+                ),
+                copy("digest.tiring", names=", ".join(d.tiring))
+                if d.tiring
+                else copy("digest.not_tiring"),
+            ],
+        ),
+        (
+            copy("digest.h_members"),
+            [
+                copy("digest.new_members", names=", ".join(d.new_members) or copy("word.none")),
+                copy("digest.pending", names=", ".join(d.pending_members) or copy("word.none")),
+            ],
+        ),
+    ]
+    return out
+
+
+def title(copy: Copy, d: DigestData) -> str:
+    return copy("digest.title", name=d.collective, week=d.week)
+
+
+def render_text(copy: Copy, d: DigestData) -> str:
+    lines = [title(copy, d), ""]
+    for heading, body in sections(copy, d):
+        lines.append(heading)
+        lines.extend(f"  {line}" for line in body)
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(copy: Copy, d: DigestData) -> str:
+    lines = [f"# {title(copy, d)}"]
+    for heading, body in sections(copy, d):
+        lines += ["", f"## {heading}", ""]
+        lines.extend(f"- {line}" for line in body)
+    return "\n".join(lines) + "\n"
+
+
+def render_message(copy: Copy, d: DigestData, chart: ChartRenderer | None = None) -> Message:
+    blocks: list[Block] = [
+        para("\n".join(body), heading=heading) for heading, body in sections(copy, d)
+    ]
+    attachments: tuple[Attachment, ...] = ()
+    png = (
+        chart.weekly(d.weeks, copy("digest.chart_alerts"), copy("digest.chart_median"))
+        if chart
+        else None
+    )
+    if png is not None:
+        attachments = (Attachment(f"digest-{d.week}.png", "", "image/png", png),)
+    return Message(title=title(copy, d), blocks=tuple(blocks), attachments=attachments)
+
+
+# --- the command and the weekly send --------------------------------------------------------
 
 
 async def preview(ctx: Ctx, _: c.Digest) -> Reply:
+    """Leads see this week so far, on demand."""
     await ctx.lead()
     collective = await ctx.collective()
-    copy = ctx.copy
-    start = week_start(ctx.now, collective.timezone)
-    alerts = await ctx.uow.alerts.raised_between(collective.id, start, ctx.now)
-    open_alerts = await ctx.uow.alerts.open_for_collective(collective.id)
-    responses = await ctx.uow.responses.for_alerts([a.id for a in alerts])
-    kinds = Counter(k for a in alerts for k in a.kinds)
-    venues = Counter(a.venue for a in alerts)
-    waits = minutes_to_first_response(alerts)
-    median, p90 = percentile(waits, 50), percentile(waits, 90)
-    engaged = {r.member_id for r in responses if r.state is not ResponseState.CANT}
-    unanswered = [a for a in alerts if a.first_response_at is None and a.activated_at]
-    lines = [
-        copy("digest.alerts", count=len(alerts)),
-        copy(
-            "digest.kinds",
-            kinds=", ".join(f"{copy(f'kind.{k}')} {n}" for k, n in kinds.most_common())
-            or copy("word.none"),
-        ),
-        copy(
-            "digest.venues",
-            venues=", ".join(f"{copy(f'venue.{v}')} {n}" for v, n in venues.most_common())
-            or copy("word.none"),
-        ),
-        copy(
-            "digest.first_response",
-            median=copy("word.none") if median is None else f"{median:.0f}",
-            p90=copy("word.none") if p90 is None else f"{p90:.0f}",
-        ),
-        copy("digest.responders", count=len(engaged)),
-        copy(
-            "digest.unanswered",
-            count=len(unanswered),
-            escalated=sum(1 for a in alerts if a.escalation_step > 0),
-        ),
-        copy("digest.open", count=len(open_alerts)),
-    ]
-    title = copy("digest.title", name=collective.name, start=start.strftime("%a %d %b"))
-    return Reply(notice(title, *lines))
+    data = await gather(ctx, collective, week_containing(ctx.now, collective.timezone))
+    return Reply(render_message(ctx.copy, data))
+
+
+async def send_weekly(ctx: Ctx, collective: Collective, chart: ChartRenderer | None) -> None:
+    """The last complete week's digest to the leads; schedules the next one."""
+    await send(ctx, collective, last_complete_week(ctx.now, collective.timezone), chart)
+    collective.next_digest_at = next_digest_time(collective, ctx.now)
+    await ctx.uow.collectives.save(collective)
+
+
+async def send(
+    ctx: Ctx, collective: Collective, week: Week, chart: ChartRenderer | None
+) -> DigestData:
+    """A week's digest to the leads: the leads channel or a DM to each (a collective setting)."""
+    data = await gather(ctx, collective, week)
+    message = render_message(ctx.copy, data, chart)
+    key = f"digest:{collective.id}:{week.label}"
+    if collective.digest_to_channel:
+        await ctx.to_leads(key, message)
+    else:
+        await ctx.to_members(await ctx.leads(), key, message)
+    await ctx.audit("digest_sent", collective_id=collective.id, week=week.label)
+    return data
+
+
+async def report(
+    ctx: Ctx, name: str | None, label: str | None, deliver: bool, chart: ChartRenderer | None
+) -> DigestData:
+    """For the command line: one collective's digest of a week (default: the last complete
+    one), optionally queued for the leads."""
+    everyone = await ctx.uow.collectives.all()
+    chosen = [x for x in everyone if name is None or x.name == name]
+    if len(chosen) != 1:
+        raise BadInput(
+            "error.which_collective",
+            names=", ".join(x.name for x in everyone) or ctx.copy("word.none"),
+        )
+    collective = chosen[0]
+    ctx._collective = collective
+    week = (
+        parse_week(label, collective.timezone)
+        if label
+        else last_complete_week(ctx.now, collective.timezone)
+    )
+    if deliver:
+        return await send(ctx, collective, week, chart)
+    return await gather(ctx, collective, week)

@@ -22,6 +22,7 @@ from bot.core.model import (
 )
 from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
 from bot.core.services.context import Ctx, Forged
+from bot.core.services.digest import next_digest_time
 from bot.core.views import action_id, notice
 
 # Unambiguous characters (no 0/O, 1/I/L): about 40 bits in 8 characters.
@@ -32,7 +33,7 @@ CONSOLE_WORKSPACE = "local"
 
 
 def new_collective(ctx: Ctx, name: str, policy: Policy, timezone: str | None = None) -> Collective:
-    return Collective(
+    collective = Collective(
         id=ctx.ids.new(),
         name=name,
         timezone=timezone or policy.timezone,
@@ -43,7 +44,12 @@ def new_collective(ctx: Ctx, name: str, policy: Policy, timezone: str | None = N
         escalation_max_steps=policy.escalation_max_steps,
         checkin_offsets_hours=policy.checkin_offsets_hours,
         alerts_per_day=policy.alerts_per_day,
+        digest_weekday=policy.digest_weekday,
+        digest_hour=policy.digest_hour,
+        digest_to_channel=policy.digest_to_channel,
     )
+    collective.next_digest_at = next_digest_time(collective, ctx.now)
+    return collective
 
 
 async def unique_handle(ctx: Ctx, collective_id: str, name: str) -> str:
