@@ -50,8 +50,11 @@ def as_(handle: str) -> Caller:
 async def outbox(uow: Callable[[], SqlUnitOfWork]) -> list[tuple[str, str, str]]:
     """(address, op, title) of every outbox row, oldest first."""
     async with uow() as work:
-        rows = (await work.session.scalars(select(OutboxRow).order_by(OutboxRow.created_at,
-                                                                       OutboxRow.id))).all()
+        rows = (
+            await work.session.scalars(
+                select(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.id)
+            )
+        ).all()
         return [(r.address, r.op, from_dict(r.payload).title) for r in rows]
 
 
@@ -87,7 +90,10 @@ async def test_alert_lifecycle_round_trips_through_the_database(
     async with uow() as work:
         checkins = await work.checkins.for_alert(alert.id)
     assert sorted(c.status for c in checkins) == [
-        CheckInStatus.SCHEDULED, CheckInStatus.SCHEDULED, CheckInStatus.SENT]
+        CheckInStatus.SCHEDULED,
+        CheckInStatus.SCHEDULED,
+        CheckInStatus.SENT,
+    ]
     assert any(t == "Checking in after alert #1" for _, _, t in await outbox(uow))
 
 
@@ -97,8 +103,14 @@ async def test_bad_input_changes_nothing_in_the_database(
     core = services(uow, Clock())
     await core.seed_demo()
     before = await outbox(uow)
-    for text in ("alert javascript:alert(1)", "standdown #7", "approve ben", "role ana lead",
-                 "alert https://x.com/a severity=apocalyptic", "consent #1 maybe"):
+    for text in (
+        "alert javascript:alert(1)",
+        "standdown #7",
+        "approve ben",
+        "role ana lead",
+        "alert https://x.com/a severity=apocalyptic",
+        "consent #1 maybe",
+    ):
         reply = await core.handle_text(as_("ana"), text)
         assert not reply.ok, text
     assert await outbox(uow) == before
@@ -120,12 +132,16 @@ async def test_two_workers_never_send_one_check_in_twice(
     worker_a, worker_b = services(uow, clock), services(uow, clock)
     done = await asyncio.gather(worker_a.run_due(limit=1000), worker_b.run_due(limit=1000))
     async with uow() as work:
-        sent = await work.session.scalar(select(func.count()).select_from(CheckInRow).where(
-            CheckInRow.status == CheckInStatus.SENT.value))
+        sent = await work.session.scalar(
+            select(func.count())
+            .select_from(CheckInRow)
+            .where(CheckInRow.status == CheckInStatus.SENT.value)
+        )
         titles = [
             from_dict(r.payload).title
             for r in await work.session.scalars(
-                select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING.value))
+                select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING.value)
+            )
         ]
     assert sent == 18
     checkin_messages = [t for t in titles if t.startswith("Checking in after alert")]
