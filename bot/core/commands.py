@@ -150,6 +150,14 @@ class SetQuiet:
 
 
 @dataclass(frozen=True)
+class Prefer:
+    """Where to be reached: a platform, and whether rallies come by DM too."""
+
+    platform: str | None = None
+    dm: bool | None = None
+
+
+@dataclass(frozen=True)
 class SetTimezone:
     tz: str
 
@@ -232,6 +240,7 @@ Command = (
     | Pause
     | SetQuiet
     | SetTimezone
+    | Prefer
     | LinkIdentity
     | ForgetMe
     | ShowHelp

@@ -314,7 +314,8 @@ class AuditEvent:
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # parked after the attempt limit; the leads were told
+    SUPERSEDED = "superseded"  # an edit replaced by a newer edit of the same message
 
 
 @dataclass
@@ -338,3 +339,4 @@ class OutboxItem:
     ref: str | None = None  # the platform's id for the sent message
     sent_at: datetime | None = None
     last_error: str | None = None
+    lease_until: datetime | None = None  # claimed by a dispatcher until then

@@ -31,6 +31,7 @@ MAX_LINK_CHARS = 2000
 MAX_NOTE_CHARS = 1000
 MAX_EVIDENCE_CHARS = 4000
 MAX_PAUSE = timedelta(days=90)
+PLATFORMS = ("slack", "discord", "console")
 
 E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
@@ -146,6 +147,22 @@ def parse_text(text: str) -> c.Command:
             if len(args) != 1:
                 raise BadInput("error.usage", usage="timezone America/Chicago")
             return c.SetTimezone(parse_timezone(args[0]))
+        case "prefer":
+            if len(args) != 1:
+                raise BadInput("error.usage", usage="prefer slack|discord|dm|channel")
+            choice = args[0].lower()
+            if choice in ("dm", "dms"):
+                return c.Prefer(dm=True)
+            if choice in ("channel", "mentions"):
+                return c.Prefer(dm=False)
+            if choice not in PLATFORMS:
+                raise BadInput(
+                    "error.bad_choice",
+                    option="prefer",
+                    word=choice[:40],
+                    choices="slack, discord, dm, channel",
+                )
+            return c.Prefer(platform=choice)
         case "link":
             if len(args) > 1:
                 raise BadInput("error.usage", usage="link [code]")

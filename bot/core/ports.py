@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -156,10 +157,16 @@ class OutboxRepo(Protocol):
         """Add a message; a second item with the same idempotency key is ignored."""
         ...
 
-    async def pending(
-        self, now: datetime, limit: int, platforms: Sequence[str]
+    async def claim(
+        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
     ) -> Sequence[OutboxItem]:
-        """Pending items due by now on these platforms, oldest first (claimed on PostgreSQL)."""
+        """Lease pending items due by now on these platforms, oldest first, in one statement:
+        each gets lease_until and one more attempt, so no other dispatcher takes it before the
+        lease ends. An edit waits while an earlier edit of the same message is in flight."""
+        ...
+
+    async def supersede_edits(self, key: str, platform: str, workspace: str, address: str) -> int:
+        """Mark unclaimed pending edits of this message superseded (a newer one follows)."""
         ...
 
     async def ref_for(
@@ -208,6 +215,18 @@ class UnitOfWork(Protocol):
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
+class RateLimited(Exception):
+    """The platform said "too many requests": try again after retry_after seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class Undeliverable(Exception):
+    """The platform will never accept this message (unknown channel, blocked DM…)."""
+
+
 class ChartRenderer(Protocol):
     """Draws the digest's picture; None when plotting is not installed (text still goes)."""
 
@@ -229,5 +248,25 @@ class Chat(Protocol):
         ...
 
     async def update(self, item: OutboxItem, ref: str, message: Message) -> None:
-        """Replace an earlier message in place."""
+        """Replace an earlier message in place.
+
+        Both raise RateLimited (honoured, not counted as a failure), Undeliverable (parked at
+        once) or any other exception (retried with backoff up to the attempt limit).
+        """
         ...
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A published rate limit: `burst` sends at once, then `per_second` on average."""
+
+    key: str
+    per_second: float
+    burst: int = 1
+
+
+class PacedChat(Chat, Protocol):
+    """A Chat that states the limits a send counts against, so the dispatcher can pace
+    itself instead of bouncing off 429s."""
+
+    def limits(self, item: OutboxItem) -> Sequence[Limit]: ...

@@ -1,4 +1,4 @@
-"""The outbox dispatcher: sends committed messages through each platform's Chat port."""
+"""The outbox dispatcher: leases committed messages, paces them, sends, never loses one."""
 
 from __future__ import annotations
 
@@ -6,21 +6,35 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.core.messages import from_dict
 from bot.core.model import OutboxItem, OutboxStatus
-from bot.core.ports import Chat, Clock, UnitOfWork, UnitOfWorkFactory
+from bot.core.ports import (
+    Chat,
+    Clock,
+    Limit,
+    RateLimited,
+    Undeliverable,
+    UnitOfWorkFactory,
+)
+from bot.delivery.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
+FailureHook = Callable[[OutboxItem], Awaitable[None]]
+
 
 class Dispatcher:
-    """Drains pending outbox rows: posts, edits in place (coalesced), retries with backoff.
-
-    Delivery is at-least-once: a row is marked sent in the same transaction that claimed it,
-    after the platform accepted it.
+    """Drains the outbox: claims rows with a lease (one statement; SKIP LOCKED on
+    PostgreSQL), sends each through its platform's Chat outside any transaction, and settles
+    it in a short one. A crash mid-send leaves the row leased; when the lease ends another
+    dispatcher sends it again (at least once; Chats suppress duplicates where the platform
+    allows). Sends are paced by each Chat's published limits, 429s are honoured without
+    counting as failures, other errors back off exponentially with jitter, and after
+    `max_attempts` a row is parked as failed and the leads are told.
     """
 
     def __init__(
@@ -29,9 +43,13 @@ class Dispatcher:
         chats: Mapping[str, Chat],
         clock: Clock,
         max_attempts: int = 6,
-        batch: int = 50,
+        batch: int = 100,
         base_backoff: float = 2.0,
         max_backoff: float = 600.0,
+        lease_seconds: float = 120.0,
+        concurrency: int = 16,
+        on_failed: FailureHook | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.uow = uow
         self.chats = dict(chats)
@@ -40,15 +58,22 @@ class Dispatcher:
         self.batch = batch
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
+        self.lease = timedelta(seconds=lease_seconds)
+        self.concurrency = concurrency
+        self.on_failed = on_failed
+        self.pacer = pacer or Pacer()
+        self.sent = 0
+        self.rate_limited = 0
+        self.failed = 0
 
-    async def drain(self, max_rounds: int = 100) -> int:
-        """Send everything that is due; returns how many rows were settled."""
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Send everything due now; returns how many rows were settled."""
         settled = 0
         for _ in range(max_rounds):
-            done = await self._round()
-            settled += done
-            if done == 0:
+            items = await self.claim()
+            if not items:
                 break
+            settled += await self.deliver(items)
         return settled
 
     async def run_forever(self, wake: asyncio.Event, interval: float) -> None:
@@ -62,70 +87,125 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox drain failed; the rows stay pending and are retried")
 
-    async def _round(self) -> int:
+    async def claim(self) -> list[OutboxItem]:
         async with self.uow() as uow:
             now = self.clock.now()
-            items = await uow.outbox.pending(now, self.batch, sorted(self.chats))
-            if not items:
-                return 0
-            latest: dict[tuple[str, str, str, str], OutboxItem] = {}
-            for item in items:
-                if item.op == "update":
-                    latest[(item.key, item.platform, item.workspace, item.address)] = item
-            settled = 0
-            for item in items:
-                superseded = (
-                    item.op == "update"
-                    and latest[(item.key, item.platform, item.workspace, item.address)] is not item
-                )
-                if superseded:
-                    # A newer edit of the same message is in this batch: the last state wins.
-                    self._settle(item, now, None)
-                    settled += 1
-                elif await self._send(uow, self.chats[item.platform], item):
-                    settled += 1
-                await uow.outbox.save(item)
+            items = await uow.outbox.claim(now, now + self.lease, self.batch, sorted(self.chats))
             await uow.commit()
-            return settled
+        return list(items)
 
-    async def _send(self, uow: UnitOfWork, chat: Chat, item: OutboxItem) -> bool:
-        """True when the row is settled; False when it stays pending for a retry."""
-        now = self.clock.now()
+    async def deliver(self, items: Sequence[OutboxItem]) -> int:
+        """Send claimed items: one destination in order, destinations side by side."""
+        lanes: dict[tuple[str, str, str], list[OutboxItem]] = defaultdict(list)
+        for item in items:
+            lanes[(item.platform, item.workspace, item.address)].append(item)
+        gate = asyncio.Semaphore(self.concurrency)
+        settled = 0
+
+        async def lane(queue: list[OutboxItem]) -> None:
+            nonlocal settled
+            async with gate:
+                for item in queue:
+                    if await self._send(item):
+                        settled += 1
+
+        await asyncio.gather(*(lane(q) for q in lanes.values()))
+        return settled
+
+    def _limits(self, chat: Chat, item: OutboxItem) -> Sequence[Limit]:
+        limits = getattr(chat, "limits", None)
+        return list(limits(item)) if callable(limits) else []
+
+    async def _send(self, item: OutboxItem) -> bool:
+        """One attempt; True when the row is settled (sent, superseded or parked)."""
+        chat = self.chats[item.platform]
         message = from_dict(item.payload)
+        limits = self._limits(chat, item)
         try:
             if item.op == "post":
-                self._settle(item, now, await chat.post(item, message))
-                return True
-            ref = await uow.outbox.ref_for(item.key, item.platform, item.workspace, item.address)
-            if ref is None:
-                # The original is not sent yet: try the edit again shortly.
-                item.due_at = now + timedelta(seconds=1)
-                item.attempts += 1
-                if item.attempts >= self.max_attempts * 10:
-                    self._settle(item, now, None)
-                    return True
-                return False
-            await chat.update(item, ref, message)
-            self._settle(item, now, ref)
-            return True
-        except Exception as error:  # any platform failure: retry later, never lose the row
-            item.attempts += 1
-            item.last_error = type(error).__name__
-            if item.attempts >= self.max_attempts:
-                item.status = OutboxStatus.FAILED
-                log.error("outbox item %s failed %d times; parked", item.id, item.attempts)
+                await self.pacer.acquire(limits)
+                ref = await chat.post(item, message)
             else:
-                delay = min(self.max_backoff, self.base_backoff * 2 ** (item.attempts - 1))
-                item.due_at = now + timedelta(seconds=delay * random.uniform(0.5, 1.0))
-                log.warning(
-                    "outbox item %s: %s; retrying in %.0fs", item.id, type(error).__name__, delay
-                )
+                async with self.uow() as uow:
+                    original = await uow.outbox.ref_for(
+                        item.key, item.platform, item.workspace, item.address
+                    )
+                if original is None:
+                    return await self._await_original(item)
+                await self.pacer.acquire(limits)
+                await chat.update(item, original, message)
+                ref = original
+        except RateLimited as error:
+            self.rate_limited += 1
+            self.pacer.hold(limits, error.retry_after)
+            await self._settle(item, retry_in=error.retry_after, counts=False, error="rate_limited")
             return False
+        except Undeliverable as error:
+            await self._park(item, f"undeliverable: {error}"[:200])
+            return True
+        except Exception as error:  # network, 5xx, anything: retry later, never lose the row
+            if item.attempts >= self.max_attempts:
+                await self._park(item, type(error).__name__)
+                return True
+            delay = min(self.max_backoff, self.base_backoff * 2 ** (item.attempts - 1))
+            delay *= random.uniform(0.5, 1.0)
+            log.warning(
+                "outbox item %s: %s; retry %d in %.1fs",
+                item.id,
+                type(error).__name__,
+                item.attempts,
+                delay,
+            )
+            await self._settle(item, retry_in=delay, error=type(error).__name__)
+            return False
+        self.sent += 1
+        await self._settle(item, ref=ref, status=OutboxStatus.SENT)
+        return True
 
-    @staticmethod
-    def _settle(item: OutboxItem, now: datetime, ref: str | None) -> None:
-        item.status = OutboxStatus.SENT
-        item.sent_at = now
-        item.ref = ref
-        # Once delivered the body is the platform's copy, not ours: keep only the reference.
-        item.payload = {}
+    async def _await_original(self, item: OutboxItem) -> bool:
+        """An edit whose message is not sent yet waits for it, or is dropped if it never
+        will be (the post was parked)."""
+        if item.attempts >= self.max_attempts * 5:
+            await self._settle(item, status=OutboxStatus.SUPERSEDED)
+            return True
+        await self._settle(item, retry_in=1.0, error="waiting_for_original")
+        return False
+
+    async def _park(self, item: OutboxItem, error: str) -> None:
+        self.failed += 1
+        log.error("outbox item %s parked after %d attempts: %s", item.id, item.attempts, error)
+        await self._settle(item, status=OutboxStatus.FAILED, error=error)
+        if self.on_failed is not None and not item.key.startswith("undelivered:"):
+            try:
+                await self.on_failed(item)
+            except Exception:
+                log.exception("could not tell the leads about parked item %s", item.id)
+
+    async def _settle(
+        self,
+        item: OutboxItem,
+        *,
+        status: OutboxStatus | None = None,
+        ref: str | None = None,
+        retry_in: float | None = None,
+        counts: bool = True,
+        error: str | None = None,
+    ) -> None:
+        now: datetime = self.clock.now()
+        item.lease_until = None
+        item.last_error = error
+        if not counts:
+            item.attempts -= 1
+        if status is not None:
+            item.status = status
+            if status is not OutboxStatus.FAILED:
+                # Once delivered the body is the platform's copy: keep only the reference.
+                item.payload = {}
+            if status is OutboxStatus.SENT:
+                item.sent_at = now
+                item.ref = ref
+        if retry_in is not None:
+            item.due_at = now + timedelta(seconds=retry_in)
+        async with self.uow() as uow:
+            await uow.outbox.save(item)
+            await uow.commit()

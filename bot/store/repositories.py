@@ -6,9 +6,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import CursorResult, Delete, Result, Select, delete, func, inspect, select, update
+from sqlalchemy import (
+    CursorResult,
+    Delete,
+    Result,
+    Select,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.model import (
     Alert,
@@ -513,22 +525,68 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         )
         await self._session.execute(stmt)
 
-    async def pending(
-        self, now: datetime, limit: int, platforms: Sequence[str]
+    async def claim(
+        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
     ) -> Sequence[OutboxItem]:
         if not platforms:
             return []
-        stmt = (
-            select(OutboxRow)
+        other = aliased(OutboxRow)
+        edit_in_flight = (
+            select(other.id)
+            .where(
+                other.key == OutboxRow.key,
+                other.platform == OutboxRow.platform,
+                other.workspace == OutboxRow.workspace,
+                other.address == OutboxRow.address,
+                other.op == "update",
+                other.status == OutboxStatus.PENDING.value,
+                other.lease_until > now,
+                other.id != OutboxRow.id,
+            )
+            .exists()
+        )
+        wanted = (
+            select(OutboxRow.id)
             .where(
                 OutboxRow.status == OutboxStatus.PENDING.value,
                 OutboxRow.due_at <= now,
                 OutboxRow.platform.in_(platforms),
+                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                or_(OutboxRow.op != "update", ~edit_in_flight),
             )
             .order_by(OutboxRow.created_at, OutboxRow.id)
             .limit(limit)
         )
-        return await self._claim(OutboxItem, stmt)
+        if self._dialect == "postgresql":
+            wanted = wanted.with_for_update(skip_locked=True)
+        stmt = (
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(wanted.scalar_subquery()))
+            .values(lease_until=lease_until, attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow)
+        )
+        rows = await self._session.scalars(
+            stmt, execution_options={"synchronize_session": False, "populate_existing": True}
+        )
+        claimed = [to_domain(OutboxItem, row) for row in rows]
+        return sorted(claimed, key=lambda o: (o.created_at, o.id))
+
+    async def supersede_edits(self, key: str, platform: str, workspace: str, address: str) -> int:
+        stmt = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.key == key,
+                OutboxRow.platform == platform,
+                OutboxRow.workspace == workspace,
+                OutboxRow.address == address,
+                OutboxRow.op == "update",
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.lease_until.is_(None),
+            )
+            .values(status=OutboxStatus.SUPERSEDED.value, payload={})
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(stmt))
 
     async def ref_for(self, key: str, platform: str, workspace: str, address: str) -> str | None:
         """The platform's id of the message sent for this key at this address."""

@@ -247,3 +247,4 @@ class OutboxRow(Base):
     ref: Mapped[str | None] = mapped_column(KEY)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None]

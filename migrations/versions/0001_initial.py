@@ -113,6 +113,7 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=255), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["collective_id"],
             ["collectives.id"],

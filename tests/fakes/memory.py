@@ -335,7 +335,8 @@ class MemoryResponseRepo(_Repo, ResponseRepo):
     ) -> Sequence[Response]:
         ours = {a.id for a in self._t.alerts.values() if a.collective_id == collective_id}
         rows = [
-            r for r in self._t.responses.values()
+            r
+            for r in self._t.responses.values()
             if r.alert_id in ours and start <= r.first_at < end
         ]
         return _copies(sorted(rows, key=lambda r: (r.first_at, r.alert_id, r.member_id)))
@@ -443,17 +444,49 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
             return
         _insert(self._t.outbox, item.id, item)
 
-    async def pending(
-        self, now: datetime, limit: int, platforms: Sequence[str]
+    async def claim(
+        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
     ) -> Sequence[OutboxItem]:
-        """Pending items due by now on these platforms, oldest first."""
+        """Lease pending items due by now, oldest first; an edit waits for one in flight."""
+
+        def target(o: OutboxItem) -> tuple[str, str, str, str]:
+            return (o.key, o.platform, o.workspace, o.address)
+
+        in_flight = {
+            target(o)
+            for o in self._t.outbox.values()
+            if o.op == "update"
+            and o.status is OutboxStatus.PENDING
+            and o.lease_until is not None
+            and o.lease_until > now
+        }
         rows = [
             o
             for o in self._t.outbox.values()
-            if o.status is OutboxStatus.PENDING and o.due_at <= now and o.platform in platforms
+            if o.status is OutboxStatus.PENDING
+            and o.due_at <= now
+            and o.platform in platforms
+            and (o.lease_until is None or o.lease_until <= now)
+            and not (o.op == "update" and target(o) in in_flight)
         ]
         rows.sort(key=lambda o: (o.created_at, o.id))
+        for o in rows[: max(limit, 0)]:
+            o.lease_until = lease_until
+            o.attempts += 1
         return _copies(rows[: max(limit, 0)])
+
+    async def supersede_edits(self, key: str, platform: str, workspace: str, address: str) -> int:
+        doomed = [
+            o
+            for o in self._t.outbox.values()
+            if (o.key, o.platform, o.workspace, o.address) == (key, platform, workspace, address)
+            and o.op == "update"
+            and o.status is OutboxStatus.PENDING
+            and o.lease_until is None
+        ]
+        for o in doomed:
+            o.status, o.payload = OutboxStatus.SUPERSEDED, {}
+        return len(doomed)
 
     async def ref_for(self, key: str, platform: str, workspace: str, address: str) -> str | None:
         """The platform's id of the message sent for this key at this address."""

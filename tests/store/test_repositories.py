@@ -482,7 +482,7 @@ async def test_each_call_costs_one_statement_at_most(
             ),
             "outbox": await cost(u.outbox.add(an_outbox_item(c))),
             "audit": await cost(u.audit.add(AuditEvent(new_id(), c.id, T0, None, "x"))),
-            "claim": await cost(u.outbox.pending(T0, 10, SLACK)),
+            "claim": await cost(u.outbox.claim(T0, at(60), 10, SLACK)),
             "delete": await cost(u.responses.delete_for_member(helper.id)),
         }
     assert costs == {**dict.fromkeys(costs, 1), "get again": 0}
@@ -778,7 +778,7 @@ async def test_a_repeated_idempotency_key_is_ignored(
         assert await u.outbox.posted(first.key) == [first, after]
 
 
-async def test_pending_items_are_due_and_in_creation_order(
+async def test_claimed_items_are_due_unleased_and_in_creation_order(
     uow: Uow, world: tuple[Collective, Member, Member]
 ) -> None:
     c, _, _ = world
@@ -790,9 +790,43 @@ async def test_pending_items_are_due_and_in_creation_order(
     sent = an_outbox_item(c, created_at=at(-9), status=OutboxStatus.SENT)
     failed = an_outbox_item(c, created_at=at(-9), status=OutboxStatus.FAILED)
     await seed(uow, same_time_b, same_time_a, oldest, retry_later, sent, failed)
+    lease = at(70)
     async with uow() as u:
-        assert await u.outbox.pending(at(10), 10, SLACK) == [oldest, same_time_a, same_time_b]
-        assert await u.outbox.pending(at(10), 1, SLACK) == [oldest]
+        first = await u.outbox.claim(at(10), lease, 1, SLACK)
+        assert [i.id for i in first] == [oldest.id]
+        assert (first[0].lease_until, first[0].attempts) == (lease, oldest.attempts + 1)
+        rest = await u.outbox.claim(at(10), lease, 10, SLACK)
+        assert [i.id for i in rest] == [same_time_a.id, same_time_b.id]
+        assert await u.outbox.claim(at(10), lease, 10, SLACK) == []  # all leased
+        await u.commit()
+    async with uow() as u:
+        # After the lease ends (a dispatcher died) the rows are claimable again, and by now
+        # the one retrying later is due too.
+        again = await u.outbox.claim(lease, at(130), 10, SLACK)
+        assert [i.id for i in again] == [retry_later.id, oldest.id, same_time_a.id, same_time_b.id]
+
+
+async def test_an_edit_waits_while_an_earlier_edit_of_its_message_is_in_flight(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, _, _ = world
+    older = an_outbox_item(c, key="rally:a1", op="update", created_at=at(0))
+    newer = an_outbox_item(c, key="rally:a1", op="update", created_at=at(1))
+    elsewhere = an_outbox_item(c, key="rally:a1", op="update", address="C9", created_at=at(2))
+    await seed(uow, older)
+    async with uow() as u:
+        assert [i.id for i in await u.outbox.claim(at(5), at(65), 1, SLACK)] == [older.id]
+        await u.commit()
+    await seed(uow, newer, elsewhere)
+    async with uow() as u:
+        # newer edits the same message as the in-flight older: it waits; elsewhere doesn't.
+        assert [i.id for i in await u.outbox.claim(at(5), at(65), 10, SLACK)] == [elsewhere.id]
+        assert await u.outbox.supersede_edits("rally:a1", "slack", "T1", "C1") == 1  # newer
+        await u.commit()
+    async with uow() as u:
+        # Both leases ran out unsettled; the superseded edit never goes.
+        again = await u.outbox.claim(at(70), at(130), 10, SLACK)
+        assert [i.id for i in again] == [older.id, elsewhere.id]
 
 
 async def test_ref_for_and_posted(uow: Uow, world: tuple[Collective, Member, Member]) -> None:
@@ -828,7 +862,7 @@ async def test_claims_lock_rows_only_on_postgresql(
 ) -> None:
     async with uow() as u:
         statements.clear()
-        await u.outbox.pending(T0, 10, SLACK)
+        await u.outbox.claim(T0, at(60), 10, SLACK)
         await u.checkins.due(T0, 10)
         await u.alerts.due_escalations(T0, 10)
     locking = [s for s in statements if "FOR UPDATE SKIP LOCKED" in s]
@@ -845,8 +879,8 @@ async def test_concurrent_claims_get_disjoint_rows(
     checkins = [CheckIn(new_id(), alert.id, target.id, at(i)) for i in range(5)]
     await seed(uow, *items, alert, *checkins)
     async with uow() as first, uow() as second:
-        mine = await first.outbox.pending(at(10), 3, SLACK)
-        theirs = await second.outbox.pending(at(10), 10, SLACK)
+        mine = await first.outbox.claim(at(10), at(70), 3, SLACK)
+        theirs = await second.outbox.claim(at(10), at(70), 10, SLACK)
         assert [i.id for i in mine] == [i.id for i in items[:3]]
         assert [i.id for i in theirs] == [i.id for i in items[3:]]
         due_mine = await first.checkins.due(at(10), 2)
@@ -854,7 +888,8 @@ async def test_concurrent_claims_get_disjoint_rows(
         assert {x.id for x in due_mine}.isdisjoint({x.id for x in due_theirs})
         assert len(due_mine) + len(due_theirs) == 5
         await first.rollback()
-        assert len(await second.outbox.pending(at(10), 10, SLACK)) == 5  # released by the rollback
+        # first's claim is rolled back: its three rows are free again (second holds the rest).
+        assert len(await second.outbox.claim(at(10), at(70), 10, SLACK)) == 3
 
 
 # --- deletion paths ------------------------------------------------------------------------

@@ -226,10 +226,17 @@ async def test_the_outbox_ignores_a_repeated_idempotency_key_and_finds_posts() -
         sent.status, sent.ref = OutboxStatus.SENT, "ref-1"
         await uow.outbox.save(sent)
         assert await uow.outbox.ref_for("k", "console", "local", "ana") == "ref-1"
-        assert [o.id for o in await uow.outbox.pending(T0, 10, ["console"])] == ["o3", "o4"]
-        assert [o.id for o in await uow.outbox.pending(T0, 1, ["slack", "console"])] == ["o3"]
-        assert await uow.outbox.pending(T0 - timedelta(seconds=1), 10, ["console"]) == []
-        assert await uow.outbox.pending(T0, 10, ["slack"]) == []
+        lease = T0 + timedelta(minutes=2)
+        assert await uow.outbox.claim(T0 - timedelta(seconds=1), lease, 10, ["console"]) == []
+        assert await uow.outbox.claim(T0, lease, 10, ["slack"]) == []
+        claimed = await uow.outbox.claim(T0, lease, 1, ["slack", "console"])
+        assert [(o.id, o.lease_until, o.attempts) for o in claimed] == [("o3", lease, 1)]
+        # o3 is leased until `lease`: a second claim takes only o4, then nothing.
+        assert [o.id for o in await uow.outbox.claim(T0, lease, 10, ["console"])] == ["o4"]
+        assert await uow.outbox.claim(T0, lease, 10, ["console"]) == []
+        # When the lease runs out (a crashed dispatcher), the rows can be claimed again.
+        again = await uow.outbox.claim(lease, lease + timedelta(minutes=2), 10, ["console"])
+        assert [(o.id, o.attempts) for o in again] == [("o3", 2), ("o4", 2)]
 
 
 def test_the_clock_is_utc_settable_and_advances() -> None:

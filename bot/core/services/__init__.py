@@ -10,7 +10,7 @@ from bot.core import commands as c
 from bot.core.copy import Copy
 from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
-from bot.core.model import Collective
+from bot.core.model import Collective, OutboxItem
 from bot.core.parse import parse_action, parse_text
 from bot.core.policy import Policy
 from bot.core.ports import ChartRenderer, Clock, Ids, UnitOfWorkFactory
@@ -47,6 +47,7 @@ HANDLERS: dict[type, Handler] = {
     c.Pause: membership.pause,
     c.SetQuiet: membership.quiet,
     c.SetTimezone: membership.timezone,
+    c.Prefer: membership.prefer,
     c.LinkIdentity: membership.link,
     c.ForgetMe: membership.forget_me,
     c.ShowHelp: help.show_help,
@@ -160,6 +161,27 @@ class Services:
             await uow.commit()
         self.on_commit()
         return data
+
+    async def report_undelivered(self, item: OutboxItem) -> None:
+        """A message was parked after the attempt limit: the leads hear of it (no body)."""
+        async with self.uow() as uow:
+            ctx = self._ctx(uow, None)
+            await self._in_collective(ctx, item.collective_id)
+            where = (
+                self.copy("delivery.where_channel", channel=item.address, platform=item.platform)
+                if item.address_kind == "channel"
+                else self.copy("delivery.where_dm", platform=item.platform)
+            )
+            await ctx.to_leads(
+                f"undelivered:{item.id}",
+                notice(
+                    self.copy("delivery.failed_title"),
+                    self.copy("delivery.failed_body", where=where, attempts=item.attempts),
+                ),
+            )
+            await ctx.audit("delivery_failed", detail={"item": item.id, "key": item.key})
+            await uow.commit()
+        self.on_commit()
 
     async def run_due(self, limit: int | None = None) -> int:
         """Everything that fell due (escalations, check-ins), each in its own transaction,

@@ -199,12 +199,40 @@ class Ctx:
         if not targets:
             return Posted(0, frozenset())
         idents = await self._identities(m.member_id for m in message.mentions)
+        await self._one_platform_each(idents, {(p, w) for p, w, _ in targets})
         pinged: set[str] = set()
         for platform, workspace, address in targets:
             addressed = _addressed(message, platform, workspace, idents)
             pinged |= {m.member_id for m in addressed.mentions if m.user is not None}
             await self._enqueue(key, "post", platform, workspace, "channel", address, addressed)
         return Posted(len(targets), frozenset(pinged))
+
+    async def _one_platform_each(
+        self, idents: dict[str, list[Identity]], spaces: set[tuple[str, str]]
+    ) -> None:
+        """A member reachable in several of these spaces is pinged once: on their preferred
+        platform, else the first in name order. Drops their other identities from `idents`."""
+        reachable = {
+            mid: sorted(
+                {
+                    i.platform
+                    for i in ids
+                    if any(i.platform == p and i.workspace in (w, "") for p, w in spaces)
+                }
+            )
+            for mid, ids in idents.items()
+        }
+        several = [mid for mid, platforms in reachable.items() if len(platforms) > 1]
+        if not several:
+            return
+        for member in await self.uow.members.many(several):
+            platforms = reachable[member.id]
+            keep = (
+                member.preferred_platform
+                if member.preferred_platform in platforms
+                else (platforms[0])
+            )
+            idents[member.id] = [i for i in idents[member.id] if i.platform == keep]
 
     async def to_members(self, members: Iterable[Member], key: str, message: Message) -> int:
         """Send privately to each member, on their preferred platform."""
@@ -248,6 +276,8 @@ class Ctx:
             return
         idents = await self._identities(m.member_id for m in message.mentions)
         for post in posts:
+            # The newest edit replaces any edit of this message still waiting to be sent.
+            await self.uow.outbox.supersede_edits(key, post.platform, post.workspace, post.address)
             await self._enqueue(
                 key,
                 "update",

@@ -331,6 +331,22 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+async def prefer(ctx: Ctx, cmd: c.Prefer) -> Reply:
+    """Where a member is reached: a platform they have linked, and DMs or channel pings."""
+    member = await ctx.actor()
+    if cmd.platform is not None:
+        linked = {i.platform for i in await ctx.uow.identities.for_members([member.id])}
+        if cmd.platform not in linked:
+            raise Conflict("error.not_linked_there", platform=cmd.platform)
+        member.preferred_platform = cmd.platform
+        text = ctx.copy("prefer.platform", platform=cmd.platform)
+    else:
+        member.prefers_dm = bool(cmd.dm)
+        text = ctx.copy("prefer.dm" if cmd.dm else "prefer.channel")
+    await ctx.uow.members.save(member)
+    return Reply(notice(text))
+
+
 async def timezone(ctx: Ctx, cmd: c.SetTimezone) -> Reply:
     member = await ctx.actor()
     member.timezone = cmd.tz

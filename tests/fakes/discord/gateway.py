@@ -59,8 +59,15 @@ class Gateway:
         self.connections.append(connection)
         self.fake.open_sockets.add(ws)
         try:
-            await self._send(connection, {"op": 10, "s": None, "t": None,
-                                          "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)}})
+            await self._send(
+                connection,
+                {
+                    "op": 10,
+                    "s": None,
+                    "t": None,
+                    "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)},
+                },
+            )
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     frame = json.loads(msg.data)
@@ -156,7 +163,9 @@ class Gateway:
             session.delivered = max(session.delivered, event["s"])
             self.fake.delivered(event)
 
-    async def dispatch(self, name: str, data: dict[str, Any], session: Session | None = None) -> None:
+    async def dispatch(
+        self, name: str, data: dict[str, Any], session: Session | None = None
+    ) -> None:
         """Send an event on the current session (or keep it for the replay after a RESUME)."""
         session = session or self.current
         if session is None:

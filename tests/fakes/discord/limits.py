@@ -15,10 +15,10 @@ GLOBAL_PER_SECOND = 50
 @dataclass
 class Limits:
     """Per-route limits. Discord's message bucket is 5 per 5 s per channel; the fake keeps the
-    5 and shortens the window so a test can watch several windows go by in a second."""
+    5 and shortens the window to a quarter second so tests can watch many windows go by."""
 
     global_per_second: int = GLOBAL_PER_SECOND
-    window: float = 1.0
+    window: float = 0.25
     messages: int = 5  # POST /channels/{id}/messages, per channel
     edits: int = 5  # PATCH /channels/{id}/messages/{id}, per channel
     dms: int = 10  # POST /users/@me/channels

@@ -43,7 +43,9 @@ from tests.fakes.discord.model import (
 API_PREFIX = "/api/v10"
 DEADLINE = 3.0  # seconds Discord waits for an interaction's initial response
 TOKEN_LIFETIME = 15 * 60.0  # an interaction token (follow-ups) lives 15 minutes
-BOT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | ATTACH_FILES | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
+BOT_PERMISSIONS = (
+    VIEW_CHANNEL | SEND_MESSAGES | ATTACH_FILES | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
+)
 _MENTION_USER = re.compile(r"<@!?(\d+)>")
 _MENTION_ROLE = re.compile(r"<@&(\d+)>")
 _EVERYONE = re.compile(r"@(everyone|here)")
@@ -194,8 +196,16 @@ class FakeDiscord:
             ("GET", re.compile(r"^/applications/(\d+)/guilds/(\d+)/commands$"), self._get_commands),
             ("POST", re.compile(r"^/interactions/(\d+)/([^/]+)/callback$"), self._callback),
             ("POST", re.compile(r"^/webhooks/(\d+)/([^/]+)$"), self._followup),
-            ("GET", re.compile(r"^/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)$"), self._get_webhook_message),
-            ("PATCH", re.compile(r"^/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)$"), self._edit_webhook_message),
+            (
+                "GET",
+                re.compile(r"^/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)$"),
+                self._get_webhook_message,
+            ),
+            (
+                "PATCH",
+                re.compile(r"^/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)$"),
+                self._edit_webhook_message,
+            ),
             ("POST", re.compile(r"^/channels/(\d+)/messages$"), self._create_message),
             ("GET", re.compile(r"^/channels/(\d+)/messages/(\d+)$"), self._get_message),
             ("PATCH", re.compile(r"^/channels/(\d+)/messages/(\d+)$"), self._edit_message),
@@ -311,7 +321,11 @@ class FakeDiscord:
 
     async def click(self, user: User, message: Json, custom_id: str) -> Interaction:
         """A person presses a button of a message they can see."""
-        ids = [c.get("custom_id") for row in message.get("components") or [] for c in row.get("components", [])]
+        ids = [
+            c.get("custom_id")
+            for row in message.get("components") or []
+            for c in row.get("components", [])
+        ]
         if custom_id not in ids:
             raise AssertionError(f"no button {custom_id!r} on that message (has {ids})")
         visible_to = message.get("_visible_to")
@@ -335,7 +349,9 @@ class FakeDiscord:
             if inner["type"] == 4:
                 submitted["value"] = "" if value is None else str(value)
             else:
-                submitted["values"] = [] if value is None else ([value] if isinstance(value, str) else list(value))
+                submitted["values"] = (
+                    [] if value is None else ([value] if isinstance(value, str) else list(value))
+                )
             if top["type"] == 18:
                 components.append({"type": 18, "id": top.get("id", 0), "component": submitted})
             else:
@@ -363,7 +379,11 @@ class FakeDiscord:
         out = []
         for r in self.requests:
             body = r.body
-            if isinstance(body, dict) and body.get("type") in (4, 7) and isinstance(body.get("data"), dict):
+            if (
+                isinstance(body, dict)
+                and body.get("type") in (4, 7)
+                and isinstance(body.get("data"), dict)
+            ):
                 body = body["data"]  # an interaction callback carrying a message
             if isinstance(body, dict) and ("content" in body or "components" in body):
                 out.append((r, body))
@@ -386,14 +406,18 @@ class FakeDiscord:
                 opts.append({"name": key, "type": 6, "value": value.id})
                 resolved.setdefault("users", {})[value.id] = value.payload()
                 if guild is not None and value.id in guild.members:
-                    member = guild.members[value.id].payload(guild.permissions(value.id), with_user=False)
+                    member = guild.members[value.id].payload(
+                        guild.permissions(value.id), with_user=False
+                    )
                     resolved.setdefault("members", {})[value.id] = member
             elif isinstance(value, Role):
                 opts.append({"name": key, "type": 8, "value": value.id})
                 resolved.setdefault("roles", {})[value.id] = value.payload()
             else:
                 opts.append({"name": key, "type": 3, "value": str(value)})
-        registered = self.commands.get(guild.id if guild else "", []) + self.commands.get("global", [])
+        registered = self.commands.get(guild.id if guild else "", []) + self.commands.get(
+            "global", []
+        )
         command_id = next((c["id"] for c in registered if c["name"] == name), snowflake())
         data: Json = {
             "id": command_id,
@@ -437,7 +461,9 @@ class FakeDiscord:
                 authorizing_integration_owners={"0": guild.id},
             )
         else:
-            payload.update(user=user.payload(), context=1, authorizing_integration_owners={"1": user.id})
+            payload.update(
+                user=user.payload(), context=1, authorizing_integration_owners={"1": user.id}
+            )
         if message is not None:
             payload["message"] = message
         interaction = Interaction(iid, token, kind, payload, user)
@@ -470,7 +496,9 @@ class FakeDiscord:
     async def _answer(self, request: web.Request, record: Recorded) -> web.Response:
         method, path = record.method, record.path
         handler, match = self._route(method, path)
-        interaction_route = path.startswith("/interactions/") or path.startswith(f"/webhooks/{self.application_id}/")
+        interaction_route = path.startswith("/interactions/") or path.startswith(
+            f"/webhooks/{self.application_id}/"
+        )
         if not interaction_route and request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordError(401, 0, "401: Unauthorized")
         fault = next((f for f in self.faults if f.matches(method, path)), None)
@@ -488,7 +516,9 @@ class FakeDiscord:
                 return self._rate_limited(record, wait, is_global=True)
             bucket = self.limiter.bucket(method, path)
             if not bucket.take(now):
-                return self._rate_limited(record, bucket.resets_at - now, headers=bucket.headers(now))
+                return self._rate_limited(
+                    record, bucket.resets_at - now, headers=bucket.headers(now)
+                )
             headers = bucket.headers(now)
         status, payload = await handler(match, record.body, record.files)
         if fault is not None and fault.status and fault.after:
@@ -509,12 +539,19 @@ class FakeDiscord:
             bucket = self.limiter.bucket(method, path)
             headers = {} if fault.is_global else bucket.headers(now)
             headers["X-RateLimit-Remaining"] = "0"
-            return self._rate_limited(record, fault.retry_after, is_global=fault.is_global, headers=headers)
+            return self._rate_limited(
+                record, fault.retry_after, is_global=fault.is_global, headers=headers
+            )
         record.status = fault.status
         return _json(fault.status, {"message": f"{fault.status}: Server Error", "code": 0})
 
     def _rate_limited(
-        self, record: Recorded, retry_after: float, *, is_global: bool = False, headers: dict[str, str] | None = None
+        self,
+        record: Recorded,
+        retry_after: float,
+        *,
+        is_global: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> web.Response:
         record.status = 429
         self.rate_limited.append(record)
@@ -528,7 +565,11 @@ class FakeDiscord:
         )
         if is_global:
             out["X-RateLimit-Global"] = "true"
-        body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": is_global}
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": round(retry_after, 3),
+            "global": is_global,
+        }
         if is_global:
             body["code"] = 0
         return _json(429, body, out)
@@ -557,7 +598,9 @@ class FakeDiscord:
     async def _me(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
         return 200, {**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "flags": 0}
 
-    async def _application(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _application(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         return 200, {
             "id": self.application_id,
             "name": "rallybot",
@@ -578,14 +621,23 @@ class FakeDiscord:
             "bot": self.bot_user.payload(),
         }
 
-    async def _gateway_info(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _gateway_info(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         return 200, {
             "url": self.gateway_url,
             "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
         }
 
-    async def _put_commands(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _put_commands(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         if m.group(1) != self.application_id:
             raise DiscordError(403, 50001, "Missing Access")
         scope = m.group(2) if (m.lastindex or 0) >= 2 else "global"
@@ -607,11 +659,15 @@ class FakeDiscord:
         self.commands[scope] = registered
         return 200, registered
 
-    async def _get_commands(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _get_commands(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         scope = m.group(2) if (m.lastindex or 0) >= 2 else "global"
         return 200, self.commands.get(scope, [])
 
-    async def _callback(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _callback(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         interaction = self.interactions.get(m.group(1))
         if interaction is None or interaction.token != m.group(2):
             raise DiscordError(404, 10062, "Unknown interaction")
@@ -660,24 +716,40 @@ class FakeDiscord:
             raise DiscordError(404, 10015, "Unknown Webhook")
         return interaction
 
-    async def _followup(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _followup(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         interaction = self._token(m)
         data = body or {}
         original = interaction.original
-        if interaction.response_type == 5 and original is not None and original["flags"] & LOADING and not interaction.followups:
+        if (
+            interaction.response_type == 5
+            and original is not None
+            and original["flags"] & LOADING
+            and not interaction.followups
+        ):
             # The first follow-up after a deferral replaces the "thinking…" message.
             self._apply_edit(original, {**data, "flags": original["flags"] & ~LOADING})
             message = original
         else:
-            message = self._make_message(self.channels.get(interaction.payload["channel_id"]), data, files, interaction=interaction)
+            message = self._make_message(
+                self.channels.get(interaction.payload["channel_id"]),
+                data,
+                files,
+                interaction=interaction,
+            )
         interaction.followups.append(message)
         interaction.followed.set()
         return 200, _public(message)
 
-    async def _get_webhook_message(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _get_webhook_message(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         return 200, _public(self._webhook_message(m))
 
-    async def _edit_webhook_message(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _edit_webhook_message(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         message = self._webhook_message(m)
         self._apply_edit(message, body or {})
         return 200, _public(message)
@@ -693,7 +765,9 @@ class FakeDiscord:
             raise DiscordError(404, 10008, "Unknown Message")
         return message
 
-    async def _create_message(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _create_message(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         channel = self.channels.get(m.group(1))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
@@ -708,13 +782,17 @@ class FakeDiscord:
             self.nonces[(channel.id, str(nonce))] = message["id"]
         return 200, _public(message)
 
-    async def _get_message(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _get_message(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         message = self.messages.get(m.group(2))
         if message is None or message["channel_id"] != m.group(1):
             raise DiscordError(404, 10008, "Unknown Message")
         return 200, _public(message)
 
-    async def _edit_message(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _edit_message(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         message = self.messages.get(m.group(2))
         if message is None or message["channel_id"] != m.group(1):
             raise DiscordError(404, 10008, "Unknown Message")
@@ -723,22 +801,35 @@ class FakeDiscord:
         self._apply_edit(message, body or {})
         return 200, _public(message)
 
-    async def _get_channel(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _get_channel(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         channel = self.channels.get(m.group(1))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
         return 200, channel.payload()
 
-    async def _open_dm(self, m: re.Match[str], body: Any, files: list[UploadedFile]) -> tuple[int, Any]:
+    async def _open_dm(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
         user = self.users.get(str((body or {}).get("recipient_id")))
         if user is None:
-            raise DiscordError(400, 50035, "Invalid Form Body", {"recipient_id": {"_errors": [{"code": "UNKNOWN_USER"}]}})
+            raise DiscordError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {"recipient_id": {"_errors": [{"code": "UNKNOWN_USER"}]}},
+            )
         return 200, self.dm_channel(user).payload()
 
     # --- messages -------------------------------------------------------------------------
 
     def _make_message(
-        self, channel: Channel | None, data: Json, files: list[UploadedFile], interaction: Interaction | None = None
+        self,
+        channel: Channel | None,
+        data: Json,
+        files: list[UploadedFile],
+        interaction: Interaction | None = None,
     ) -> Json:
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
@@ -816,8 +907,12 @@ class FakeDiscord:
         everyone = bool(_EVERYONE.search(content))
         if allowed is not None:
             parse = set(allowed.get("parse") or [])
-            users = users if "users" in parse else users & {str(u) for u in allowed.get("users") or []}
-            roles = roles if "roles" in parse else roles & {str(r) for r in allowed.get("roles") or []}
+            users = (
+                users if "users" in parse else users & {str(u) for u in allowed.get("users") or []}
+            )
+            roles = (
+                roles if "roles" in parse else roles & {str(r) for r in allowed.get("roles") or []}
+            )
             everyone = everyone and "everyone" in parse
         self.pings[message["id"]] = Ping(frozenset(users), frozenset(roles), everyone)
         message["mention_everyone"] = everyone
@@ -828,16 +923,39 @@ class FakeDiscord:
 def _check_content(content: str, data: Json, files: list[UploadedFile], allow_empty: bool) -> None:
     if len(content) > 2000:
         raise DiscordError(
-            400, 50035, "Invalid Form Body",
-            {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]}},
+            400,
+            50035,
+            "Invalid Form Body",
+            {
+                "content": {
+                    "_errors": [
+                        {
+                            "code": "BASE_TYPE_MAX_LENGTH",
+                            "message": "Must be 2000 or fewer in length.",
+                        }
+                    ]
+                }
+            },
         )
     allowed = data.get("allowed_mentions")
     if isinstance(allowed, dict):
         parse = allowed.get("parse") or []
-        if ("users" in parse and allowed.get("users")) or ("roles" in parse and allowed.get("roles")):
-            raise DiscordError(400, 50035, "Invalid Form Body", {"allowed_mentions": {"_errors": [{"code": "MUTUALLY_EXCLUSIVE"}]}})
+        if ("users" in parse and allowed.get("users")) or (
+            "roles" in parse and allowed.get("roles")
+        ):
+            raise DiscordError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {"allowed_mentions": {"_errors": [{"code": "MUTUALLY_EXCLUSIVE"}]}},
+            )
         if len(allowed.get("users") or []) > 100:
-            raise DiscordError(400, 50035, "Invalid Form Body", {"allowed_mentions": {"_errors": [{"code": "TOO_MANY"}]}})
+            raise DiscordError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {"allowed_mentions": {"_errors": [{"code": "TOO_MANY"}]}},
+            )
     if not allow_empty and not content and not data.get("components") and not files:
         raise DiscordError(400, 50006, "Cannot send an empty message")
 

@@ -65,6 +65,7 @@ class Call:
     team_id: str | None
     status: int = 200
     error: str | None = None
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def ok(self) -> bool:
