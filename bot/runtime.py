@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Sequence
 from typing import Protocol, TextIO
 
 from bot.adapters.console.chat import Buttons, ConsoleChat
@@ -85,34 +88,67 @@ async def run(
         await runtime.close()
 
 
-async def serve(runtime: Runtime, platforms: list[Platform]) -> None:
-    """Every platform, the dispatcher and the scheduler in one loop, until cancelled."""
+async def serve(
+    runtime: Runtime,
+    platforms: list[Platform],
+    stop: asyncio.Event | None = None,
+    chats: Sequence[Chat] = (),
+) -> None:
+    """Every platform, the dispatcher and the scheduler in one loop until SIGTERM/SIGINT (or
+    `stop`): then no new work is taken, sends in flight get the grace period to finish, and
+    rows claimed but not sent are released for another worker."""
     services = runtime.services
+    settings = runtime.settings
+    every_chat = {c.platform: c for c in chats} | {p.chat.platform: p.chat for p in platforms}
     dispatcher = Dispatcher(
-        services.uow, {p.chat.platform: p.chat for p in platforms}, runtime.clock
+        services.uow,
+        every_chat,
+        runtime.clock,
+        max_attempts=settings.delivery_attempts,
+        on_failed=services.report_undelivered,
     )
     wake = asyncio.Event()
     services.on_commit = wake.set
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
 
     async def tick() -> None:
-        while await services.run_due():
+        while not stop.is_set() and await services.run_due():
             pass
         wake.set()
 
-    scheduler = make_scheduler(tick, runtime.settings.tick_seconds)
+    scheduler = make_scheduler(tick, settings.tick_seconds)
     started: list[Platform] = []
+    delivery: asyncio.Task[None] | None = None
     try:
         for platform in platforms:
             await platform.start()
             started.append(platform)
         scheduler.start()
-        log.info("rallybot is running on %s", ", ".join(p.chat.platform for p in platforms))
-        await dispatcher.run_forever(wake, runtime.settings.tick_seconds)
+        log.info("rallybot is running (%s)", ", ".join(sorted(every_chat)) or "no platform")
+        delivery = asyncio.create_task(dispatcher.run_forever(wake, settings.tick_seconds))
+        await stop.wait()
+        log.info("stopping: finishing what is in flight (up to %ss)", settings.shutdown_grace)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         for platform in reversed(started):
-            await platform.stop()
+            with contextlib.suppress(Exception):
+                await platform.stop()
+        dispatcher.stopping = True
+        wake.set()
+        if delivery is not None:
+            try:
+                await asyncio.wait_for(delivery, timeout=settings.shutdown_grace)
+            except TimeoutError:
+                log.warning("sends still in flight after the grace period were abandoned")
+        await dispatcher.release()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 async def run_console(runtime: Runtime, stdin: TextIO, out: TextIO, interactive: bool) -> None:

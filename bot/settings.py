@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     link_code_minutes: int = Field(default=15, ge=1, le=24 * 60)
     due_batch: int = Field(default=100, ge=1, le=10_000)
     tick_seconds: float = Field(default=15.0, gt=0, le=3600)
+    delivery_attempts: int = Field(default=6, ge=1, le=100)
+    reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    consent_expiry_hours: int = Field(default=48, ge=1, le=24 * 30)
+    retention_days: int = Field(default=365, ge=1, le=3650)
+    shutdown_grace: float = Field(default=10.0, ge=0, le=600)
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(default=9, ge=0, le=23)
     digest_to: Literal["dm", "channel"] = "dm"
@@ -160,6 +165,9 @@ class Settings(BaseSettings):
             alerts_per_day=self.alerts_per_day,
             link_code_minutes=self.link_code_minutes,
             due_batch=self.due_batch,
+            reminder_minutes=self.reminder_minutes,
+            consent_expiry_hours=self.consent_expiry_hours,
+            retention_days=self.retention_days,
             digest_weekday=self.digest_weekday,
             digest_hour=self.digest_hour,
             digest_to_channel=self.digest_to == "channel",

@@ -82,6 +82,7 @@ class CloseReason(StrEnum):
     STOOD_DOWN = "stood_down"
     RESOLVED = "resolved"
     DECLINED = "declined"  # the target said no to an alert raised on their behalf
+    EXPIRED = "expired"  # the target never answered the consent request
 
 
 class ResponseState(StrEnum):
@@ -240,6 +241,7 @@ class Alert:
     closed_at: datetime | None = None
     close_reason: CloseReason | None = None
     closed_by_id: str | None = None
+    purged_at: datetime | None = None  # personal data removed by the retention purge
 
     @property
     def is_severe(self) -> bool:
@@ -264,6 +266,7 @@ class Response:
     actions: frozenset[Action]
     first_at: datetime
     updated_at: datetime
+    reminded_at: datetime | None = None  # "still on it?" was asked
 
 
 @dataclass

@@ -16,6 +16,9 @@ class Policy:
     alerts_per_day: int = 5
     link_code_minutes: int = 15
     due_batch: int = 100  # due rows claimed per tick
+    reminder_minutes: int = 60  # "still on it?" to a responder quiet this long
+    consent_expiry_hours: int = 48  # an unanswered consent request closes the alert
+    retention_days: int = 365  # closed alerts' personal data is purged after this
     digest_weekday: int = 0  # Monday
     digest_hour: int = 9
     digest_to_channel: bool = False

@@ -65,11 +65,15 @@ class Dispatcher:
         self.sent = 0
         self.rate_limited = 0
         self.failed = 0
+        self.stopping = False
+        self._claimed: dict[str, OutboxItem] = {}  # leased by us, not yet settled
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Send everything due now; returns how many rows were settled."""
         settled = 0
         for _ in range(max_rounds):
+            if self.stopping:
+                break
             items = await self.claim()
             if not items:
                 break
@@ -78,10 +82,12 @@ class Dispatcher:
 
     async def run_forever(self, wake: asyncio.Event, interval: float) -> None:
         """Drain whenever something was committed (wake) and at least every interval."""
-        while True:
+        while not self.stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval)
             wake.clear()
+            if self.stopping:
+                break
             try:
                 await self.drain()
             except Exception:
@@ -92,7 +98,22 @@ class Dispatcher:
             now = self.clock.now()
             items = await uow.outbox.claim(now, now + self.lease, self.batch, sorted(self.chats))
             await uow.commit()
+        self._claimed.update((i.id, i) for i in items)
         return list(items)
+
+    async def release(self) -> int:
+        """Give back rows claimed but not sent (shutting down): others take them at once."""
+        left = list(self._claimed.values())
+        self._claimed.clear()
+        if left:
+            async with self.uow() as uow:
+                for item in left:
+                    item.lease_until = None
+                    item.attempts -= 1  # never tried
+                    await uow.outbox.save(item)
+                await uow.commit()
+            log.info("released %d claimed outbox rows on shutdown", len(left))
+        return len(left)
 
     async def deliver(self, items: Sequence[OutboxItem]) -> int:
         """Send claimed items: one destination in order, destinations side by side."""
@@ -106,6 +127,8 @@ class Dispatcher:
             nonlocal settled
             async with gate:
                 for item in queue:
+                    if self.stopping:
+                        return  # left claimed; release() gives them back
                     if await self._send(item):
                         settled += 1
 
@@ -209,3 +232,4 @@ class Dispatcher:
         async with self.uow() as uow:
             await uow.outbox.save(item)
             await uow.commit()
+        self._claimed.pop(item.id, None)

@@ -38,6 +38,7 @@ from bot.core.model import (
     OutboxStatus,
     Rallied,
     Response,
+    ResponseState,
     Space,
 )
 from bot.core.ports import (
@@ -346,10 +347,29 @@ class SqlAlertRepo(_Repo, AlertRepo):
         stmt = (
             select(AlertRow)
             .where(
-                AlertRow.status.in_([AlertStatus.ACTIVE.value, AlertStatus.SAFETY_REVIEW.value]),
+                AlertRow.status.in_(
+                    [
+                        AlertStatus.ACTIVE.value,
+                        AlertStatus.SAFETY_REVIEW.value,
+                        AlertStatus.PENDING_CONSENT.value,
+                    ]
+                ),
                 AlertRow.escalate_at <= now,
             )
             .order_by(AlertRow.escalate_at, AlertRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Alert, stmt)
+
+    async def due_purge(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(
+                AlertRow.status == AlertStatus.CLOSED.value,
+                AlertRow.closed_at < closed_before,
+                AlertRow.purged_at.is_(None),
+            )
+            .order_by(AlertRow.closed_at, AlertRow.id)
             .limit(limit)
         )
         return await self._claim(Alert, stmt)
@@ -377,6 +397,24 @@ class SqlResponseRepo(_Repo, ResponseRepo):
             .order_by(ResponseRow.alert_id, ResponseRow.first_at, ResponseRow.member_id)
         )
         return await self._list(Response, stmt)
+
+    async def due_reminders(self, updated_before: datetime, limit: int) -> Sequence[Response]:
+        stmt = (
+            select(ResponseRow)
+            .join(AlertRow, AlertRow.id == ResponseRow.alert_id)
+            .where(
+                AlertRow.status == AlertStatus.ACTIVE.value,
+                ResponseRow.state == ResponseState.ON_IT.value,
+                ResponseRow.updated_at < updated_before,
+                ResponseRow.reminded_at.is_(None),
+            )
+            .order_by(ResponseRow.updated_at, ResponseRow.alert_id, ResponseRow.member_id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            stmt = stmt.with_for_update(of=ResponseRow, skip_locked=True)
+        rows = await self._session.scalars(stmt, execution_options={"populate_existing": True})
+        return [to_domain(Response, row) for row in rows]
 
     async def first_between(
         self, collective_id: str, start: datetime, end: datetime
@@ -616,6 +654,20 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
 
     async def save(self, item: OutboxItem) -> None:
         await self._save(OutboxRow, item)
+
+    async def delete_settled_before(self, before: datetime) -> int:
+        return await self._delete(
+            delete(OutboxRow).where(
+                OutboxRow.created_at < before,
+                OutboxRow.status.in_(
+                    [
+                        OutboxStatus.SENT.value,
+                        OutboxStatus.SUPERSEDED.value,
+                        OutboxStatus.FAILED.value,
+                    ]
+                ),
+            )
+        )
 
     async def delete_pending_dms(self, platform: str, user: str) -> int:
         return await self._delete(

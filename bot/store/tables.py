@@ -162,6 +162,7 @@ class AlertRow(Base):
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(ENUM)
     closed_by_id: Mapped[str | None] = mapped_column(ID)
+    purged_at: Mapped[datetime | None]
 
 
 class ResponseRow(Base):
@@ -173,6 +174,7 @@ class ResponseRow(Base):
     actions: Mapped[list[str]] = mapped_column(Json)
     first_at: Mapped[datetime] = mapped_column(index=True)  # the digest's period queries
     updated_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
 
 
 class RalliedRow(Base):

@@ -179,6 +179,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("close_reason", sa.String(length=32), nullable=True),
         sa.Column("closed_by_id", sa.String(length=64), nullable=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["collective_id"],
             ["collectives.id"],
@@ -313,6 +314,7 @@ def upgrade() -> None:
         sa.Column("actions", JSON, nullable=False),
         sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["alert_id"],
             ["alerts.id"],

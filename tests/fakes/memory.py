@@ -33,6 +33,7 @@ from bot.core.model import (
     OutboxStatus,
     Rallied,
     Response,
+    ResponseState,
     Space,
 )
 from bot.core.ports import (
@@ -299,12 +300,25 @@ class MemoryAlertRepo(_Repo, AlertRepo):
         ]
         return _copies(sorted(rows, key=lambda a: (a.raised_at, a.id)))
 
+    async def due_purge(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.status is AlertStatus.CLOSED
+            and a.closed_at is not None
+            and a.closed_at < closed_before
+            and a.purged_at is None
+        ]
+        rows.sort(key=lambda a: (a.closed_at or closed_before, a.id))
+        return _copies(rows[: max(limit, 0)])
+
     async def due_escalations(self, now: datetime, limit: int) -> Sequence[Alert]:
         """Active or in-review alerts whose escalation time has come, oldest first."""
         rows = [
             a
             for a in self._t.alerts.values()
-            if a.status in (AlertStatus.ACTIVE, AlertStatus.SAFETY_REVIEW)
+            if a.status
+            in (AlertStatus.ACTIVE, AlertStatus.SAFETY_REVIEW, AlertStatus.PENDING_CONSENT)
             and a.escalate_at is not None
             and a.escalate_at <= now
         ]
@@ -329,6 +343,19 @@ class MemoryResponseRepo(_Repo, ResponseRepo):
         wanted = set(alert_ids)
         rows = [r for r in self._t.responses.values() if r.alert_id in wanted]
         return _copies(sorted(rows, key=lambda r: (r.alert_id, r.first_at, r.member_id)))
+
+    async def due_reminders(self, updated_before: datetime, limit: int) -> Sequence[Response]:
+        active = {a.id for a in self._t.alerts.values() if a.status is AlertStatus.ACTIVE}
+        rows = [
+            r
+            for r in self._t.responses.values()
+            if r.alert_id in active
+            and r.state is ResponseState.ON_IT
+            and r.updated_at < updated_before
+            and r.reminded_at is None
+        ]
+        rows.sort(key=lambda r: (r.updated_at, r.alert_id, r.member_id))
+        return _copies(rows[: max(limit, 0)])
 
     async def first_between(
         self, collective_id: str, start: datetime, end: datetime
@@ -509,6 +536,15 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
 
     async def save(self, item: OutboxItem) -> None:
         _insert(self._t.outbox, item.id, item, (lambda o: o.idempotency_key,), replace=True)
+
+    async def delete_settled_before(self, before: datetime) -> int:
+        settled = (OutboxStatus.SENT, OutboxStatus.SUPERSEDED, OutboxStatus.FAILED)
+        doomed = [
+            o.id for o in self._t.outbox.values() if o.created_at < before and o.status in settled
+        ]
+        for item_id in doomed:
+            del self._t.outbox[item_id]
+        return len(doomed)
 
     async def delete_pending_dms(self, platform: str, user: str) -> int:
         doomed = [

@@ -163,7 +163,7 @@ async def test_forgotten_members_are_left_out_of_the_collective_and_many_keeps_o
         assert [m.id for m in await uow.members.many(["m3", "zz", "m1", "m3"])] == ["m3", "m1"]
 
 
-async def test_due_escalations_are_active_or_in_review_and_due_oldest_first() -> None:
+async def test_due_escalations_are_open_and_due_oldest_first() -> None:
     store = await seeded()
     async with store.uow() as uow:
         rows = [
@@ -177,7 +177,8 @@ async def test_due_escalations_are_active_or_in_review_and_due_oldest_first() ->
         for row in rows:
             await uow.alerts.add(row)
         due = await uow.alerts.due_escalations(T0 + timedelta(minutes=5), 10)
-        assert [a.id for a in due] == ["a2", "a1"]
+        # a4 waits for consent: its timer is the consent request's expiry.
+        assert [a.id for a in due] == ["a2", "a4", "a1"]
         assert [a.id for a in await uow.alerts.due_escalations(T0 + timedelta(hours=2), 1)] == [
             "a2"
         ]

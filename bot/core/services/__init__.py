@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from bot.core import commands as c
@@ -22,6 +23,7 @@ from bot.core.services import (
     evidence,
     help,
     membership,
+    upkeep,
 )
 from bot.core.services.context import Ctx, Forged
 from bot.core.views import notice
@@ -188,6 +190,11 @@ class Services:
         so a late start still delivers what fell due while no process ran."""
         budget = limit or self.policy.due_batch
         done = 0
+        async with self.uow() as uow:
+            # Delivered messages keep no body; after the retention period the rows go too.
+            cutoff = self.clock.now() - timedelta(days=self.policy.retention_days)
+            await uow.outbox.delete_settled_before(cutoff)
+            await uow.commit()
         while done < budget:
             try:
                 worked = await self._one_due()
@@ -222,6 +229,21 @@ class Services:
                 await checkins.send_due(ctx, checkin, about)
                 await uow.commit()
                 self.on_commit()
+                return True
+            quiet_since = ctx.now - timedelta(minutes=self.policy.reminder_minutes)
+            for response in await uow.responses.due_reminders(quiet_since, 1):
+                about = await uow.alerts.get(response.alert_id)
+                if about is None:
+                    continue
+                await self._in_collective(ctx, about.collective_id)
+                await upkeep.remind(ctx, response, about)
+                await uow.commit()
+                self.on_commit()
+                return True
+            for old in await uow.alerts.due_purge(ctx.now - upkeep.retention_cutoff(ctx), 1):
+                await self._in_collective(ctx, old.collective_id)
+                await upkeep.purge(ctx, old)
+                await uow.commit()
                 return True
         return False
 

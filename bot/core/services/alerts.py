@@ -88,6 +88,8 @@ async def raise_alert(ctx: Ctx, cmd: c.RaiseAlert) -> Reply:
     )
     await ctx.audit("alert_raised", alert, subject=target.id, on_behalf=str(alert.on_behalf))
     if alert.on_behalf:
+        # Unanswered, the request expires (escalation's timer does double duty).
+        alert.escalate_at = ctx.now + timedelta(hours=ctx.policy.consent_expiry_hours)
         await ctx.uow.alerts.add(alert)
         await _ask_consent(ctx, alert, actor, target)
         return Reply(
@@ -248,6 +250,7 @@ async def give_consent(ctx: Ctx, cmd: c.GiveConsent) -> Reply:
         raise NotAllowed("error.not_your_consent")
     if alert.status is not AlertStatus.PENDING_CONSENT:
         raise Conflict("error.consent_not_pending", number=alert.number)
+    alert.escalate_at = None
     raiser = await ctx.uow.members.get(alert.raised_by_id)
     await ctx.audit("consent_given" if cmd.yes else "consent_declined", alert)
     if not cmd.yes:

@@ -5,10 +5,31 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.messages import Button
-from bot.core.model import Alert, AlertStatus, ResponseState, Visibility
+from bot.core.model import Alert, AlertStatus, CloseReason, ResponseState, Visibility
 from bot.core.services.context import Ctx
 from bot.core.services.rally import rally_wave
 from bot.core.views import action_id, notice
+
+
+async def expire_consent(ctx: Ctx, alert: Alert) -> None:
+    """Nobody is rallied without consent: an unanswered request closes the alert, and the
+    raiser is told (the safety leads already know of a severe one)."""
+    alert.status = AlertStatus.CLOSED
+    alert.close_reason = CloseReason.EXPIRED
+    alert.closed_at = ctx.now
+    alert.escalate_at = None
+    await ctx.uow.alerts.save(alert)
+    raiser = await ctx.uow.members.get(alert.raised_by_id)
+    if raiser is not None and raiser.is_active:
+        await ctx.to_members(
+            [raiser],
+            f"expired:{alert.id}",
+            notice(
+                ctx.copy("consent.expired_title", number=alert.number),
+                ctx.copy("consent.expired_body"),
+            ),
+        )
+    await ctx.audit("consent_expired", alert)
 
 
 async def escalate(ctx: Ctx, alert: Alert) -> None:
@@ -21,6 +42,9 @@ async def escalate(ctx: Ctx, alert: Alert) -> None:
         ).total_seconds()
         // 60
     )
+    if alert.status is AlertStatus.PENDING_CONSENT:
+        await expire_consent(ctx, alert)
+        return
     if alert.status is AlertStatus.SAFETY_REVIEW:
         if alert.safety_lead_id is not None:
             alert.escalate_at = None
