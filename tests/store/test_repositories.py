@@ -648,8 +648,9 @@ async def test_due_escalations_are_open_due_and_in_order(
     on_the_dot = an_alert(c, target, 7, status=AlertStatus.ACTIVE, escalate_at=at(10))
     await seed(uow, active, safety, closed, pending, later, never, on_the_dot)
     async with uow() as u:
-        assert await u.alerts.due_escalations(at(10), 10) == [safety, active, on_the_dot]
-        assert await u.alerts.due_escalations(at(10), 2) == [safety, active]
+        # A pending consent request's timer is its expiry: due like the others.
+        assert await u.alerts.due_escalations(at(10), 10) == [pending, safety, active, on_the_dot]
+        assert await u.alerts.due_escalations(at(10), 2) == [pending, safety]
 
 
 # --- responses and rallies -----------------------------------------------------------------
