@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import uuid
 from collections import Counter
@@ -61,6 +60,8 @@ class CountingChat:
         if error is not None:
             raise error
         self.seen[item.id] += 1
+        if sum(self.seen.values()) >= 20:
+            self.twenty.set()
         return f"ts-{item.id}"
 
     async def update(self, item: OutboxItem, ref: str, message: Message) -> None:
