@@ -52,6 +52,7 @@ class CountingChat:
         self.seen = seen
         self.fail = fail
         self.pause = pause
+        self.twenty = asyncio.Event()  # set once 20 rows went out
 
     async def post(self, item: OutboxItem, message: Message) -> str:
         if self.pause:
@@ -220,17 +221,19 @@ async def test_a_worker_killed_between_claim_and_send_is_covered_after_its_lease
         else str(engine.url).replace("sqlite+aiosqlite", "sqlite")
     )
     ids = await seed_outbox(engine, 120)
-    died = subprocess.run(
-        [sys.executable, "-c", WORKER_THAT_DIES, url],
-        capture_output=True,
-        text=True,
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WORKER_THAT_DIES,
+        url,
         cwd=ROOT,
-        timeout=60,
-        check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert died.returncode == -9, died.stderr
-    assert died.stdout.strip() == "50"
+    out, err = await asyncio.wait_for(worker.communicate(), timeout=60)
+    assert worker.returncode == -9, err.decode()
+    assert out.decode().strip() == "50"
     seen: Counter[str] = Counter()
     clock = Clock()
     survivor = Dispatcher(uow, {"slack": CountingChat(seen)}, clock, lease_seconds=60)
@@ -245,10 +248,10 @@ async def test_a_shutdown_mid_burst_leaves_nothing_claimed_and_unsent(
 ) -> None:
     await seed_outbox(engine, 300)
     seen: Counter[str] = Counter()
-    dispatcher = Dispatcher(uow, {"slack": CountingChat(seen, pause=0.01)}, Clock(), concurrency=4)
+    chat = CountingChat(seen, pause=0.01)
+    dispatcher = Dispatcher(uow, {"slack": chat}, Clock(), concurrency=4)
     draining = asyncio.create_task(dispatcher.drain())
-    while sum(seen.values()) < 20:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(chat.twenty.wait(), timeout=30)
     dispatcher.stopping = True  # what SIGTERM does in serve()
     await draining
     released = await dispatcher.release()
