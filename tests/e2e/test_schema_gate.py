@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import schema
 from tests.support.postgres import POSTGRES_URL, throwaway_postgres
 
 RALLYBOT = Path(sys.executable).with_name("rallybot")
@@ -18,6 +19,10 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(POSTGRES_URL is None, reason="RALLYBOT_TEST_POSTGRES_URL is not set"),
 ]
+
+
+def sqlite_files(folder: Path) -> list[Path]:
+    return list(folder.glob("*.db"))
 
 
 def rallybot(url: str, cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -39,11 +44,11 @@ async def test_run_refuses_an_unmigrated_postgres_then_works_after_migrate(
 
         migrated = rallybot(url, tmp_path, "migrate")
         assert migrated.returncode == 0, migrated.stderr
-        assert "schema is at 0001" in migrated.stdout
+        assert f"schema is at {schema.head_revision()}" in migrated.stdout
 
         ran = rallybot(url, tmp_path, "run",
                        stdin="/rally alert https://x.com/t/1 on postgres\n/rally status\n")
         assert ran.returncode == 0, ran.stderr
         assert "Rally #1: Ana is under attack" in ran.stdout
         assert "#1 Ana: active" in ran.stdout
-        assert not list(tmp_path.glob("*.db"))  # nothing fell back to SQLite
+        assert not sqlite_files(tmp_path)  # nothing fell back to SQLite

@@ -1,0 +1,143 @@
+"""Slack's Chat port: outbox rows become chat.postMessage / chat.update calls, files by upload."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.auth import NotInstalled, Workspaces
+from bot.adapters.slack.render import render
+from bot.core.messages import Message
+from bot.core.model import OutboxItem
+from bot.core.ports import Limit, RateLimited, Undeliverable
+
+T = TypeVar("T")
+
+# Slack's published limits: chat.postMessage about 1 per second per channel with a short
+# burst; chat.update and conversations.open are Tier 3 (50+ per minute per workspace).
+POST_PER_SECOND, POST_BURST = 1.0, 3
+TIER3_PER_SECOND, TIER3_BURST = 50 / 60, 20
+# Errors that no retry can fix: the row is parked at once (and the leads told).
+PERMANENT = frozenset(
+    {
+        "account_inactive",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "invalid_auth",
+        "invalid_blocks",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "not_authed",
+        "not_in_channel",
+        "restricted_action",
+        "token_revoked",
+        "too_many_attachments",
+        "user_disabled",
+        "user_not_found",
+    }
+)
+
+
+def make_ref(channel: str, ts: str) -> str:
+    return f"{channel}:{ts}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    channel, _, ts = ref.partition(":")
+    return channel, ts
+
+
+async def _call(send: Callable[[], Awaitable[T]]) -> T:
+    """One Web API call, its failure translated into what the dispatcher understands."""
+    try:
+        return await send()
+    except SlackApiError as error:
+        response: Any = error.response
+        if response.status_code == 429:
+            retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+            raise RateLimited(float(retry_after or 1)) from None
+        code = str(response.get("error") or "")
+        if code in PERMANENT:
+            raise Undeliverable(code) from None
+        raise
+    except NotInstalled as error:
+        raise Undeliverable(str(error)) from None
+
+
+class SlackChat:
+    """Posts to a channel, or to a member's DM (opened with conversations.open), per workspace.
+
+    The outbox's client lets 429s through: the dispatcher paces sends by `limits` and honours
+    Retry-After itself. Connection errors and 500/503 are retried by the SDK.
+    """
+
+    platform = "slack"
+
+    def __init__(self, workspaces: Workspaces) -> None:
+        self.workspaces = workspaces
+        self._dms: dict[tuple[str, str], str] = {}
+
+    def limits(self, item: OutboxItem) -> Sequence[Limit]:
+        team = item.workspace
+        if item.op == "update":
+            return [Limit(f"slack:{team}:chat.update", TIER3_PER_SECOND, TIER3_BURST)]
+        found = [Limit(f"slack:{team}:post:{item.address}", POST_PER_SECOND, POST_BURST)]
+        if item.address_kind == "dm" and (team, item.address) not in self._dms:
+            found.append(Limit(f"slack:{team}:conversations.open", TIER3_PER_SECOND, TIER3_BURST))
+        return found
+
+    async def _client(self, item: OutboxItem) -> AsyncWebClient:
+        token = await _call(lambda: self.workspaces.token(item.workspace))
+        return self.workspaces.client(token, rate_limits=False)
+
+    async def _channel(self, client: AsyncWebClient, item: OutboxItem) -> str:
+        if item.address_kind != "dm":
+            return item.address
+        key = (item.workspace, item.address)
+        channel = self._dms.get(key)
+        if channel is None:
+            opened = await _call(lambda: client.conversations_open(users=item.address))
+            channel = self._dms[key] = str(opened["channel"]["id"])
+        return channel
+
+    async def post(self, item: OutboxItem, message: Message) -> str:
+        client = await self._client(item)
+        channel = await self._channel(client, item)
+        rendered = render(message)
+        # Never unfurl: attack links must not be previewed into the group (nor anything else).
+        sent = await _call(
+            lambda: client.chat_postMessage(
+                channel=channel,
+                text=rendered.text,
+                blocks=rendered.block_dicts(),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        )
+        posted_in = str(sent["channel"])
+        if message.attachments:
+            # files_upload_v2: files.getUploadURLExternal, the upload, files.completeUploadExternal.
+            await _call(
+                lambda: client.files_upload_v2(
+                    channel=posted_in,
+                    file_uploads=[
+                        {"content": a.content, "filename": a.filename, "title": a.filename}
+                        for a in message.attachments
+                    ],
+                )
+            )
+        return make_ref(posted_in, str(sent["ts"]))
+
+    async def update(self, item: OutboxItem, ref: str, message: Message) -> None:
+        client = await self._client(item)
+        channel, ts = split_ref(ref)
+        rendered = render(message)
+        await _call(
+            lambda: client.chat_update(
+                channel=channel, ts=ts, text=rendered.text, blocks=rendered.block_dicts()
+            )
+        )

@@ -1,0 +1,59 @@
+"""Slack over Socket Mode inside `rallybot run`: no public URL, one workspace's bot token."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.adapters.slack.app import build_app, make_workspaces
+from bot.adapters.slack.auth import Workspaces
+from bot.adapters.slack.chat import SlackChat
+from bot.adapters.slack.listeners import Listeners
+from bot.bootstrap import Runtime
+from bot.core.ports import Chat
+
+log = logging.getLogger(__name__)
+
+
+class SlackSocketMode:
+    """The Platform `bot.runtime.serve` runs: connects in start(), sends through `chat`."""
+
+    def __init__(self, runtime: Runtime, workspaces: Workspaces) -> None:
+        self.runtime = runtime
+        self.workspaces = workspaces
+        self.chat: Chat = SlackChat(workspaces)
+        self.handler: AsyncSocketModeHandler | None = None
+        self.listeners: Listeners | None = None
+
+    async def start(self) -> None:
+        """Learn the bot's identity, open the WebSocket (apps.connections.open) and return."""
+        app_token = self.runtime.settings.slack_app_token
+        if app_token is None:
+            raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN")
+        await self.workspaces.warm()
+        app, self.listeners = build_app(self.runtime, self.workspaces, http=False)
+        # Built here, not in create(): the socket client needs the running event loop.
+        self.handler = AsyncSocketModeHandler(
+            app, app_token.get_secret_value(), web_client=self.workspaces.base
+        )
+        await self.handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
+        log.info("Slack Socket Mode is connected")
+
+    async def stop(self) -> None:
+        if self.handler is not None:
+            await self.handler.close_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
+            self.handler = None
+        if self.listeners is not None:
+            await self.listeners.drain()
+        await self.workspaces.close()
+
+
+def create(runtime: Runtime) -> SlackSocketMode:
+    """Socket Mode uses SLACK_BOT_TOKEN (OAuth installs are served by `rallybot web`)."""
+    if runtime.settings.slack_client_id and runtime.settings.slack_client_secret:
+        log.warning(
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are for `rallybot web` (OAuth); "
+            "Socket Mode uses SLACK_BOT_TOKEN"
+        )
+    return SlackSocketMode(runtime, make_workspaces(runtime, oauth=False))

@@ -1,0 +1,150 @@
+"""`rallybot web`: Slack over HTTP (events, OAuth install, health) plus delivery, on $PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
+
+from bot.adapters.slack.app import (
+    EVENTS_PATH,
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    SlackConfigError,
+    build_app,
+    is_oauth,
+    make_workspaces,
+)
+from bot.adapters.slack.auth import Workspaces
+from bot.adapters.slack.chat import SlackChat
+from bot.adapters.slack.listeners import Listeners
+from bot.bootstrap import Runtime, build
+from bot.core.ports import Chat
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def check_settings(settings: Settings) -> None:
+    """HTTP mode needs the signing secret, and either OAuth credentials or one bot token."""
+    if settings.slack_signing_secret is None:
+        raise SlackConfigError("set SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
+    if not is_oauth(settings) and settings.slack_bot_token is None:
+        raise SlackConfigError(
+            "set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth: any number of workspaces) "
+            "or SLACK_BOT_TOKEN (one workspace)"
+        )
+
+
+class SlackHttp:
+    """Slack's requests over HTTP on one aiohttp server; a Platform for `bot.runtime.serve`."""
+
+    def __init__(self, runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
+        check_settings(runtime.settings)
+        self.runtime = runtime
+        self.host = host
+        self.port = runtime.settings.port if port is None else port
+        self.workspaces: Workspaces = make_workspaces(runtime, oauth=is_oauth(runtime.settings))
+        self.chat: Chat = SlackChat(self.workspaces)
+        self.app: AsyncApp | None = None
+        self.listeners: Listeners | None = None
+        self._runner: web.AppRunner | None = None
+
+    def web_app(self, app: AsyncApp) -> web.Application:
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await app.async_dispatch(await to_bolt_request(request))
+            )
+
+        async def install(request: web.Request) -> web.Response:
+            flow = app.oauth_flow
+            if flow is None:
+                raise web.HTTPNotFound()
+            return await to_aiohttp_response(
+                await flow.handle_installation(await to_bolt_request(request))
+            )
+
+        async def redirect(request: web.Request) -> web.Response:
+            flow = app.oauth_flow
+            if flow is None:
+                raise web.HTTPNotFound()
+            return await to_aiohttp_response(
+                await flow.handle_callback(await to_bolt_request(request))
+            )
+
+        async def healthz(request: web.Request) -> web.Response:
+            try:
+                async with self.runtime.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            except Exception:
+                log.exception("health check: the database is not reachable")
+                return web.json_response({"ok": False, "database": False}, status=503)
+            return web.json_response({"ok": True})
+
+        site = web.Application()
+        site.router.add_post(EVENTS_PATH, events)
+        site.router.add_get(INSTALL_PATH, install)
+        site.router.add_get(REDIRECT_PATH, redirect)
+        site.router.add_get("/healthz", healthz)
+        return site
+
+    async def start(self) -> None:
+        """Serve on host:port and return; port 0 picks a free port (see .port afterwards)."""
+        await self.workspaces.warm()
+        self.app, self.listeners = build_app(self.runtime, self.workspaces, http=True)
+        runner = web.AppRunner(self.web_app(self.app), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        sockets = getattr(site._server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        mode = "OAuth (any number of workspaces)" if self.workspaces.oauth else "one workspace"
+        log.info("Slack over HTTP on port %d, %s", self.port, mode)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()  # no new requests
+            self._runner = None
+        if self.listeners is not None:
+            await self.listeners.drain()  # finish what was acknowledged
+        await self.workspaces.close()
+
+
+async def serve_web(settings: Settings) -> int:
+    """Serve Slack over HTTP and deliver the outbox in the same process, until stopped.
+
+    The dispatcher and the scheduler run here too (the same loop as `rallybot run`), so a
+    web process alone is a complete Slack deployment; several may run on one PostgreSQL.
+    """
+    from bot.runtime import SchemaOutdated, prepare_schema, serve
+
+    try:
+        check_settings(settings)
+        await prepare_schema(settings)
+    except (SlackConfigError, SchemaOutdated) as error:
+        print(f"rallybot web: {error}", file=sys.stderr)
+        return 2
+    runtime = build(settings)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on some platforms
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await serve(runtime, [SlackHttp(runtime)])
+    except asyncio.CancelledError:
+        log.info("rallybot web is stopping")
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        await runtime.close()
+    return 0

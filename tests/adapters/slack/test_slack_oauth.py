@@ -1,0 +1,156 @@
+"""OAuth install into two workspaces, on rallybot's own database, and isolation between them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from bot.store import schema
+from tests.adapters.slack.harness import (
+    LEADS,
+    RALLY,
+    T1,
+    T2,
+    X_LINK,
+    SlackBot,
+    buttons,
+    slack_settings,
+    start_bot,
+    stop_bot,
+    users,
+)
+from tests.fakes.slack import FakeSlack
+from tests.support.postgres import POSTGRES_URL, throwaway_postgres
+
+# slack_sdk's oauth.v2.access still sends the client credentials with aiohttp.BasicAuth.
+pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+
+BACKENDS: list[Any] = ["sqlite"]
+if POSTGRES_URL:
+    BACKENDS.append(pytest.param("postgres", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield db_url
+        return
+    assert POSTGRES_URL is not None
+    async with throwaway_postgres(POSTGRES_URL) as url:
+        await schema.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+async def oauth_bot(
+    fake: FakeSlack, database: str, tmp_path: Path, session: aiohttp.ClientSession
+) -> AsyncIterator[SlackBot]:
+    """HTTP mode with SLACK_CLIENT_ID/SECRET: any number of workspaces, no SLACK_BOT_TOKEN."""
+    fake.add_workspace(T2, "nurses", users("2"), {"CRALLY2", "CLEADS2"})
+    settings = slack_settings(
+        fake,
+        database,
+        tmp_path,
+        slack_bot_token=None,
+        slack_client_id=fake.client_id,
+        slack_client_secret=SecretStr(fake.client_secret),
+    )
+    running = await start_bot(fake, settings, session)
+    try:
+        yield running
+    finally:
+        await stop_bot(running)
+
+
+async def install(bot: SlackBot, session: aiohttp.ClientSession, team: str, installer: str) -> str:
+    """What a browser does: /slack/install → Slack's consent page → /slack/oauth_redirect."""
+    base = f"http://127.0.0.1:{bot.http.port}"
+    async with session.get(f"{base}/slack/install", allow_redirects=False) as started:
+        assert started.status == 302
+        location = urlsplit(started.headers["Location"])
+        cookie = started.headers["Set-Cookie"].split(";")[0]
+    assert location.netloc == f"127.0.0.1:{bot.fake.port}"  # beside SLACK_API_URL
+    assert location.path == "/oauth/v2/authorize"
+    query = parse_qs(location.query)
+    assert query["client_id"] == [bot.fake.client_id]
+    assert query["scope"] == ["commands,chat:write,im:write,users:read,files:write"]
+    code = bot.fake.oauth_code(team, installer)
+    async with session.get(
+        f"{base}/slack/oauth_redirect",
+        params={"code": code, "state": query["state"][0]},
+        headers={"Cookie": cookie},
+        allow_redirects=False,
+    ) as finished:
+        return f"{finished.status} {await finished.text()}"
+
+
+async def test_install_into_two_workspaces_and_keep_them_apart(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession
+) -> None:
+    bot, fake = oauth_bot, oauth_bot.fake
+    assert "is not installed" not in await install(bot, session, T1, "UANA")
+    page = await install(bot, session, T2, "UBEN2")
+    assert page.startswith("200") and "rallybot is installed" in page
+    assert [c.args.get("code") is not None for c in fake.ok_calls("oauth.v2.access")] == [
+        True,
+        True,
+    ]
+
+    # Workspace A: Ana (an admin) sets up; Ben joins and is made a responder.
+    assert "is set up" in await bot.ask("UANA", "setup")
+    await bot.ask("UANA", "setup leads", channel=LEADS)
+    await bot.ask("UBEN", "join")
+    await bot.ask("UANA", "approve <@UBEN>")
+    await bot.ask("UANA", "role <@UBEN> responder")
+    # Workspace B: Ben2 is not an admin there but installed rallybot, so he may set it up.
+    assert "is set up" in await bot.ask("UBEN2", "setup", channel="CRALLY2", team=T2)
+
+    assert "Alert #1 raised" in await bot.ask("UANA", f"alert {X_LINK} team A's alert")
+    await bot.deliver()
+    rally = fake.in_channel(RALLY, T1)[-1]
+    on_it = buttons(rally)["I'm on it"]
+    # Every call for A used A's token, every call for B used B's.
+    for call in fake.calls:
+        if call.team_id is not None and call.method.startswith("chat."):
+            assert call.token == fake.workspaces[call.team_id].bot_token
+    assert not fake.in_channel("CRALLY2", T2) or all(
+        "team A" not in m.text for m in fake.in_channel("CRALLY2", T2)
+    )
+
+    # B's member can neither see A's alert nor act on it with A's ids.
+    said = await bot.ask("UBEN2", "status", channel="CRALLY2", team=T2)
+    assert "No open alerts" in said and "team A" not in said
+    assert "There is no alert" in await bot.ask("UBEN2", "status #1", channel="CRALLY2", team=T2)
+    refused = await bot.click("UBEN2", on_it, team=T2, channel="CRALLY2")
+    assert "There is no alert" in refused
+    # Typing A's user id in B finds nobody.
+    assert "no member" in await bot.ask("UBEN2", "approve <@UANA>", channel="CRALLY2", team=T2)
+    await bot.deliver()
+    assert "On it: 0" in " ".join(str(b) for b in fake.in_channel(RALLY, T1)[-1].blocks)
+    assert fake.ok_calls("chat.update") == []  # nothing changed in A
+
+    # A request from a workspace that never installed rallybot does nothing.
+    sent = await bot.send.command("T0000009", "UANA", "status")
+    assert sent.status == 200
+    (told,) = await fake.response(str(sent.response_id))
+    assert "isn't installed in this workspace" in told["text"]
+    assert not [c for c in fake.calls if c.args.get("team") == "T0000009"]
+
+
+async def test_a_callback_without_the_state_cookie_is_refused(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession
+) -> None:
+    base = f"http://127.0.0.1:{oauth_bot.http.port}"
+    code = oauth_bot.fake.oauth_code(T1, "UANA")
+    async with session.get(
+        f"{base}/slack/oauth_redirect", params={"code": code, "state": "forged"}
+    ) as answer:
+        assert answer.status == 400
+        assert "The installation did not finish" in await answer.text()
+    assert not oauth_bot.fake.ok_calls("oauth.v2.access")
