@@ -195,6 +195,11 @@ class ListMembers:
 
 
 @dataclass(frozen=True)
+class ShowMe:
+    pass
+
+
+@dataclass(frozen=True)
 class Approve:
     member: MemberRef
 
@@ -247,6 +252,7 @@ Command = (
     | Join
     | Setup
     | ListMembers
+    | ShowMe
     | Approve
     | SetRole
     | Digest

@@ -194,6 +194,8 @@ def parse_text(text: str) -> c.Command:
             return c.Setup(what, value)
         case "members":
             return c.ListMembers()
+        case "me" | "settings":
+            return c.ShowMe()
         case "approve":
             if len(args) != 1:
                 raise BadInput("error.usage", usage="approve <member>")

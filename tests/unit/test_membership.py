@@ -575,3 +575,28 @@ async def test_a_lead_role_in_another_collectives_guild_gives_nothing_here(rally
 
     assert not rally.member("ana").is_lead
     assert not (await rally.say("ana", "members")).ok
+
+
+# --- /rally me, and approving from the members list --------------------------------------
+
+
+async def test_me_shows_what_the_bot_knows_of_you(rally) -> None:
+    await rally.say("ben", "quiet 22:00-07:00")
+    await rally.say("ben", "pause 2h")
+    text = (await rally.say("ben", "me")).message.plain_text()
+    assert rally.copy("me.roles", roles="responder") in text
+    assert rally.copy("me.quiet", start="22:00", end="07:00") in text
+    assert "Paused until" in text
+    assert rally.copy("me.timezone", tz="America/Chicago") in text
+    stranger = await rally.say("zoe", "me")
+    assert not stranger.ok
+
+
+async def test_the_members_list_offers_an_approve_button_per_pending_request(rally) -> None:
+    await rally.say("zoe", "join a nurse in Peoria")
+    listing = await rally.say("lee", "members")
+    labels = [b.label for b in listing.message.buttons]
+    assert labels == [rally.copy("members.approve", name="zoe")]  # as the platform named them
+    approved = await rally.press("lee", listing, labels[0])
+    assert approved.ok
+    assert (await rally.say("lee", "members")).message.buttons == ()

@@ -79,9 +79,12 @@ class Home:
         blocks.append(ActionsBlock(elements=[_button(self.t("home_raise"), RAISE, "primary")]))
         blocks.append(_heading(self.t("home_alerts")))
         blocks += render(status.message).blocks
+        me = await self.services.handle_text(caller, "me")
         blocks += [DividerBlock(), *self._settings()]
+        if me.ok:  # the current state beside the toggles
+            blocks[-1:-1] = render(me.message, with_buttons=False).blocks
         members = await self.services.handle_text(caller, "members")
-        if members.ok:
+        if members.ok:  # leads: everyone, pending requests first with their Approve buttons
             blocks += [DividerBlock(), _heading(self.t("home_lead"))]
             lines = render(members.message).blocks
             room = min(MEMBER_LINES, MAX_BLOCKS - len(blocks) - 1)

@@ -56,6 +56,7 @@ HANDLERS: dict[type, Handler] = {
     c.Join: membership.join,
     c.Setup: membership.setup,
     c.ListMembers: membership.list_members,
+    c.ShowMe: membership.me,
     c.Approve: membership.approve,
     c.SetRole: membership.set_role,
     c.Digest: digest.preview,

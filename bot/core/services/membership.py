@@ -28,6 +28,8 @@ from bot.core.views import action_id, notice
 # Unambiguous characters (no 0/O, 1/I/L): about 40 bits in 8 characters.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
+APPROVE_BUTTONS = 5  # pending requests with a button in /rally members (all are listed)
+
 CONSOLE = "console"
 CONSOLE_WORKSPACE = "local"
 
@@ -294,7 +296,46 @@ async def list_members(ctx: Ctx, _: c.ListMembers) -> Reply:
         )
         for m in members
     ]
-    return Reply(notice(ctx.copy("members.title", count=len(members)), *lines))
+    pending = [m for m in members if m.status is MemberStatus.PENDING][:APPROVE_BUTTONS]
+    buttons = tuple(
+        Button(
+            action_id("member", m.id, "approve"),
+            ctx.copy("members.approve", name=m.display_name),
+            "primary",
+        )
+        for m in pending
+    )
+    return Reply(notice(ctx.copy("members.title", count=len(members)), *lines, buttons=buttons))
+
+
+async def me(ctx: Ctx, _: c.ShowMe) -> Reply:
+    """What the bot knows of you and how you are reached: your settings in one place."""
+    member = await ctx.actor()
+    collective = await ctx.collective()
+    tz = member.timezone or collective.timezone
+    paused = member.paused_until is not None and member.paused_until > ctx.now
+    quiet = (
+        ctx.copy("me.quiet", start=_hhmm(member.quiet_start), end=_hhmm(member.quiet_end))
+        if member.quiet_start is not None and member.quiet_end is not None
+        else ctx.copy("me.no_quiet")
+    )
+    linked = sorted({i.platform for i in await ctx.uow.identities.for_members([member.id])})
+    lines = [
+        ctx.copy("me.roles", roles=_roles(ctx, member)),
+        ctx.copy("me.available" if member.available else "me.unavailable"),
+        ctx.copy("me.paused", until=_local(member.paused_until, tz))
+        if paused and member.paused_until is not None
+        else "",
+        quiet,
+        ctx.copy("me.timezone", tz=tz),
+        ctx.copy(
+            "me.reached",
+            platforms=", ".join(linked),
+            preferred=member.preferred_platform or ctx.copy("word.none"),
+            dm=ctx.copy("word.yes" if member.prefers_dm else "word.no"),
+        ),
+    ]
+    return Reply(notice(ctx.copy("me.title", name=member.display_name), *lines))
 
 
 async def set_available(ctx: Ctx, cmd: c.SetAvailable) -> Reply:

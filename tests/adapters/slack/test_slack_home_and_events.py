@@ -38,6 +38,7 @@ async def test_home_shows_my_alerts_availability_and_for_leads_the_members(bot: 
         home_buttons(view)
     )
     assert "For leads" not in words
+    assert "You can be rallied." in words and "No quiet hours." in words  # the current state
     await bot.send.event(T1, home_opened("UANA"), "Ev002")
     lead_view = await published(bot, "UANA")
     assert "For leads" in text_of(lead_view) and "ben · Ben" in text_of(lead_view)
@@ -51,6 +52,7 @@ async def test_home_toggles_change_my_settings_and_republish(bot: SlackBot) -> N
     await bot.press("UCAM", "rally:home:quiet", in_home=True, selected="22:00-07:00")
     view = await published(bot, "UCAM", 2)
     assert "Quiet hours set: 22:00" in text_of(view)
+    assert "Quiet hours 22:00–07:00." in text_of(view)  # and shown as the current state
     await bot.press("UCAM", "rally:home:pause:1d", in_home=True)
     assert "Paused until" in text_of(await published(bot, "UCAM", 3))
     # The raise button opens the modal from Home.
