@@ -52,7 +52,7 @@ async def test_home_toggles_change_my_settings_and_republish(bot: SlackBot) -> N
     await bot.press("UCAM", "rally:home:quiet", in_home=True, selected="22:00-07:00")
     view = await published(bot, "UCAM", 2)
     assert "Quiet hours set: 22:00" in text_of(view)
-    assert "Quiet hours 22:00–07:00." in text_of(view)  # and shown as the current state
+    assert "Quiet hours 22:00\u201307:00." in text_of(view)  # and shown as the current state
     await bot.press("UCAM", "rally:home:pause:1d", in_home=True)
     assert "Paused until" in text_of(await published(bot, "UCAM", 3))
     # The raise button opens the modal from Home.
