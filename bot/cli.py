@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("config", help="print the effective settings (secrets hidden)")
     sub.add_parser("web", help="serve Slack over HTTP (events, OAuth install, /healthz) on $PORT")
+    sub.add_parser("worker", help="the Discord gateway, delivery and the scheduler (scale-out)")
     manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest")
     manifest.add_argument("--url", help="public https base URL: HTTP mode instead of Socket Mode")
     sync = sub.add_parser("discord-sync", help="register the /rally commands with Discord")
@@ -66,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "digest":
         return _digest(settings, args)
+    if args.command == "worker":
+        return asyncio.run(_worker(settings))
     if args.command == "web":
         from bot.adapters.slack.web import serve_web
 
@@ -156,6 +159,17 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 1
         Path(args.chart).write_bytes(png)
+    return 0
+
+
+async def _worker(settings: Settings) -> int:
+    from bot.runtime import SchemaOutdated, work
+
+    try:
+        await work(settings)
+    except SchemaOutdated as error:
+        print(f"rallybot: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

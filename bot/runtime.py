@@ -10,12 +10,15 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TextIO
 
+from aiohttp import web
+
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
+from bot.ops.observe import Observer
 from bot.settings import Settings
 from bot.store import schema
 
@@ -53,10 +56,16 @@ class Platform(Protocol):
     async def stop(self) -> None: ...
 
 
-def platforms_for(runtime: Runtime) -> list[Platform]:
-    """The adapters whose credentials are set (none: the console runs instead)."""
+def platforms_for(runtime: Runtime, worker: bool = False) -> list[Platform]:
+    """The adapters whose credentials are set (none: the console runs instead). A worker
+    sends Slack's outbox rows but receives Slack through `rallybot web`."""
     found: list[Platform] = []
-    if runtime.settings.has_slack:
+    settings = runtime.settings
+    if worker and (settings.slack_bot_token or settings.slack_client_id):
+        from bot.adapters.slack import sender
+
+        found.append(sender.create_sender(runtime))
+    elif runtime.settings.has_slack:
         from bot.adapters.slack import socket_mode
 
         found.append(socket_mode.create(runtime))
@@ -88,6 +97,17 @@ async def run(
         await runtime.close()
 
 
+async def work(settings: Settings) -> None:
+    """`rallybot worker`: the Discord gateway (if configured), delivery for every platform,
+    and the scheduler. Several may run against one PostgreSQL: every due row is claimed."""
+    await prepare_schema(settings)
+    runtime = build(settings)
+    try:
+        await serve(runtime, platforms_for(runtime, worker=True))
+    finally:
+        await runtime.close()
+
+
 async def serve(
     runtime: Runtime,
     platforms: list[Platform],
@@ -107,6 +127,10 @@ async def serve(
         max_attempts=settings.delivery_attempts,
         on_failed=services.report_undelivered,
     )
+    observer = Observer(runtime, dispatcher, platforms)
+    for platform in platforms:
+        if hasattr(platform, "observer"):
+            platform.observer = observer  # an HTTP platform serves /healthz and /metrics
     wake = asyncio.Event()
     services.on_commit = wake.set
     stop = stop or asyncio.Event()
@@ -123,11 +147,14 @@ async def serve(
     scheduler = make_scheduler(tick, settings.tick_seconds)
     started: list[Platform] = []
     delivery: asyncio.Task[None] | None = None
+    metrics_server: web.AppRunner | None = None
     try:
         for platform in platforms:
             await platform.start()
             started.append(platform)
         scheduler.start()
+        if settings.metrics_port is not None:
+            metrics_server = await start_http(observer, settings.metrics_port)
         log.info("rallybot is running (%s)", ", ".join(sorted(every_chat)) or "no platform")
         delivery = asyncio.create_task(dispatcher.run_forever(wake, settings.tick_seconds))
         await stop.wait()
@@ -146,9 +173,21 @@ async def serve(
             except TimeoutError:
                 log.warning("sends still in flight after the grace period were abandoned")
         await dispatcher.release()
+        if metrics_server is not None:
+            await metrics_server.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def start_http(observer: Observer, port: int) -> web.AppRunner:
+    """/healthz and /metrics for a process that serves nothing else over HTTP."""
+    app = web.Application()
+    observer.add_routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host="0.0.0.0", port=port).start()
+    return runner
 
 
 async def run_console(runtime: Runtime, stdin: TextIO, out: TextIO, interactive: bool) -> None:

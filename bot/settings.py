@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = _env("DISCORD_GATEWAY_URL")
     discord_application_id: str | None = _env("DISCORD_APPLICATION_ID")
     port: int = Field(default=3000, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT"))
+    # /healthz and /metrics for `run` and `worker` (`web` serves them on PORT).
+    metrics_port: int | None = None
+    outbox_lag_alarm: float = Field(default=300.0, gt=0)  # /healthz turns 503 past this
     # Tunables ([rallybot] in config/rallybot.toml; RALLYBOT_<NAME> overrides).
     command: str = "rally"
     timezone: str = "America/Chicago"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 
 from aiohttp import web
@@ -27,6 +25,7 @@ from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.listeners import Listeners
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat
+from bot.ops.observe import Observer
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +55,8 @@ class SlackHttp:
         self.app: AsyncApp | None = None
         self.listeners: Listeners | None = None
         self._runner: web.AppRunner | None = None
+        # Set by bot.runtime.serve before start(): /healthz and /metrics with delivery figures.
+        self.observer: Observer | None = None
 
     def web_app(self, app: AsyncApp) -> web.Application:
         async def events(request: web.Request) -> web.Response:
@@ -92,7 +93,10 @@ class SlackHttp:
         site.router.add_post(EVENTS_PATH, events)
         site.router.add_get(INSTALL_PATH, install)
         site.router.add_get(REDIRECT_PATH, redirect)
-        site.router.add_get("/healthz", healthz)
+        if self.observer is not None:
+            self.observer.add_routes(site)
+        else:
+            site.router.add_get("/healthz", healthz)
         return site
 
     async def start(self) -> None:
@@ -134,17 +138,10 @@ async def serve_web(settings: Settings) -> int:
         print(f"rallybot web: {error}", file=sys.stderr)
         return 2
     runtime = build(settings)
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError):  # no signal handlers on some platforms
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        await serve(runtime, [SlackHttp(runtime)])
+        await serve(runtime, [SlackHttp(runtime)])  # stops gracefully on SIGTERM/SIGINT
     except asyncio.CancelledError:
-        log.info("rallybot web is stopping")
+        log.info("rallybot web was cancelled")
     finally:
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_signal_handler(signal.SIGTERM)
         await runtime.close()
     return 0

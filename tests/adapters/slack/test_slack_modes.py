@@ -69,7 +69,7 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
         async def healthy() -> bool:
             try:
                 async with session.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                    return answer.status == 200 and (await answer.json())["ok"] is True
+                    return answer.status == 200 and (await answer.json())["healthy"] is True
             except aiohttp.ClientConnectionError:
                 return False
 
@@ -80,6 +80,9 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
         assert await healthy()
         async with session.get(f"http://127.0.0.1:{port}/slack/install") as answer:
             assert answer.status == 404  # single-workspace mode has no install page
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+            assert answer.status == 200
+            assert "rallybot_outbox_pending" in await answer.text()
     finally:
         task.cancel()
     assert await task == 0

@@ -1,0 +1,1 @@
+"""Operating rallybot: health, metrics and the small HTTP server that serves them."""

@@ -1,0 +1,158 @@
+"""/healthz and /metrics: is this process able to do its job, and how is delivery going."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from statistics import median
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.bootstrap import Runtime
+from bot.delivery.outbox import Dispatcher
+from bot.store import stats
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Connected(Protocol):
+    """A platform that can say whether it is connected (Discord's gateway, Slack's socket)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+
+@dataclass
+class Observer:
+    runtime: Runtime
+    dispatcher: Dispatcher | None = None
+    platforms: Sequence[object] = field(default_factory=list)
+    max_lag: timedelta | None = None  # default: the outbox_lag_alarm setting
+
+    async def health(self) -> tuple[bool, dict[str, object]]:
+        """Healthy: the database answers, every platform is connected, the outbox keeps up."""
+        checks: dict[str, object] = {}
+        try:
+            await stats.ping(self.runtime.engine)
+            checks["database"] = "ok"
+        except Exception as error:  # reported, not raised: a health check never crashes
+            checks["database"] = f"unreachable ({type(error).__name__})"
+        for platform in self.platforms:
+            name = getattr(getattr(platform, "chat", None), "platform", type(platform).__name__)
+            up = bool(getattr(platform, "connected", True))
+            checks[f"platform:{name}"] = "connected" if up else "disconnected"
+        if checks["database"] == "ok":
+            figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
+            lag = self._lag(figures)
+            checks["outbox_pending"] = figures.outbox_pending
+            checks["outbox_lag_seconds"] = round(lag.total_seconds(), 1)
+            alarm = self.max_lag or timedelta(seconds=self.runtime.settings.outbox_lag_alarm)
+            checks["outbox"] = "ok" if lag <= alarm else "lagging"
+        healthy = all(
+            v in ("ok", "connected")
+            for k, v in checks.items()
+            if k in ("database", "outbox") or k.startswith("platform:")
+        )
+        return healthy, checks
+
+    def _lag(self, figures: stats.Figures) -> timedelta:
+        if figures.outbox_oldest_due is None:
+            return timedelta(0)
+        return max(timedelta(0), self.runtime.clock.now() - figures.outbox_oldest_due)
+
+    async def metrics(self) -> bytes:
+        figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Snapshot(figures, self._lag(figures), self.dispatcher))
+        return generate_latest(registry)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        healthy, checks = await self.health()
+        return web.json_response({"healthy": healthy, **checks}, status=200 if healthy else 503)
+
+    async def serve_metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=await self.metrics(), headers={"Content-Type": CONTENT_TYPE})
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.serve_metrics)
+
+
+class _Snapshot(Collector):
+    """One scrape's figures; labels are platforms, kinds, severities and states, never people."""
+
+    def __init__(self, f: stats.Figures, lag: timedelta, d: Dispatcher | None) -> None:
+        self.f, self.lag, self.d = f, lag, d
+
+    def collect(self) -> Iterator[Metric]:
+        f = self.f
+        alerts = CounterMetricFamily(
+            "rallybot_alerts", "Alerts ever raised, by severity", labels=["severity"]
+        )
+        for severity, n in sorted(f.alerts_by_severity.items()):
+            alerts.add_metric([severity], n)
+        yield alerts
+        by_status = GaugeMetricFamily(
+            "rallybot_alerts_by_status", "Alerts now, by status", labels=["status"]
+        )
+        for status, n in sorted(f.alerts_by_status.items()):
+            by_status.add_metric([status], n)
+        yield by_status
+        kinds = GaugeMetricFamily(
+            "rallybot_alerts_raised_30d",
+            "Alerts raised in the last 30 days, by kind",
+            labels=["kind"],
+        )
+        for kind, n in sorted(f.alerts_by_kind.items()):
+            kinds.add_metric([kind], n)
+        yield kinds
+        yield CounterMetricFamily(
+            "rallybot_escalations", "Escalation steps taken", value=f.escalations
+        )
+        waits = f.first_response_seconds
+        first = GaugeMetricFamily(
+            "rallybot_first_response_seconds",
+            "Rally to first responder, alerts answered in the last 7 days",
+            labels=["quantile"],
+        )
+        if waits:
+            ordered = sorted(waits)
+            first.add_metric(["0.5"], median(ordered))
+            first.add_metric(["0.9"], ordered[max(0, -(-len(ordered) * 9 // 10) - 1)])
+        yield first
+        yield GaugeMetricFamily(
+            "rallybot_outbox_pending", "Outbox rows waiting to be sent", value=f.outbox_pending
+        )
+        yield GaugeMetricFamily(
+            "rallybot_outbox_lag_seconds",
+            "Age of the oldest due outbox row",
+            value=self.lag.total_seconds(),
+        )
+        rows = GaugeMetricFamily(
+            "rallybot_outbox_rows",
+            "Outbox rows by platform and status",
+            labels=["platform", "status"],
+        )
+        for (platform, status), n in sorted(f.outbox_by_platform.items()):
+            rows.add_metric([platform, status], n)
+        yield rows
+        if self.d is not None:
+            sends = CounterMetricFamily(
+                "rallybot_deliveries", "Sends by this process, by outcome", labels=["outcome"]
+            )
+            sends.add_metric(["sent"], self.d.sent)
+            sends.add_metric(["parked"], self.d.failed)
+            yield sends
+            yield CounterMetricFamily(
+                "rallybot_rate_limited",
+                "429s this process met (and honoured)",
+                value=self.d.rate_limited,
+            )
