@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, ConfigError) as error:
         print(f"rallybot: the configuration is not valid:\n{error}", file=sys.stderr)
         return 2
-    rally_logging.configure(settings.log_level)
+    rally_logging.configure(settings.log_level, settings.log_format)
     if args.command == "config":
         for name, value in settings.model_dump(exclude={"copy_texts"}).items():
             print(f"{name} = {value!s}")

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = _env("DATABASE_URL")
     data_dir: Path = Path(".")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     # Slack (secrets from the environment only).
     slack_bot_token: SecretStr | None = _env("SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = _env("SLACK_APP_TOKEN")
