@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     due_batch: int = Field(default=100, ge=1, le=10_000)
     tick_seconds: float = Field(default=15.0, gt=0, le=3600)
     delivery_attempts: int = Field(default=6, ge=1, le=100)
+    review_first_alerts: bool = True
+    brigade_threshold: int = Field(default=3, ge=2, le=100)
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     consent_expiry_hours: int = Field(default=48, ge=1, le=24 * 30)
     retention_days: int = Field(default=365, ge=1, le=3650)
@@ -172,6 +174,8 @@ class Settings(BaseSettings):
             reminder_minutes=self.reminder_minutes,
             consent_expiry_hours=self.consent_expiry_hours,
             retention_days=self.retention_days,
+            review_first_alerts=self.review_first_alerts,
+            brigade_threshold=self.brigade_threshold,
             digest_weekday=self.digest_weekday,
             digest_hour=self.digest_hour,
             digest_to_channel=self.digest_to == "channel",

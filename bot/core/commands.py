@@ -200,6 +200,27 @@ class ShowMe:
 
 
 @dataclass(frozen=True)
+class ReviewAlert:
+    """A lead lets a held alert through, or turns it down."""
+
+    alert: AlertRef
+    release: bool
+
+
+@dataclass(frozen=True)
+class Suspend:
+    member: MemberRef
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class ShowAudit:
+    member: MemberRef | None = None
+    alert: AlertRef | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True)
 class Approve:
     member: MemberRef
 
@@ -253,6 +274,9 @@ Command = (
     | Setup
     | ListMembers
     | ShowMe
+    | ReviewAlert
+    | Suspend
+    | ShowAudit
     | Approve
     | SetRole
     | Digest

@@ -72,6 +72,7 @@ class Visibility(StrEnum):
 
 
 class AlertStatus(StrEnum):
+    HELD = "held"  # waiting for a lead: a new member's first alert, or a brigading pattern
     PENDING_CONSENT = "pending_consent"
     SAFETY_REVIEW = "safety_review"
     ACTIVE = "active"
@@ -83,6 +84,8 @@ class CloseReason(StrEnum):
     RESOLVED = "resolved"
     DECLINED = "declined"  # the target said no to an alert raised on their behalf
     EXPIRED = "expired"  # the target never answered the consent request
+    REJECTED = "rejected"  # a lead reviewing a held alert turned it down
+    SUSPENDED = "suspended"  # the raiser was suspended
 
 
 class ResponseState(StrEnum):
@@ -142,6 +145,8 @@ class Collective:
     digest_hour: int = 9
     digest_to_channel: bool = False  # the leads channel; otherwise a DM to each lead
     next_digest_at: datetime | None = None
+    review_first_alerts: bool = True  # a new member's first alert waits for a lead
+    brigade_threshold: int = 3  # recent joiners reporting one link before it is held
 
 
 @dataclass
@@ -176,6 +181,7 @@ class Member:
     preferred_platform: str | None = None
     last_rallied_at: datetime | None = None
     lead_via_role: bool = False  # lead because of the space's lead role; revoked with it
+    trusted: bool = True  # False for joiners until a lead lets their first alert through
 
     def has(self, role: Role) -> bool:
         if role is Role.LEAD:
@@ -242,6 +248,7 @@ class Alert:
     close_reason: CloseReason | None = None
     closed_by_id: str | None = None
     purged_at: datetime | None = None  # personal data removed by the retention purge
+    held_reason: str | None = None  # "first_alert" or "brigading" while HELD
 
     @property
     def is_severe(self) -> bool:

@@ -196,6 +196,16 @@ def parse_text(text: str) -> c.Command:
             return c.ListMembers()
         case "me" | "settings":
             return c.ShowMe()
+        case "review":
+            if len(args) != 2 or args[1].lower() not in ("release", "ok", "reject", "no"):
+                raise BadInput("error.usage", usage="review #12 release|reject")
+            return c.ReviewAlert(parse_alert_ref(args[0]), args[1].lower() in ("release", "ok"))
+        case "suspend" | "unsuspend":
+            if len(args) != 1:
+                raise BadInput("error.usage", usage=f"{verb} <member>")
+            return c.Suspend(c.MemberRef(args[0]), verb == "suspend")
+        case "audit":
+            return parse_audit(args)
         case "approve":
             if len(args) != 1:
                 raise BadInput("error.usage", usage="approve <member>")
@@ -340,6 +350,8 @@ def parse_action(action_id: str) -> c.Command:
                 return c.ControlCheckIns(ref, verb)
             case "checkin", answer, []:
                 return c.AnswerCheckIn(ident, CheckInAnswer(answer))
+            case "review", ("release" | "reject"), []:
+                return c.ReviewAlert(ref, verb == "release")
             case "member", "approve", []:
                 return c.Approve(c.MemberRef("id:" + ident))
             case "forgetme", "confirm", []:
@@ -347,6 +359,22 @@ def parse_action(action_id: str) -> c.Command:
     except ValueError:
         pass
     raise BadInput("error.bad_button")
+
+
+def parse_audit(args: list[str]) -> c.ShowAudit:
+    member: c.MemberRef | None = None
+    alert: c.AlertRef | None = None
+    limit = 20
+    for word in args:
+        if word.startswith("#"):
+            alert = parse_alert_ref(word)
+        elif word.isdigit() and 1 <= int(word) <= 200:
+            limit = int(word)
+        elif member is None:
+            member = c.MemberRef(word)
+        else:
+            raise BadInput("error.usage", usage="audit [member] [#12] [how many, up to 200]")
+    return c.ShowAudit(member, alert, limit)
 
 
 def parse_alert_ref(word: str) -> c.AlertRef:

@@ -19,6 +19,10 @@ class Policy:
     reminder_minutes: int = 60  # "still on it?" to a responder quiet this long
     consent_expiry_hours: int = 48  # an unanswered consent request closes the alert
     retention_days: int = 365  # closed alerts' personal data is purged after this
+    review_first_alerts: bool = True
+    brigade_threshold: int = 3
+    brigade_window_hours: int = 24  # reports of one link within this window are compared
+    new_member_days: int = 14  # a member is "recently joined" this long
     digest_weekday: int = 0  # Monday
     digest_hour: int = 9
     digest_to_channel: bool = False

@@ -99,8 +99,8 @@ class AlertRepo(Protocol):
         self, collective_id: str, start: datetime, end: datetime
     ) -> Sequence[Alert]: ...
     async def due_escalations(self, now: datetime, limit: int) -> Sequence[Alert]:
-        """Open alerts (active, in safety review, or waiting for consent) whose timer fell
-        due, oldest first (claimed on PostgreSQL)."""
+        """Open alerts (active, in safety review, held for review or waiting for consent)
+        whose timer fell due, oldest first (claimed on PostgreSQL)."""
         ...
 
     async def due_purge(self, closed_before: datetime, limit: int) -> Sequence[Alert]:

@@ -352,6 +352,7 @@ class SqlAlertRepo(_Repo, AlertRepo):
                         AlertStatus.ACTIVE.value,
                         AlertStatus.SAFETY_REVIEW.value,
                         AlertStatus.PENDING_CONSENT.value,
+                        AlertStatus.HELD.value,
                     ]
                 ),
                 AlertRow.escalate_at <= now,

@@ -65,6 +65,8 @@ class CollectiveRow(Base):
     digest_hour: Mapped[int] = mapped_column(Integer)
     digest_to_channel: Mapped[bool] = mapped_column(Boolean)
     next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
+    review_first_alerts: Mapped[bool] = mapped_column(Boolean)
+    brigade_threshold: Mapped[int] = mapped_column(Integer)
 
 
 class SpaceRow(Base):
@@ -101,6 +103,7 @@ class MemberRow(Base):
     preferred_platform: Mapped[str | None] = mapped_column(PLATFORM)
     last_rallied_at: Mapped[datetime | None]
     lead_via_role: Mapped[bool] = mapped_column(Boolean)
+    trusted: Mapped[bool] = mapped_column(Boolean)
 
 
 class IdentityRow(Base):
@@ -163,6 +166,7 @@ class AlertRow(Base):
     close_reason: Mapped[str | None] = mapped_column(ENUM)
     closed_by_id: Mapped[str | None] = mapped_column(ID)
     purged_at: Mapped[datetime | None]
+    held_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class ResponseRow(Base):

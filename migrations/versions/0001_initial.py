@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("digest_hour", sa.Integer(), nullable=False),
         sa.Column("digest_to_channel", sa.Boolean(), nullable=False),
         sa.Column("next_digest_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("review_first_alerts", sa.Boolean(), nullable=False),
+        sa.Column("brigade_threshold", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_collectives")),
     )
     op.create_index(op.f("ix_collectives_next_digest_at"), "collectives", ["next_digest_at"])
@@ -82,6 +84,7 @@ def upgrade() -> None:
         sa.Column("preferred_platform", sa.String(length=16), nullable=True),
         sa.Column("last_rallied_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lead_via_role", sa.Boolean(), nullable=False),
+        sa.Column("trusted", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["collective_id"],
             ["collectives.id"],
@@ -180,6 +183,7 @@ def upgrade() -> None:
         sa.Column("close_reason", sa.String(length=32), nullable=True),
         sa.Column("closed_by_id", sa.String(length=64), nullable=True),
         sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("held_reason", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["collective_id"],
             ["collectives.id"],

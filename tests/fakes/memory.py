@@ -318,7 +318,12 @@ class MemoryAlertRepo(_Repo, AlertRepo):
             a
             for a in self._t.alerts.values()
             if a.status
-            in (AlertStatus.ACTIVE, AlertStatus.SAFETY_REVIEW, AlertStatus.PENDING_CONSENT)
+            in (
+                AlertStatus.ACTIVE,
+                AlertStatus.SAFETY_REVIEW,
+                AlertStatus.PENDING_CONSENT,
+                AlertStatus.HELD,
+            )
             and a.escalate_at is not None
             and a.escalate_at <= now
         ]

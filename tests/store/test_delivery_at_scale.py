@@ -114,6 +114,8 @@ async def seed_outbox(engine: AsyncEngine, count: int) -> list[str]:
                     "digest_weekday": 0,
                     "digest_hour": 9,
                     "digest_to_channel": False,
+                    "review_first_alerts": True,
+                    "brigade_threshold": 3,
                 }
             ],
         )

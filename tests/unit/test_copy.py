@@ -50,6 +50,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "checkin.thanks_": tuple(CheckInAnswer),
     "checkin.": ("paused", "resumed", "stopped"),
     "digest.answer_": ("need_help", "struggling"),  # follow-up never lists "ok"
+    "held.why_": ("first_alert", "brigading"),
 }
 # list_words(copy, prefix, values) asks for f"{prefix}.{value}".
 LIST_WORDS = {"want": Help, "action": Action}

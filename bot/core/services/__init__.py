@@ -23,6 +23,7 @@ from bot.core.services import (
     evidence,
     help,
     membership,
+    review,
     upkeep,
 )
 from bot.core.services.context import Ctx, Forged
@@ -57,6 +58,9 @@ HANDLERS: dict[type, Handler] = {
     c.Setup: membership.setup,
     c.ListMembers: membership.list_members,
     c.ShowMe: membership.me,
+    c.ReviewAlert: review.review,
+    c.Suspend: review.suspend,
+    c.ShowAudit: review.audit_log,
     c.Approve: membership.approve,
     c.SetRole: membership.set_role,
     c.Digest: digest.preview,

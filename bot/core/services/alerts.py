@@ -23,7 +23,7 @@ from bot.core.model import (
     Venue,
     Visibility,
 )
-from bot.core.services import checkins
+from bot.core.services import checkins, review
 from bot.core.services.context import Ctx
 from bot.core.services.rally import is_public, rally_wave, refresh_tally, who
 from bot.core.views import action_id, kinds_text, list_words, notice, tally
@@ -87,19 +87,27 @@ async def raise_alert(ctx: Ctx, cmd: c.RaiseAlert) -> Reply:
         anonymous=cmd.anonymous,
     )
     await ctx.audit("alert_raised", alert, subject=target.id, on_behalf=str(alert.on_behalf))
+    reason = await review.hold_reason(ctx, collective, actor, alert)
+    if reason is not None:
+        return await review.hold(ctx, alert, reason, actor, target)
+    await ctx.uow.alerts.add(alert)
+    return Reply(await proceed(ctx, alert, actor, target))
+
+
+async def proceed(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> Message:
+    """After any review: an alert for someone else waits for their consent; one's own is
+    triaged at once."""
     if alert.on_behalf:
+        alert.status = AlertStatus.PENDING_CONSENT
         # Unanswered, the request expires (escalation's timer does double duty).
         alert.escalate_at = ctx.now + timedelta(hours=ctx.policy.consent_expiry_hours)
-        await ctx.uow.alerts.add(alert)
-        await _ask_consent(ctx, alert, actor, target)
-        return Reply(
-            notice(
-                ctx.copy("raised.title", number=alert.number),
-                ctx.copy("raised.waiting_consent", name=target.display_name),
-            )
+        await ctx.uow.alerts.save(alert)
+        await _ask_consent(ctx, alert, raiser, target)
+        return notice(
+            ctx.copy("raised.title", number=alert.number),
+            ctx.copy("raised.waiting_consent", name=target.display_name),
         )
-    await ctx.uow.alerts.add(alert)
-    return Reply(await triage(ctx, alert, target))
+    return await triage(ctx, alert, target)
 
 
 async def _ask_consent(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.core.messages import Button
 from bot.core.model import Alert, AlertStatus, CloseReason, ResponseState, Visibility
+from bot.core.services import review
 from bot.core.services.context import Ctx
 from bot.core.services.rally import rally_wave
 from bot.core.views import action_id, notice
@@ -44,6 +45,9 @@ async def escalate(ctx: Ctx, alert: Alert) -> None:
     )
     if alert.status is AlertStatus.PENDING_CONSENT:
         await expire_consent(ctx, alert)
+        return
+    if alert.status is AlertStatus.HELD:
+        await review.remind_leads(ctx, alert)
         return
     if alert.status is AlertStatus.SAFETY_REVIEW:
         if alert.safety_lead_id is not None:

@@ -49,6 +49,8 @@ def new_collective(ctx: Ctx, name: str, policy: Policy, timezone: str | None = N
         digest_weekday=policy.digest_weekday,
         digest_hour=policy.digest_hour,
         digest_to_channel=policy.digest_to_channel,
+        review_first_alerts=policy.review_first_alerts,
+        brigade_threshold=policy.brigade_threshold,
     )
     collective.next_digest_at = next_digest_time(collective, ctx.now)
     return collective
@@ -212,6 +214,7 @@ async def join(ctx: Ctx, cmd: c.Join) -> Reply:
         display_name=caller.display_name or handle,
         joined_at=ctx.now,
         status=MemberStatus.PENDING,
+        trusted=False,
     )
     await ctx.uow.members.add(member)
     await ctx.uow.identities.add(
