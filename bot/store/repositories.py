@@ -292,6 +292,9 @@ class SqlLinkCodeRepo(_Repo, LinkCodeRepo):
     async def delete_for_member(self, member_id: str) -> int:
         return await self._delete(delete(LinkCodeRow).where(LinkCodeRow.member_id == member_id))
 
+    async def delete_expired(self, now: datetime) -> int:
+        return await self._delete(delete(LinkCodeRow).where(LinkCodeRow.expires_at <= now))
+
 
 class SqlAlertRepo(_Repo, AlertRepo):
     async def get(self, alert_id: str) -> Alert | None:

@@ -257,6 +257,12 @@ class MemoryLinkCodeRepo(_Repo, LinkCodeRepo):
             del self._t.link_codes[k]
         return len(doomed)
 
+    async def delete_expired(self, now: datetime) -> int:
+        doomed = [k for k, c in self._t.link_codes.items() if c.expires_at <= now]
+        for k in doomed:
+            del self._t.link_codes[k]
+        return len(doomed)
+
 
 class MemoryAlertRepo(_Repo, AlertRepo):
     _UNIQUE: tuple[Callable[[Alert], Hashable], ...] = (lambda a: (a.collective_id, a.number),)

@@ -74,3 +74,11 @@ async def test_retention_purges_closed_alerts_personal_data_and_old_messages(
     sent = [o for o in rally.data.outbox.values() if o.status is OutboxStatus.SENT]
     assert sent == []  # delivered rows older than a year are gone
     assert any(e.action == "alert_purged" for e in rally.data.audit.values())
+
+
+async def test_expired_link_codes_are_removed(rally: Rally) -> None:
+    await rally.say("ben", "link")
+    assert len(rally.data.link_codes) == 1
+    rally.clock.advance(timedelta(minutes=16))
+    await rally.services.run_due()
+    assert rally.data.link_codes == {}

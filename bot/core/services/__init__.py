@@ -199,6 +199,7 @@ class Services:
             # Delivered messages keep no body; after the retention period the rows go too.
             cutoff = self.clock.now() - timedelta(days=self.policy.retention_days)
             await uow.outbox.delete_settled_before(cutoff)
+            await uow.link_codes.delete_expired(self.clock.now())
             await uow.commit()
         while done < budget:
             try:
