@@ -84,6 +84,7 @@ async def run(interactions: int, database: str | None) -> dict[str, Any]:
                 discord_api_url=fake.api_url,
                 discord_gateway_url=fake.gateway_url,
                 alerts_per_day=1000,
+                review_first_alerts=False,  # timed here: the rally, not a lead's review
             )
             runtime = build(settings)
             discord = create(runtime, guild_ready_timeout=0.05)

@@ -213,12 +213,12 @@ class Gateway:
         async with self.changed:
             self.changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         async def wait() -> None:
             async with self.changed:
                 await self.changed.wait_for(predicate)
 
-        await asyncio.wait_for(wait(), timeout)
+        await asyncio.wait_for(wait(), within)
 
     def is_connected(self) -> bool:
         connection = self.live

@@ -121,28 +121,28 @@ class Interaction:
             return None
         return self.answered_at - self.delivered_at
 
-    async def wait(self, timeout: float = 10.0) -> Interaction:
+    async def wait(self, within: float = 10.0) -> Interaction:
         """Until the initial response arrived or the interaction failed."""
-        await asyncio.wait_for(self.settled.wait(), timeout)
+        await asyncio.wait_for(self.settled.wait(), within)
         return self
 
-    async def reply(self, timeout: float = 10.0) -> Json:
+    async def reply(self, within: float = 10.0) -> Json:
         """The message the person sees: the immediate one, or the first follow-up after a
         deferral ("thinking…")."""
-        await self.wait(timeout)
+        await self.wait(within)
         if self.failed:
             raise AssertionError(f"interaction {self.id} failed: {self.failed}")
         if self.response_type == 4:
             assert self.original is not None
             return self.original
         if self.response_type == 5:
-            await asyncio.wait_for(self.followed.wait(), timeout)
+            await asyncio.wait_for(self.followed.wait(), within)
             return self.followups[0]
         raise AssertionError(f"interaction {self.id} was answered with type {self.response_type}")
 
-    async def text(self, timeout: float = 10.0) -> str:
+    async def text(self, within: float = 10.0) -> str:
         """Everything the person was shown, as one string."""
-        first = await self.reply(timeout)
+        first = await self.reply(within)
         messages = [first] + [m for m in self.followups if m is not first]
         return "\n".join(str(m.get("content") or "") for m in messages)
 

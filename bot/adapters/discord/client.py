@@ -1,0 +1,197 @@
+"""The Discord bot: a commands.Bot built from the runtime, run in rallybot's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters.discord import cog
+from bot.adapters.discord.chat import DiscordChat
+from bot.adapters.discord.interactions import DEFER_AFTER, fail
+from bot.adapters.discord.views import ActionButton
+from bot.core.ports import Chat
+from bot.core.services import Services
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
+
+log = logging.getLogger(__name__)
+
+API_VERSION = 10
+
+
+def intents() -> discord.Intents:
+    """Only guild structure (channels, roles): commands and buttons need no privileged intent,
+    and rallybot never reads messages or member lists."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class RallyTree(app_commands.CommandTree["RallyBot"]):
+    async def on_error(
+        self, interaction: discord.Interaction[RallyBot], error: app_commands.AppCommandError, /
+    ) -> None:
+        # An out-of-date command (sync pending) or an option Discord let through: reply kindly.
+        await fail(interaction, error)
+
+
+class RallyBot(commands.Bot):
+    """rallybot on Discord; everything it needs arrives through the constructor."""
+
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        defer_after: float = DEFER_AFTER,
+        guild_ready_timeout: float = 2.0,
+        heartbeat_timeout: float = 60.0,
+        identify_delay: float = 5.0,
+    ) -> None:
+        options: dict[str, Any] = {}
+        if settings.discord_application_id:
+            options["application_id"] = int(settings.discord_application_id)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents(),
+            # Nobody is pinged unless a message names them (render.Rendered.allowed_mentions).
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=RallyTree,
+            max_messages=None,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            guild_ready_timeout=guild_ready_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            # A rate-limit wait longer than this is handed back to the outbox dispatcher
+            # (which reschedules the row) instead of holding its lane; 30 s is the minimum.
+            max_ratelimit_timeout=30.0,
+            **options,
+        )
+        self.services = services
+        self.settings = settings
+        self.defer_after = defer_after
+        self.identify_delay = identify_delay
+        self.ready_event = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        # Buttons are matched by their id's shape, so they keep working after a restart.
+        self.add_dynamic_items(ActionButton)
+        await cog.setup(self)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # Discord allows one IDENTIFY per 5 s per bot: wait before identifying again after an
+        # invalid session (discord.py's default, made tunable for tests and benches).
+        if not initial:
+            await asyncio.sleep(self.identify_delay)
+
+    async def on_ready(self) -> None:
+        self.ready_event.set()
+        log.info("connected to Discord in %d guild(s)", len(self.guilds))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where discord.py sends REST calls and opens its gateway connection."""
+
+    api: str
+    gateway: yarl.URL
+
+    @classmethod
+    def current(cls) -> Endpoints:
+        return cls(discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+
+    def apply(self) -> None:
+        discord.http.Route.BASE = self.api
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self.gateway
+
+
+def point_at(settings: Settings) -> Endpoints:
+    """Point discord.py at DISCORD_API_URL / DISCORD_GATEWAY_URL; returns what to restore.
+
+    These are class attributes of the library (a REST proxy in production, a fake in tests),
+    so they are set just before connecting and put back when the bot stops.
+    """
+    saved = Endpoints.current()
+    api, gateway = saved.api, saved.gateway
+    if settings.discord_api_url:
+        api = api_base(settings.discord_api_url)
+    if settings.discord_gateway_url:
+        gateway = yarl.URL(settings.discord_gateway_url)
+    Endpoints(api, gateway).apply()
+    return saved
+
+
+def api_base(url: str) -> str:
+    """A REST base with its version: https://proxy.example → https://proxy.example/api/v10."""
+    url = url.rstrip("/")
+    path = yarl.URL(url).path.rstrip("/")
+    if path.split("/")[-1].startswith("v") and "/api" in path:
+        return url
+    return f"{url}/api/v{API_VERSION}"
+
+
+def quiet_library_logs() -> None:
+    """discord.py logs payloads (message text, interaction tokens) at DEBUG: never log them.
+
+    The level is set on discord.py's own logger (INFO, or the root's level if higher), so a
+    later change of the root level cannot turn the payload logging back on."""
+    library = logging.getLogger("discord")
+    floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    if library.level == logging.NOTSET or library.level < floor:
+        library.setLevel(floor)
+
+
+class DiscordPlatform:
+    """The bot as a rallybot Platform: start() returns once Discord says it is ready."""
+
+    def __init__(self, runtime: Runtime, **options: Any) -> None:
+        self.settings = runtime.settings
+        self.bot = RallyBot(runtime.services, runtime.settings, **options)
+        self.chat: Chat = DiscordChat(self.bot)
+        self._task: asyncio.Task[None] | None = None
+        self._saved: Endpoints | None = None
+
+    async def start(self) -> None:
+        token = self.settings.discord_token
+        if token is None:
+            raise RuntimeError("DISCORD_TOKEN is not set")
+        quiet_library_logs()
+        self._saved = point_at(self.settings)
+        self._task = asyncio.create_task(self.bot.start(token.get_secret_value()), name="discord")
+        ready = asyncio.create_task(self.bot.ready_event.wait())
+        try:
+            await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if not self.bot.ready_event.is_set():
+            error = self._task.exception() if self._task.done() else None
+            await self.stop()
+            raise RuntimeError(f"Discord did not connect: {error!r}") from error
+
+    async def stop(self) -> None:
+        try:
+            await self.bot.close()
+            if self._task is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await self._task
+        finally:
+            self._task = None
+            if self._saved is not None:
+                self._saved.apply()
+                self._saved = None
+
+
+def create(runtime: Runtime, **options: Any) -> DiscordPlatform:
+    """The Discord platform for `rallybot run` (options tune timeouts, for tests and benches)."""
+    return DiscordPlatform(runtime, **options)

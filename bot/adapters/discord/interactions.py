@@ -1,0 +1,166 @@
+"""Answering interactions: who is asking, the 3-second deadline, and the one place where
+errors become kind replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+import discord
+
+from bot.adapters.discord.render import Rendered, render_pages
+from bot.core.commands import Caller
+from bot.core.errors import FieldError, RallyError
+from bot.core.messages import Reply
+from bot.core.services import Services
+from bot.core.views import notice
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+# Discord fails an interaction without an initial response after 3 s. Work that is not done
+# after this long is deferred first (the person sees "thinking…") and answered as a follow-up.
+DEFER_AFTER = 1.0
+
+Work = Callable[[], Awaitable[Reply]]
+_unfinished: set[asyncio.Future[Reply]] = set()  # work that outlived its interaction
+FormFactory = Callable[[], discord.ui.Modal]
+
+
+@runtime_checkable
+class RallyClient(Protocol):
+    """What handlers need from the bot: the core's services and the deferral threshold."""
+
+    services: Services
+    defer_after: float
+
+
+def client_of(interaction: discord.Interaction[Any]) -> RallyClient:
+    client = interaction.client
+    if not isinstance(client, RallyClient):
+        raise TypeError("this interaction did not reach a rallybot client")
+    return client
+
+
+def caller_of(interaction: discord.Interaction[Any]) -> Caller:
+    """Discord user ids are global: the identity scope is "", the guild is the space."""
+    user = interaction.user
+    in_guild = interaction.guild_id is not None
+    roles: frozenset[str] = frozenset()
+    if in_guild and isinstance(user, discord.Member):
+        # The ids exactly as the interaction carried them. Member.roles drops ids that are
+        # not in the cache, which would silently revoke a lead who holds the lead role.
+        roles = frozenset(str(role_id) for role_id in user._roles)
+    perms = interaction.permissions
+    return Caller(
+        platform=PLATFORM,
+        workspace="",
+        user=str(user.id),
+        display_name=user.display_name,
+        channel=str(interaction.channel_id) if interaction.channel_id else None,
+        can_manage=in_guild and (perms.manage_guild or perms.administrator),
+        space=str(interaction.guild_id) if in_guild else None,
+        roles=roles,
+    )
+
+
+async def guarded(services: Services, work: Work) -> Reply:
+    """The adapter's one place where a failure becomes a kind, private reply."""
+    copy = services.copy
+    try:
+        return await work()
+    except FieldError as error:
+        label = (
+            copy(f"discord.field_{error.field}")
+            if copy.has(f"discord.field_{error.field}")
+            else error.field
+        )
+        reason = copy(error.key, **error.params)
+        return Reply(
+            notice(copy("error.title"), copy("discord.field_error", field=label, error=reason)),
+            ok=False,
+        )
+    except RallyError as error:
+        return services.error_reply(error)
+    except Exception as error:
+        # The frames, not the message: a database error's message can quote what was typed.
+        log.error(
+            "a Discord interaction failed (%s); nothing was changed\n%s",
+            type(error).__name__,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        return Reply(notice(copy("error.title"), copy("discord.failed")), ok=False)
+
+
+async def answer(
+    interaction: discord.Interaction[Any],
+    work: Work,
+    form: FormFactory | None = None,
+) -> None:
+    """Run the work and answer privately: at once when it is quick, else defer first so the
+    initial response always beats Discord's 3-second deadline."""
+    client = client_of(interaction)
+    task = asyncio.ensure_future(guarded(client.services, work))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=client.defer_after)
+        if not done:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await task
+        if reply.form == "alert" and form is not None and not interaction.response.is_done():
+            await interaction.response.send_modal(form())
+            return
+        await send_reply(interaction, reply)
+    except discord.HTTPException as error:
+        # Too late (10062 Unknown interaction) or Discord refused: the person sees "the
+        # application did not respond". The work is not cut off mid-transaction: it commits
+        # or rolls back on its own.
+        log.warning("could not answer a Discord interaction: %s %s", error.status, error.code)
+        if not task.done():
+            _unfinished.add(task)
+            task.add_done_callback(_unfinished.discard)
+
+
+async def send_reply(interaction: discord.Interaction[Any], reply: Reply) -> None:
+    """Every reply is private (ephemeral): it only concerns the person who asked."""
+    pages: list[Rendered] = []
+    for message in (reply.message, *reply.extras):
+        pages.extend(render_pages(message))
+    for page in pages:
+        await _send_page(interaction, page)
+
+
+async def _send_page(interaction: discord.Interaction[Any], page: Rendered) -> None:
+    kwargs: dict[str, Any] = {
+        "ephemeral": True,
+        "allowed_mentions": page.allowed_mentions(),
+        "suppress_embeds": page.suppress_embeds,
+    }
+    view = page.view()
+    if view is not None:
+        kwargs["view"] = view
+    files = page.files()
+    if files:
+        kwargs["files"] = files
+    if not interaction.response.is_done():
+        await interaction.response.send_message(page.content, **kwargs)
+    else:
+        await interaction.followup.send(page.content, **kwargs)
+
+
+async def fail(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """Errors discord.py raises before our handler runs (an out-of-date command, a bad option)."""
+    services = client_of(interaction).services
+    log.warning("a Discord command could not run: %s", type(error).__name__)
+
+    async def work() -> Reply:
+        return Reply(
+            notice(services.copy("error.title"), services.copy("discord.out_of_date")), ok=False
+        )
+
+    try:
+        await send_reply(interaction, await guarded(services, work))
+    except discord.HTTPException as http_error:
+        log.warning("could not answer a Discord interaction: %s", http_error.status)

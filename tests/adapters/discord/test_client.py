@@ -1,0 +1,58 @@
+"""The bot itself: endpoints, intents, and a clear failure when Discord refuses the token."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from bot.adapters.discord.client import api_base, create, intents
+from bot.bootstrap import build
+from tests.adapters.discord.conftest import discord_settings
+from tests.fakes.discord import FakeDiscord
+
+DISCORD_API = "https://discord.com/api/v10"
+
+
+def test_the_rest_base_gets_the_api_version_unless_it_has_one() -> None:
+    assert api_base("https://proxy.example") == "https://proxy.example/api/v10"
+    assert api_base("https://proxy.example/discord/") == "https://proxy.example/discord/api/v10"
+    assert api_base("http://127.0.0.1:9/api/v10/") == "http://127.0.0.1:9/api/v10"
+
+
+def test_only_the_guilds_intent_no_privileged_one() -> None:
+    wanted = intents()
+    assert wanted.guilds
+    assert wanted.value == discord.Intents(guilds=True).value
+    assert not (wanted.members or wanted.presences or wanted.message_content)
+
+
+async def test_a_refused_token_fails_start_and_puts_the_endpoints_back(
+    fake: FakeDiscord, db_url: str
+) -> None:
+    runtime = build(discord_settings(fake, db_url, discord_token="wrong"))
+    platform = create(runtime, guild_ready_timeout=0.05)
+    try:
+        with pytest.raises(RuntimeError, match="Discord did not connect"):
+            await platform.start()
+    finally:
+        await runtime.close()
+    assert discord.http.Route.BASE == DISCORD_API
+    assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+
+
+async def test_start_points_discord_py_at_the_settings_and_stop_restores(
+    fake: FakeDiscord, db_url: str
+) -> None:
+    runtime = build(discord_settings(fake, db_url))
+    platform = create(runtime, guild_ready_timeout=0.05)
+    try:
+        await platform.start()
+        assert fake.api_url == discord.http.Route.BASE
+        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == fake.gateway_url
+        assert platform.bot.is_ready() and platform.bot.user is not None
+        assert platform.bot.user.id == int(fake.application_id)
+    finally:
+        await platform.stop()
+        await runtime.close()
+    assert discord.http.Route.BASE == DISCORD_API
+    assert platform.bot.is_closed()

@@ -1,0 +1,63 @@
+"""Discord's 3-second rule: every interaction gets its initial response in time; slow work is
+deferred first and answered as a follow-up; the fake fails a response that comes too late."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.adapters.discord.conftest import World
+from tests.fakes.discord.server import DEADLINE
+
+
+@contextmanager
+def database_busy(db_url: str) -> Iterator[None]:
+    """Another writer holds the SQLite write lock: every command's commit waits for it."""
+    connection = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+
+
+async def test_every_interaction_is_answered_within_three_seconds(world: World) -> None:
+    await world.founded()
+    await world.say("ana", "alert", link="https://x.com/troll/status/1")
+    await world.deliver()
+    rally = world.latest(world.rally_posts(), "Rally #1")
+    await (await world.press("ben", rally, "on_it")).reply()
+    opened = await (await world.run("cam", "alert")).wait()
+    await (await world.fake.submit(world.cam, opened, {"links": "https://x.com/t/2"})).reply()
+    answered = list(world.fake.interactions.values())
+    assert len(answered) == 20
+    assert world.fake.failed_interactions() == []
+    assert all(i.latency is not None and i.latency < DEADLINE for i in answered)
+
+
+async def test_slow_work_is_deferred_in_time_and_answered_as_a_follow_up(world: World) -> None:
+    await world.founded()
+    with database_busy(world.db_url):
+        slow = await world.run("ben", "available", state="off")
+        await slow.wait()
+        await asyncio.sleep(0.6)  # the lock is held a while after the deferral
+    assert slow.response_type == 5  # "rallybot is thinking…", privately
+    assert slow.latency is not None and slow.latency < DEADLINE
+    assert "won't be rallied" in await slow.text()
+    assert slow.followups and slow.followups[0]["flags"] & 64
+
+
+async def test_the_fake_fails_an_interaction_answered_too_late(world: World) -> None:
+    await world.founded()
+    world.fake.deadline = 0.3  # Discord's rule, on a shorter clock
+    with database_busy(world.db_url):
+        late = await world.run("ben", "available", state="off")
+        await late.wait()
+        await asyncio.sleep(0.8)
+    assert late.failed == "late"
+    assert late.response_type is None
+    world.fake.deadline = DEADLINE
+    assert "won't be rallied" in await world.say("ben", "available", state="off")  # still alive

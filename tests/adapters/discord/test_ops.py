@@ -1,0 +1,118 @@
+"""Deploy steps: `rallybot discord-sync` registers /rally; `discord-invite` prints the URL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import discord
+import pytest
+
+from bot.adapters.discord.cog import SUBCOMMANDS
+from bot.adapters.discord.ops import invite_url, permissions, sync_commands
+from tests.adapters.discord.conftest import discord_settings
+from tests.fakes.discord import FakeDiscord
+
+RALLYBOT = Path(sys.executable).with_name("rallybot")
+
+
+async def test_sync_registers_the_group_globally_as_discord_accepts_it(
+    fake: FakeDiscord, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await sync_commands(discord_settings(fake, db_url), None) == 0
+    (rally,) = fake.commands["global"]
+    assert rally["name"] == "rally" and rally["description"]
+    assert [o["name"] for o in rally["options"]] == list(SUBCOMMANDS)
+    alert = next(o for o in rally["options"] if o["name"] == "alert")
+    assert [o["name"] for o in alert["options"]][:3] == ["link", "more_links", "note"]
+    assert {
+        c["value"] for c in next(o for o in alert["options"] if o["name"] == "where")["choices"]
+    } >= {"x", "tiktok"}
+    assert rally["contexts"] == [0, 1] and rally["integration_types"] == [0]
+    out = capsys.readouterr().out
+    assert "registered /rally globally" in out and "standdown" in out
+    assert discord.http.Route.BASE == "https://discord.com/api/v10"  # put back afterwards
+
+
+async def test_sync_to_one_guild_for_a_test_server(fake: FakeDiscord, db_url: str) -> None:
+    assert await sync_commands(discord_settings(fake, db_url), "1234567890") == 0
+    assert [c["name"] for c in fake.commands["1234567890"]] == ["rally"]
+    assert "global" not in fake.commands
+
+
+async def test_sync_reports_a_refused_token(
+    fake: FakeDiscord, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = discord_settings(fake, db_url, discord_token="not-the-token")
+    assert await sync_commands(settings, None) == 1
+    assert "refused the token" in capsys.readouterr().err
+    assert await sync_commands(discord_settings(fake, db_url), "general") == 2
+
+
+async def test_the_command_name_comes_from_the_settings(fake: FakeDiscord, db_url: str) -> None:
+    assert await sync_commands(discord_settings(fake, db_url, command="shield"), None) == 0
+    assert [c["name"] for c in fake.commands["global"]] == ["shield"]
+
+
+async def test_the_invite_asks_for_the_least_the_bot_needs(fake: FakeDiscord, db_url: str) -> None:
+    url = await invite_url(discord_settings(fake, db_url, discord_application_id="4242"))
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://discord.com/oauth2/authorize"
+    assert query["client_id"] == ["4242"]
+    assert query["scope"] == ["bot applications.commands"]
+    granted = discord.Permissions(int(query["permissions"][0]))
+    assert granted == permissions()
+    assert granted.send_messages and granted.attach_files and granted.view_channel
+    assert not granted.mention_everyone and not granted.embed_links and not granted.administrator
+    assert not fake.requests  # computed locally: no call to Discord
+    fetched = await invite_url(discord_settings(fake, db_url))  # no id: looked up with the token
+    assert parse_qs(urlsplit(fetched).query)["client_id"] == [fake.application_id]
+
+
+async def test_the_installed_command_syncs_and_invites(
+    fake: FakeDiscord, db_url: str, tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "RALLYBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        DISCORD_TOKEN=fake.token,
+        DISCORD_API_URL=fake.base_url,  # the version is added: /api/v10
+        DATABASE_URL=db_url,
+        RALLYBOT_DATA_DIR=str(tmp_path),
+    )
+    guild = "9876543210"
+    sync = await asyncio.create_subprocess_exec(
+        str(RALLYBOT),
+        "discord-sync",
+        "--guild",
+        guild,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(sync.communicate(), 60)
+    assert sync.returncode == 0, err.decode()
+    assert f"registered /rally in server {guild}" in out.decode()
+    assert fake.token not in out.decode() + err.decode()
+    assert [c["name"] for c in fake.commands[guild]] == ["rally"]
+    invite = await asyncio.create_subprocess_exec(
+        str(RALLYBOT),
+        "discord-invite",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(invite.communicate(), 60)
+    assert invite.returncode == 0, err.decode()
+    assert out.decode().startswith(
+        f"https://discord.com/oauth2/authorize?client_id={fake.application_id}&"
+    )
