@@ -68,3 +68,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # Alembic narrates every start at INFO; only its warnings matter to an operator.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # discord.py logs gateway/REST payloads and aiosqlite every SQL parameter at DEBUG:
+    # message bodies must never reach the logs.
+    for noisy in ("discord", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))

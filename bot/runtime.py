@@ -162,9 +162,6 @@ async def serve(
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        for platform in reversed(started):
-            with contextlib.suppress(Exception):
-                await platform.stop()
         dispatcher.stopping = True
         wake.set()
         if delivery is not None:
@@ -173,6 +170,10 @@ async def serve(
             except TimeoutError:
                 log.warning("sends still in flight after the grace period were abandoned")
         await dispatcher.release()
+        # Platforms stop after delivery: their clients carry the sends still in flight.
+        for platform in reversed(started):
+            with contextlib.suppress(Exception):
+                await platform.stop()
         if metrics_server is not None:
             await metrics_server.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -65,6 +65,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPoolEntr
 def make_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for a postgres://, postgresql:// or sqlite:/// URL."""
     parsed = database_url(url)
+    options.setdefault("hide_parameters", True)  # error messages must not quote user text
     if parsed.get_backend_name() == "postgresql":
         # A long-running bot outlives server restarts and idle-connection reaping.
         options.setdefault("pool_pre_ping", True)

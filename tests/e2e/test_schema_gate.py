@@ -28,8 +28,16 @@ def sqlite_files(folder: Path) -> list[Path]:
 def rallybot(url: str, cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env["DATABASE_URL"] = url
-    return subprocess.run([str(RALLYBOT), *args], input=stdin, capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120, check=False)
+    return subprocess.run(
+        [str(RALLYBOT), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_run_refuses_an_unmigrated_postgres_then_works_after_migrate(
@@ -46,8 +54,12 @@ async def test_run_refuses_an_unmigrated_postgres_then_works_after_migrate(
         assert migrated.returncode == 0, migrated.stderr
         assert f"schema is at {schema.head_revision()}" in migrated.stdout
 
-        ran = rallybot(url, tmp_path, "run",
-                       stdin="/rally alert https://x.com/t/1 on postgres\n/rally status\n")
+        ran = rallybot(
+            url,
+            tmp_path,
+            "run",
+            stdin="/rally alert https://x.com/t/1 on postgres\n/rally status\n",
+        )
         assert ran.returncode == 0, ran.stderr
         assert "Rally #1: Ana is under attack" in ran.stdout
         assert "#1 Ana: active" in ran.stdout

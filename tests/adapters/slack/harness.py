@@ -74,6 +74,8 @@ def slack_settings(fake: FakeSlack, db_url: str, tmp_path: Path, **more: Any) ->
         "slack_client_id": None,
         "slack_client_secret": None,
         "alerts_per_day": 50,
+        # The scene's members are approved in seed(); first-alert review has its own tests.
+        "review_first_alerts": False,
     }
     values.update(more)
     return Settings(**values)
