@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,8 @@ import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.discord import cog
 from bot.adapters.discord.chat import DiscordChat
@@ -116,13 +119,18 @@ class Endpoints:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self.gateway
 
 
+_pointed: list[Endpoints] = []  # what to restore, while any bot in this process runs
+
+
 def point_at(settings: Settings) -> Endpoints:
     """Point discord.py at DISCORD_API_URL / DISCORD_GATEWAY_URL; returns what to restore.
 
     These are class attributes of the library (a REST proxy in production, a fake in tests),
-    so they are set just before connecting and put back when the bot stops.
+    so they are set just before connecting and put back when the last bot in the process
+    stops: a bot still running (a second one in tests) must never fall back to discord.com.
     """
-    saved = Endpoints.current()
+    saved = _pointed[0] if _pointed else Endpoints.current()
+    _pointed.append(saved)
     api, gateway = saved.api, saved.gateway
     if settings.discord_api_url:
         api = api_base(settings.discord_api_url)
@@ -152,15 +160,60 @@ def quiet_library_logs() -> None:
         library.setLevel(floor)
 
 
-class DiscordPlatform:
-    """The bot as a rallybot Platform: start() returns once Discord says it is ready."""
+GATEWAY_RETRY_SECONDS = 5.0
 
-    def __init__(self, runtime: Runtime, **options: Any) -> None:
+
+class DiscordPlatform:
+    """The bot as a rallybot Platform: start() returns once Discord says it is ready.
+
+    Only one process may hold the gateway, or every command would run once per process. On
+    PostgreSQL the holder takes an advisory lock; other workers log in over REST only (they
+    still deliver the outbox) and take over the gateway when the holder goes away.
+    """
+
+    def __init__(
+        self, runtime: Runtime, gateway_retry: float = GATEWAY_RETRY_SECONDS, **options: Any
+    ) -> None:
         self.settings = runtime.settings
+        self.engine = runtime.engine
         self.bot = RallyBot(runtime.services, runtime.settings, **options)
         self.chat: Chat = DiscordChat(self.bot)
+        self.gateway_retry = gateway_retry
+        self.standby = False
         self._task: asyncio.Task[None] | None = None
         self._saved: Endpoints | None = None
+        self._lock: AsyncConnection | None = None
+        self._waiting: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """For /healthz: a standby worker is healthy while it can send."""
+        return self.standby or self.bot.ready_event.is_set()
+
+    async def _take_gateway(self) -> bool:
+        """True when this process may hold the gateway (always, off PostgreSQL)."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self._lock is None:
+            self._lock = await self.engine.connect()
+        token = self.settings.discord_token
+        assert token is not None
+        key = int.from_bytes(
+            hashlib.sha256(b"rallybot-gateway:" + token.get_secret_value().encode()).digest()[:8],
+            "big",
+            signed=True,
+        )
+        got = await self._lock.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+        await self._lock.commit()  # the lock is held by the session, not the transaction
+        return bool(got)
+
+    async def _wait_for_gateway(self) -> None:
+        # Polling: the lock is another process's, so nothing in this one can signal it.
+        while not await self._take_gateway():  # noqa: ASYNC110
+            await asyncio.sleep(self.gateway_retry)
+        log.info("this process now holds the Discord gateway")
+        self.standby = False
+        self._task = asyncio.create_task(self.bot.connect(), name="discord")
 
     async def start(self) -> None:
         token = self.settings.discord_token
@@ -168,6 +221,13 @@ class DiscordPlatform:
             raise RuntimeError("DISCORD_TOKEN is not set")
         quiet_library_logs()
         self._saved = point_at(self.settings)
+        if not await self._take_gateway():
+            # Another process holds the gateway: deliver over REST, and wait for our turn.
+            await self.bot.login(token.get_secret_value())
+            self.standby = True
+            self._waiting = asyncio.create_task(self._wait_for_gateway())
+            log.info("another process holds the Discord gateway; this one sends and waits")
+            return
         self._task = asyncio.create_task(self.bot.start(token.get_secret_value()), name="discord")
         ready = asyncio.create_task(self.bot.ready_event.wait())
         try:
@@ -181,14 +241,24 @@ class DiscordPlatform:
 
     async def stop(self) -> None:
         try:
+            if self._waiting is not None:
+                self._waiting.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await self._waiting
             await self.bot.close()
             if self._task is not None:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await self._task
         finally:
-            self._task = None
+            self._task = self._waiting = None
+            if self._lock is not None:
+                with contextlib.suppress(Exception):
+                    await self._lock.close()  # ends the session: the advisory lock goes too
+                self._lock = None
             if self._saved is not None:
-                self._saved.apply()
+                _pointed.pop()
+                if not _pointed:
+                    self._saved.apply()
                 self._saved = None
 
 

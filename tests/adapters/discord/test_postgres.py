@@ -33,3 +33,26 @@ async def test_a_rally_on_postgresql_survives_a_restart(fake: FakeDiscord) -> No
             assert set(await world.outbox_statuses()) == {"sent"}
         finally:
             await world.stop()
+
+
+async def test_only_one_process_holds_the_gateway_and_another_takes_over(
+    fake: FakeDiscord,
+) -> None:
+    """Two workers on one database: one gateway session; the other sends and waits."""
+    assert POSTGRES_URL is not None
+    async with throwaway_postgres(POSTGRES_URL) as url:
+        await schema.upgrade(url)
+        first, second = World(fake, url), World(fake, url)
+        await first.start()
+        try:
+            await second.start(gateway_retry=0.1)
+            assert second.platform is not None and second.platform.standby
+            assert fake.gateway.identifies == 1
+            assert second.platform.connected  # healthy: it can still send
+            await first.stop()  # the holder goes away
+            await fake.gateway.wait_for(lambda: fake.gateway.identifies == 2)
+            await second.platform.bot.ready_event.wait()
+            assert not second.platform.standby
+        finally:
+            await first.stop()
+            await second.stop()
