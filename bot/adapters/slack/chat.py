@@ -125,7 +125,10 @@ class SlackChat:
                 lambda: client.files_upload_v2(
                     channel=posted_in,
                     file_uploads=[
+                        # Text goes as content; bytes (the digest's PNG chart) as a file.
                         {"content": a.content, "filename": a.filename, "title": a.filename}
+                        if a.data is None
+                        else {"file": a.data, "filename": a.filename, "title": a.filename}
                         for a in message.attachments
                     ],
                 )

@@ -78,3 +78,18 @@ async def test_every_post_switches_unfurling_off(bot: SlackBot) -> None:
     for call in posts:
         assert call.args["unfurl_links"] is False and call.args["unfurl_media"] is False
         assert "link_names" not in call.args and "parse" not in call.args
+
+
+async def test_the_weekly_digest_reaches_each_lead_with_its_chart_as_a_png(
+    bot: SlackBot,
+) -> None:
+    await bot.seed()
+    assert "raised" in await bot.ask("UBEN", f"alert {X_LINK} pile-on")
+    await deliver_everything(bot)
+    data = await bot.runtime.services.digest_report(None, None, send=True)
+    await deliver_everything(bot)
+    title = f"weekly digest for {data.week}"
+    for lead in ("UANA", "USAM"):  # the lead and the safety lead, each privately
+        assert any(title in m.text for m in bot.fake.dms_to(lead))
+    pngs = [content for content in bot.fake.uploads.values() if content.startswith(b"\x89PNG")]
+    assert len(pngs) == 2 and all(len(png) > 1000 for png in pngs)
