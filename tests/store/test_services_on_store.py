@@ -147,3 +147,20 @@ async def test_two_workers_never_send_one_check_in_twice(
     checkin_messages = [t for t in titles if t.startswith("Checking in after alert")]
     assert len(checkin_messages) == 18  # one message per check-in, none twice
     assert sum(done) >= 18
+
+
+async def test_what_fell_due_while_nothing_ran_is_delivered_once_on_the_next_start(
+    uow: Callable[[], SqlUnitOfWork],
+) -> None:
+    clock = Clock()
+    first = services(uow, clock)
+    await first.seed_demo()
+    assert (await first.handle_text(as_("ana"), "alert https://x.com/t/1 nobody answers")).ok
+    # The only process stops; the escalation (30 min) and the first check-in (1 day) fall due.
+    clock.at += timedelta(days=2)
+    restarted = services(uow, clock)
+    assert await restarted.run_due(limit=100) >= 2
+    assert await restarted.run_due(limit=100) == 0  # nothing twice
+    titles = [title for _, _, title in await outbox(uow)]
+    assert titles.count("Checking in after alert #1") == 1
+    assert any(t.startswith("Alert #1 needs attention") for t in titles)
