@@ -194,8 +194,9 @@ class OutboxRepo(Protocol):
         """Delete sent, superseded and failed rows created before this time (retention)."""
         ...
 
-    async def delete_pending_dms(self, platform: str, user: str) -> int:
-        """Drop unsent DMs to this platform user (their owner asked to be forgotten)."""
+    async def delete_dms_to(self, platform: str, user: str) -> int:
+        """Drop every DM row to this platform user, sent or not (they asked to be forgotten):
+        the rows hold their platform id."""
         ...
 
 

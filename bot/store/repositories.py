@@ -673,12 +673,11 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
             )
         )
 
-    async def delete_pending_dms(self, platform: str, user: str) -> int:
+    async def delete_dms_to(self, platform: str, user: str) -> int:
         return await self._delete(
             delete(OutboxRow).where(
                 OutboxRow.platform == platform,
                 OutboxRow.address_kind == "dm",
                 OutboxRow.address == user,
-                OutboxRow.status == OutboxStatus.PENDING.value,
             )
         )

@@ -68,9 +68,10 @@ async def test_an_alert_raised_in_slack_rallies_discord_and_both_tallies_agree(
 ) -> None:
     slack_bot, world = both
     await slack_bot.seed()  # Ana leads in Slack; Ben, Cam and Dee respond there
-    await link(slack_bot, "UANA", world, "ana")
-    # Ana, a lead, adds this Discord server to the collective with its rally channel.
-    added = await world.say("ana", "setup", world.rally, what="rally")
+    # Ana's Discord account is the server's owner ("lee" in the fake): as our lead who manages
+    # the server, she adds it to the collective with its rally channel.
+    await link(slack_bot, "UANA", world, "lee")
+    added = await world.say("lee", "setup", world.rally, what="rally")
     assert "Rally channel" in added and str(world.rally.id) in added
     await link(slack_bot, "UBEN", world, "ben")  # Ben is on both; reached on Discord
 
@@ -80,7 +81,7 @@ async def test_an_alert_raised_in_slack_rallies_discord_and_both_tallies_agree(
     (slack_rally,) = slack_bot.fake.in_channel(RALLY)
     discord_rally = world.latest(world.rally_posts(), "Rally #1")
     # Ana (the founder responds too) and Ben are linked: pinged on Discord, and only there.
-    on_discord = {str(world.people[name].id) for name in ("ana", "ben")}
+    on_discord = {str(world.people[name].id) for name in ("lee", "ben")}
     assert world.fake.pings[discord_rally["id"]].users == on_discord
     slack_text = text_of({"blocks": slack_rally.blocks})
     assert "<@UBEN>" not in slack_text and "<@UANA>" not in slack_text

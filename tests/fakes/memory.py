@@ -557,14 +557,11 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
             del self._t.outbox[item_id]
         return len(doomed)
 
-    async def delete_pending_dms(self, platform: str, user: str) -> int:
+    async def delete_dms_to(self, platform: str, user: str) -> int:
         doomed = [
             o.id
             for o in self._t.outbox.values()
-            if o.platform == platform
-            and o.address_kind == "dm"
-            and o.address == user
-            and o.status is OutboxStatus.PENDING
+            if o.platform == platform and o.address_kind == "dm" and o.address == user
         ]
         for item_id in doomed:
             del self._t.outbox[item_id]

@@ -9,8 +9,8 @@ from bot.core.messages import Mention
 from tests.unit.conftest import Rally
 
 
-def on_slack(user: str, channel: str | None = "C1") -> Caller:
-    return Caller("slack", "T1", user, display_name=user, channel=channel)
+def on_slack(user: str, channel: str | None = "C1", admin: bool = False) -> Caller:
+    return Caller("slack", "T1", user, display_name=user, channel=channel, can_manage=admin)
 
 
 async def link_to_slack(rally: Rally, handle: str, slack_user: str) -> None:
@@ -23,7 +23,7 @@ async def link_to_slack(rally: Rally, handle: str, slack_user: str) -> None:
 
 async def two_platforms(rally: Rally) -> None:
     await link_to_slack(rally, "lee", "ULEE")
-    assert (await rally.say(on_slack("ULEE", "C-RALLY"), "setup rally")).ok
+    assert (await rally.say(on_slack("ULEE", "C-RALLY", admin=True), "setup rally")).ok
     for handle in ("ben", "cam"):
         await link_to_slack(rally, handle, f"U{handle.upper()}")
     assert (await rally.say(on_slack("UBEN"), "prefer slack")).ok

@@ -522,7 +522,8 @@ async def link_discord(rally, handle: str, user: str, guild: str) -> None:
 async def demo_guild(rally) -> None:
     """The demo collective's Discord guild G1, whose role 555 makes leads."""
     await link_discord(rally, "lee", "L1", "G1")
-    assert (await rally.say(in_guild("L1", "G1"), "setup")).ok
+    # Lee manages the server (Manage Server), so may attach it to the collective.
+    assert (await rally.say(in_guild("L1", "G1", can_manage=True), "setup")).ok
     assert (await rally.say(in_guild("L1", "G1"), "setup leadrole <@&555>")).ok
 
 

@@ -23,7 +23,7 @@ from bot.core.model import (
     Venue,
     Visibility,
 )
-from bot.core.services import checkins, review
+from bot.core.services import checkins, review, upkeep
 from bot.core.services.context import Ctx
 from bot.core.services.rally import is_public, rally_wave, refresh_tally, who
 from bot.core.views import action_id, kinds_text, list_words, notice, tally
@@ -361,6 +361,7 @@ async def stand_down(ctx: Ctx, cmd: c.StandDown) -> Reply:
     _close(alert, ctx, CloseReason.STOOD_DOWN, actor)
     await ctx.uow.alerts.save(alert)
     await ctx.audit("alert_stood_down", alert)
+    await upkeep.after_close(ctx, alert)
     if was_rallied:
         await refresh_tally(ctx, alert)
         responses = await ctx.uow.responses.for_alert(alert.id)

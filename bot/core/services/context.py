@@ -69,10 +69,9 @@ class Ctx:
         if not caller.roles and not member.lead_via_role:
             return
         space = await self.uow.spaces.find(caller.platform, caller.space_id)
-        holds = (
-            space is not None and space.lead_role is not None and (space.lead_role in caller.roles)
-        )
-        holds = holds and space is not None and space.collective_id == member.collective_id
+        if space is None or space.collective_id != member.collective_id:
+            return  # another collective's guild says nothing about roles here
+        holds = space.lead_role is not None and space.lead_role in caller.roles
         if holds and not member.is_lead:
             member.roles, member.lead_via_role = member.roles | {Role.LEAD}, True
         elif member.lead_via_role and not holds:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.core.messages import Button
 from bot.core.model import Alert, AlertStatus, CloseReason, ResponseState, Visibility
-from bot.core.services import review
+from bot.core.services import review, upkeep
 from bot.core.services.context import Ctx
 from bot.core.services.rally import rally_wave
 from bot.core.views import action_id, notice
@@ -20,6 +20,7 @@ async def expire_consent(ctx: Ctx, alert: Alert) -> None:
     alert.closed_at = ctx.now
     alert.escalate_at = None
     await ctx.uow.alerts.save(alert)
+    await upkeep.after_close(ctx, alert)
     raiser = await ctx.uow.members.get(alert.raised_by_id)
     if raiser is not None and raiser.is_active:
         await ctx.to_members(

@@ -145,6 +145,8 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
     lead = await ctx.lead()
     collective = await ctx.collective()
     if space is None:
+        if not caller.can_manage:  # a lead of ours still needs to manage that server
+            raise NotAllowed("error.setup_needs_admin")
         space = Space(
             ctx.ids.new(),
             collective.id,
@@ -468,7 +470,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
         await ctx.uow.alerts.save(alert)
         await ctx.uow.evidence.delete_for_alert(alert.id)
     for ident in await ctx.uow.identities.for_members([member.id]):
-        await ctx.uow.outbox.delete_pending_dms(ident.platform, ident.user)
+        await ctx.uow.outbox.delete_dms_to(ident.platform, ident.user)
     await ctx.uow.identities.delete_for_member(member.id)
     await ctx.uow.link_codes.delete_for_member(member.id)
     await ctx.uow.checkins.delete_for_member(member.id)

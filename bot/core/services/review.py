@@ -16,6 +16,7 @@ from bot.core.model import (
     Member,
     MemberStatus,
 )
+from bot.core.services import upkeep
 from bot.core.services.context import Ctx
 from bot.core.views import action_id, kinds_text, notice
 
@@ -160,6 +161,7 @@ async def suspend(ctx: Ctx, cmd: c.Suspend) -> Reply:
             alert.status, alert.close_reason = AlertStatus.CLOSED, CloseReason.SUSPENDED
             alert.closed_at, alert.closed_by_id, alert.escalate_at = ctx.now, lead.id, None
             await ctx.uow.alerts.save(alert)
+            await upkeep.after_close(ctx, alert)
             if was_active:
                 await refresh_tally(ctx, alert)
             closed += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.messages import Button
-from bot.core.model import Alert, Response
+from bot.core.model import Alert, MemberStatus, Response
 from bot.core.services.context import Ctx
 from bot.core.views import action_id, notice
 
@@ -44,6 +44,14 @@ async def purge(ctx: Ctx, alert: Alert) -> None:
         checkin.answer = None
         await ctx.uow.checkins.save(checkin)
     await ctx.audit("alert_purged", alert)
+
+
+async def after_close(ctx: Ctx, alert: Alert) -> None:
+    """A safety case kept after its target asked to be forgotten is purged once it closes,
+    as they were told."""
+    target = await ctx.uow.members.get(alert.target_id)
+    if target is not None and target.status is MemberStatus.FORGOTTEN and not alert.purged_at:
+        await purge(ctx, alert)
 
 
 def retention_cutoff(ctx: Ctx) -> timedelta:
