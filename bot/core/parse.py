@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -402,7 +403,10 @@ def parse_link(word: str) -> str:
         parts is None
         or parts.scheme.lower() not in ("http", "https")
         or not parts.hostname
-        or any(ch.isspace() or ord(ch) < 32 or ch in '<>|`"' for ch in url)
+        or any(
+            ch.isspace() or ord(ch) < 32 or ch in '<>|`"' or unicodedata.category(ch) == "Cf"
+            for ch in url
+        )  # Cf: bidi overrides and invisible characters that disguise where a link goes
     ):
         raise BadInput("error.bad_link", link=url[:80])
     return url

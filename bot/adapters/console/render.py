@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.core.messages import Link, Mention, Message, Span, Text
 
 # Terminal control sequences in user text could repaint or hide lines: keep only \n and \t.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape(text: str) -> str:

@@ -69,7 +69,9 @@ def _span(span: Span) -> tuple[str, int | None]:
     if isinstance(span, Mention):
         if span.user is not None and _SNOWFLAKE.match(span.user):
             return f"<@{span.user}>", int(span.user)
-        return "@" + escape(span.label), None
+        # Unaddressed: the name as text, escaped as if it followed an "@" (a member called
+        # "everyone" must not read as @everyone).
+        return escape("@" + span.label), None
     if isinstance(span, Link):
         url = span.url.strip()
         if _URL.fullmatch(url):

@@ -27,10 +27,15 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _STYLE = {"bold": "*", "italic": "_", "code": "`"}
 
 
+# Bidirectional overrides and isolates would reorder what people read (a spoofed link, a
+# reversed word); Slack shows them as they are, so they go.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def escape(text: str) -> str:
     """&, < and > are Slack's control characters: escaped, no typed text can become a ping
     (<!channel>, <!subteam^…>, <@U…>) or a disguised link (<url|label>)."""
-    return text.translate(_ESCAPES)
+    return _BIDI.sub("", text).translate(_ESCAPES)
 
 
 def span(s: Span) -> str:

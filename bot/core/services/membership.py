@@ -23,6 +23,7 @@ from bot.core.model import (
 from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
 from bot.core.services.context import Ctx, Forged
 from bot.core.services.digest import next_digest_time
+from bot.core.services.rally import refresh_tally
 from bot.core.views import action_id, notice
 
 # Unambiguous characters (no 0/O, 1/I/L): about 40 bits in 8 characters.
@@ -460,6 +461,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
         raise Forged("error.bad_button", member_id=cmd.member_id or "")
     if member.is_lead and len(await ctx.leads()) <= 1:
         raise Conflict("error.last_lead")
+    collective = await ctx.collective()  # while they are still a member
     kept: list[int] = []
     for alert in await ctx.uow.alerts.for_target(member.id):
         if alert.is_open and (alert.status is AlertStatus.SAFETY_REVIEW or alert.is_severe):
@@ -485,6 +487,13 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     member.timezone = member.preferred_platform = None
     member.prefers_dm = False
     await ctx.uow.members.save(member)
+    # Live tallies still name them: each open rally is edited to the scrubbed name, and the
+    # new edit supersedes any edit still waiting to go out.
+    for alert in await ctx.uow.alerts.open_for_collective(collective.id):
+        if alert.status is AlertStatus.ACTIVE:
+            involved = {r.member_id for r in await ctx.uow.rallied.for_alert(alert.id)}
+            if member.id in involved or await ctx.uow.responses.get(alert.id, member.id):
+                await refresh_tally(ctx, alert)
     await ctx.audit("forget_me", subject=member.id, kept=",".join(map(str, kept)))
     lines = [copy("forget.done_body")]
     if kept:
