@@ -1,0 +1,291 @@
+"""B1: how fast `rallybot web` acknowledges a signed `/rally alert <link>` over HTTP, next to
+a bare Bolt app that only acks.
+
+Three processes: this one plays Slack (the fake Slack's Web API, and 50 concurrent clients
+sending signed slash commands, as bench/slack_ack.py does), `python -m bot web` is the real
+`rallybot web` (Bolt over aiohttp, with its dispatcher and scheduler, on SQLite or
+PostgreSQL), and `python -m bench.bare_slack` is the baseline: the same aiohttp + Bolt stack
+whose handler only acks. Both servers run side by side; the load goes to one at a time in
+alternating blocks (ABBA), so the machine's noise falls on both alike. After each rallybot
+block the benchmark waits until every alert was raised, rallied, answered (response_url)
+and delivered, so that no block carries the previous one's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+from bench.common import (
+    CHANNEL,
+    LEADS,
+    TEAM,
+    Config,
+    Result,
+    Stopwatch,
+    clean_env,
+    database,
+    free_port,
+    logged_errors,
+    percentile,
+    r,
+    seed_collective,
+    spawn,
+    stop,
+    tail,
+    wait_http,
+    wait_line,
+)
+from bench.slack_ack import SECRET
+from bot.store.uow import make_engine
+from tests.adapters.slack.harness import text_of
+from tests.fakes.slack import FakeSlack, Limits, Sent, SlackSender, User
+
+FAILED = "went wrong"  # the words of the slack.failed reply
+CLIENTS = 50
+MEMBERS, RESPONDERS = 60, 40
+GOAL_RATIO = 1.3
+SLACK_DEADLINE_MS = 3000.0
+
+
+class Load:
+    """Closed-loop clients: each sends its next request as soon as the last was acked."""
+
+    def __init__(self, sender: SlackSender, users: list[str], clients: int) -> None:
+        self.sender = sender
+        self.users = users
+        self.clients = clients
+        self.numbers = itertools.count(1)
+        self.rids: list[str] = []
+
+    async def run(self, requests: int) -> tuple[list[float], int, float]:
+        """(latencies in ms, errors, seconds) for `requests` slash commands."""
+        latencies: list[float] = []
+        errors = 0
+        left = iter(range(requests))
+
+        async def client() -> None:
+            nonlocal errors
+            for _ in left:
+                n = next(self.numbers)
+                text = f"alert https://x.com/troll/status/{n} pile-on after my video #{n}"
+                user = self.users[n % len(self.users)]
+                try:
+                    sent: Sent = await self.sender.command(TEAM, user, text, CHANNEL)
+                except (aiohttp.ClientError, OSError):
+                    errors += 1
+                    continue
+                if sent.status != 200:
+                    errors += 1
+                    continue
+                latencies.append(sent.seconds * 1000)
+                if sent.response_id is not None:
+                    self.rids.append(sent.response_id)
+
+        watch = Stopwatch()
+        await asyncio.gather(*(client() for _ in range(self.clients)))
+        return latencies, errors, watch.seconds
+
+
+async def settle(fake: FakeSlack, load: Load, seconds: float = 600) -> float:
+    """Wait until rallybot finished the work of every request it acked: the alert raised and
+    rallied, the reply posted to the response_url (the last step); returns how long that
+    took. The outbox is not waited for: rallybot paces rally posts at Slack's one message a
+    second per channel, which costs no CPU and would make every block wait minutes."""
+    watch = Stopwatch()
+    await fake.wait_for(lambda: all(fake.responses[rid] for rid in load.rids), seconds)
+    await asyncio.sleep(0.2)
+    return watch.seconds
+
+
+def outcomes(fake: FakeSlack, load: Load) -> tuple[int, int]:
+    """(raised, failed): the replies rallybot posted after the acks."""
+    raised = failed = 0
+    for rid in load.rids:
+        words = " ".join(text_of(post) for post in fake.responses[rid])
+        if FAILED in words:
+            failed += 1
+        elif "raised" in words:
+            raised += 1
+    return raised, failed
+
+
+async def one_backend(backend: str, cfg: Config, result: Result) -> float | None:
+    requests = 400 if cfg.quick else 2000
+    blocks = 2  # per server, ABBA: bare, rallybot, rallybot, bare
+    per_block = requests // blocks
+    async with database(backend, cfg.postgres) as url:
+        engine = make_engine(url)
+        try:
+            seeded = await seed_collective(engine, MEMBERS, RESPONDERS)
+        finally:
+            await engine.dispose()
+        generous = Limits(post_per_second=1000, post_burst=1000, tier_scale=100)
+        async with FakeSlack(limits=generous) as fake:
+            people = [User(u, f"m{n}", f"Member {n}") for n, u in enumerate(seeded.users)]
+            people[0].is_admin = True
+            workspace = fake.add_workspace(TEAM, "bench", people, {CHANNEL, LEADS})
+            with tempfile.TemporaryDirectory(prefix="rallybot-b1-") as tmp_name:
+                tmp = Path(tmp_name)
+                rally_port, bare_port = free_port(), free_port()
+                slack_env = {
+                    "SLACK_BOT_TOKEN": workspace.bot_token,
+                    "SLACK_SIGNING_SECRET": SECRET,
+                    "SLACK_API_URL": fake.api_url,
+                }
+                rally = await spawn(
+                    [sys.executable, "-m", "bot", "web"],
+                    clean_env(
+                        DATABASE_URL=url,
+                        PORT=str(rally_port),
+                        RALLYBOT_DATA_DIR=str(tmp),
+                        RALLYBOT_LOG_LEVEL="WARNING",
+                        **slack_env,
+                    ),
+                    tmp,
+                    tmp / "rallybot-web.log",
+                )
+                bare = await spawn(
+                    [sys.executable, "-m", "bench.bare_slack", str(bare_port)],
+                    clean_env(**slack_env),
+                    tmp,
+                    tmp / "bare.log",
+                    pipe_stdout=True,
+                )
+                try:
+                    await wait_http(f"http://127.0.0.1:{rally_port}/healthz", rally)
+                    await wait_line(bare, "ready")
+                    ratio = await measure(
+                        fake,
+                        url,
+                        rally_port,
+                        bare_port,
+                        seeded.users,
+                        per_block,
+                        blocks,
+                        backend,
+                        result,
+                    )
+                except Exception:
+                    print(tail(tmp / "rallybot-web.log"), file=sys.stderr)
+                    raise
+                finally:
+                    await stop(rally)
+                    await stop(bare)
+                    errors = logged_errors(tmp / "rallybot-web.log")
+                    if errors:
+                        result.notes.append(f"{backend}: rallybot web logged {errors}")
+                return ratio
+
+
+async def measure(
+    fake: FakeSlack,
+    url: str,
+    rally_port: int,
+    bare_port: int,
+    users: list[str],
+    per_block: int,
+    blocks: int,
+    backend: str,
+    result: Result,
+) -> float:
+    connector = aiohttp.TCPConnector(limit=CLIENTS * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        loads = {
+            "rallybot web": Load(
+                SlackSender(fake, f"http://127.0.0.1:{rally_port}", SECRET, session), users, CLIENTS
+            ),
+            "bare Bolt": Load(
+                SlackSender(fake, f"http://127.0.0.1:{bare_port}", SECRET, session), users, CLIENTS
+            ),
+        }
+        for load in loads.values():  # warm up: connections, caches, first auth
+            await load.run(100)
+        await settle(fake, loads["rallybot web"])
+        order = list(
+            itertools.chain.from_iterable(
+                (["bare Bolt", "rallybot web"] if b % 2 == 0 else ["rallybot web", "bare Bolt"])
+                for b in range(blocks)
+            )
+        )
+        seen: dict[str, list[float]] = {name: [] for name in loads}
+        errors = dict.fromkeys(loads, 0)
+        busy = dict.fromkeys(loads, 0.0)
+        settling: list[float] = []
+        for name in order:
+            latencies, refused, seconds = await loads[name].run(per_block)
+            seen[name] += latencies
+            errors[name] += refused
+            busy[name] += seconds
+            if name == "rallybot web":
+                settling.append(await settle(fake, loads[name]))
+    p99: dict[str, float] = {}
+    for name, latencies in seen.items():
+        p99[name] = percentile(latencies, 99)
+        result.rows.append(
+            {
+                "database": backend,
+                "server": name,
+                "requests": len(latencies),
+                "errors": errors[name],
+                "acks/s": r(len(latencies) / busy[name], 0),
+                "p50 ms": r(percentile(latencies, 50)),
+                "p90 ms": r(percentile(latencies, 90)),
+                "p99 ms": r(p99[name]),
+                "max ms": r(max(latencies)),
+            }
+        )
+    raised, failed = outcomes(fake, loads["rallybot web"])
+    ratio = p99["rallybot web"] / p99["bare Bolt"]
+    result.rows.append({"database": backend, "server": "p99 ratio", "p99 ms": r(ratio)})
+    result.notes.append(
+        f"{backend}: after a rallybot block of {per_block} acks, the raises, rallies and "
+        f"replies took up to {r(max(settling), 1)} s more to finish (the work after the ack)"
+    )
+    result.notes.append(
+        f"{backend}: of the {len(loads['rallybot web'].rids)} alerts acknowledged (warm-up "
+        f"included), {raised} were raised and {failed} failed after the ack "
+        "(the person is told 'something went wrong')"
+    )
+    result.goal(f"alerts that failed after the ack, {backend}", failed, "0", failed == 0)
+    result.goal(f"p99 ratio, {backend}", r(ratio), f"≤ {GOAL_RATIO}", ratio <= GOAL_RATIO)
+    result.goal(
+        f"p99 under Slack's 3 s, {backend}",
+        r(p99["rallybot web"]),
+        f"< {SLACK_DEADLINE_MS:.0f} ms",
+        p99["rallybot web"] < SLACK_DEADLINE_MS,
+    )
+    return ratio
+
+
+async def main(cfg: Config) -> Result:
+    result = Result(
+        "B1",
+        "Slack ack: signed /rally alert <link> over HTTP, rallybot web vs a bare Bolt app",
+        [
+            "database",
+            "server",
+            "requests",
+            "errors",
+            "acks/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+        ],
+        params={
+            "clients": CLIENTS,
+            "requests_per_server": 400 if cfg.quick else 2000,
+            "blocks_per_server": 2,
+            "members": MEMBERS,
+            "responders": RESPONDERS,
+        },
+    )
+    for backend in cfg.backends():
+        await one_backend(backend, cfg, result)
+    return result

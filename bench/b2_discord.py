@@ -1,0 +1,192 @@
+"""B2: how fast rallybot's Discord bot gives an interaction its initial response, next to a
+bare discord.py client that only responds.
+
+Three processes, as in B1: this one plays Discord (two fake Discords of tests/fakes/discord,
+one per bot, with generous limits), `python -m bot run` is rallybot with Discord configured
+(its outbox dispatcher and scheduler in the same loop, on SQLite), and
+`python -m bench.bare_discord` is the baseline. Timed by the fake: from writing
+INTERACTION_CREATE to the bot's gateway socket to receiving the interaction callback, one
+interaction at a time, in alternating blocks (ABBA). Kinds: `/rally alert link:<url>` (raise
+and rally) and `/rally status` (a read). Each alert is stood down afterwards (untimed), so
+the collective keeps a realistic handful of open alerts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Config,
+    Result,
+    clean_env,
+    database,
+    free_port,
+    logged_errors,
+    percentile,
+    r,
+    spawn,
+    stop,
+    tail,
+    wait_http,
+    wait_line,
+)
+from tests.fakes.discord import Channel, FakeDiscord, Interaction, Limits, User
+
+GOAL_RATIO = 1.3
+KINDS = ("alert", "status")
+GENEROUS = Limits(messages=1000, edits=1000, dms=1000, other=1000, global_per_second=10_000)
+
+
+@dataclass
+class World:
+    """One fake Discord with a server, a rally channel, a lead and 12 members."""
+
+    fake: FakeDiscord
+    lead: User = field(init=False)
+    channel: Channel = field(init=False)
+    people: list[User] = field(init=False)
+    alerts: int = 0
+    failed: int = 0
+
+    def __post_init__(self) -> None:
+        self.lead = self.fake.add_user("lead", "Lead")
+        guild = self.fake.add_guild("bench", self.lead)
+        self.channel = self.fake.add_channel(guild, "rally")
+        self.people = [self.fake.add_user(f"m{n}", f"Member {n}") for n in range(12)]
+        for person in self.people:
+            guild.add_member(person)
+
+    async def command(self, user: User, sub: str, **options: Any) -> Interaction:
+        return await self.fake.command(user, sub, options, channel=self.channel)
+
+    async def setup(self) -> None:
+        await (await self.command(self.lead, "setup")).reply()
+        for person in self.people:
+            await (await self.command(person, "join")).reply()
+            await (await self.command(self.lead, "approve", member=person)).reply()
+            await (await self.command(self.lead, "role", member=person, role="responder")).reply()
+
+    async def timed(self, kind: str, n: int) -> float:
+        who = self.people[n % len(self.people)]
+        if kind == "alert":
+            asked = await self.command(who, "alert", link=f"https://x.com/troll/status/{n}")
+        else:
+            asked = await self.command(who, "status")
+        await asked.wait(10)
+        if asked.failed or asked.latency is None:
+            self.failed += 1
+            return float("nan")
+        if kind == "alert":
+            self.alerts += 1
+            # Collectives have a few open alerts, not hundreds: close this one (untimed).
+            await (await self.command(self.lead, "standdown", alert=self.alerts)).wait(10)
+        return asked.latency * 1000
+
+
+async def main(cfg: Config) -> Result:
+    per_kind = 60 if cfg.quick else 200
+    blocks = 2 if cfg.quick else 4
+    result = Result(
+        "B2",
+        "Discord first response: interaction to initial response, rallybot vs bare discord.py",
+        ["bot", "kind", "interactions", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+        params={"per_kind": per_kind, "blocks": blocks, "database": "sqlite"},
+    )
+    async with (
+        database("sqlite", None) as url,
+        FakeDiscord(limits=GENEROUS) as rally_fake,
+        FakeDiscord(limits=GENEROUS) as bare_fake,
+    ):
+        worlds = {"rallybot": World(rally_fake), "bare discord.py": World(bare_fake)}
+        with tempfile.TemporaryDirectory(prefix="rallybot-b2-") as tmp_name:
+            tmp = Path(tmp_name)
+            port = free_port()
+
+            def discord_env(fake: FakeDiscord) -> dict[str, str]:
+                return {
+                    "DISCORD_TOKEN": fake.token,
+                    "DISCORD_API_URL": fake.api_url,
+                    "DISCORD_GATEWAY_URL": fake.gateway_url,
+                }
+
+            rally = await spawn(
+                [sys.executable, "-m", "bot", "run"],
+                clean_env(
+                    DATABASE_URL=url,
+                    RALLYBOT_DATA_DIR=str(tmp),
+                    RALLYBOT_METRICS_PORT=str(port),
+                    RALLYBOT_LOG_LEVEL="WARNING",
+                    RALLYBOT_ALERTS_PER_DAY="1000",
+                    RALLYBOT_REVIEW_FIRST_ALERTS="false",
+                    **discord_env(rally_fake),
+                ),
+                tmp,
+                tmp / "rallybot-run.log",
+            )
+            bare = await spawn(
+                [sys.executable, "-m", "bench.bare_discord"],
+                clean_env(**discord_env(bare_fake)),
+                tmp,
+                tmp / "bare.log",
+                pipe_stdout=True,
+            )
+            try:
+                await wait_http(f"http://127.0.0.1:{port}/healthz", rally, 120)
+                await wait_line(bare, "ready", 120)
+                for world in worlds.values():
+                    await world.setup()
+                await measure(worlds, per_kind, blocks, result)
+            except Exception:
+                print(tail(tmp / "rallybot-run.log"), file=sys.stderr)
+                raise
+            finally:
+                await stop(rally)
+                await stop(bare)
+                errors = logged_errors(tmp / "rallybot-run.log")
+                if errors:
+                    result.notes.append(f"rallybot run logged {errors}")
+    return result
+
+
+async def measure(worlds: dict[str, World], per_kind: int, blocks: int, result: Result) -> None:
+    counter = itertools.count(1)
+    for world in worlds.values():  # warm up
+        for kind in KINDS:
+            for _ in range(10):
+                await world.timed(kind, next(counter))
+        world.failed = 0
+    seen: dict[tuple[str, str], list[float]] = {(b, k): [] for b in worlds for k in KINDS}
+    names = list(worlds)
+    for b in range(blocks):
+        order = names if b % 2 == 0 else names[::-1]
+        for name in order:
+            for kind in KINDS:
+                for _ in range(per_kind // blocks):
+                    seen[(name, kind)].append(await worlds[name].timed(kind, next(counter)))
+    p99: dict[tuple[str, str], float] = {}
+    for (name, kind), values in seen.items():
+        ok = [v for v in values if v == v]
+        p99[(name, kind)] = percentile(ok, 99)
+        result.rows.append(
+            {
+                "bot": name,
+                "kind": kind,
+                "interactions": len(values),
+                "failed": len(values) - len(ok),
+                "p50 ms": r(percentile(ok, 50)),
+                "p90 ms": r(percentile(ok, 90)),
+                "p99 ms": r(p99[(name, kind)]),
+                "max ms": r(max(ok)),
+            }
+        )
+    for kind in KINDS:
+        ratio = p99[("rallybot", kind)] / p99[("bare discord.py", kind)]
+        result.rows.append({"bot": "p99 ratio", "kind": kind, "p99 ms": r(ratio)})
+        result.goal(f"p99 ratio, {kind}", r(ratio), f"≤ {GOAL_RATIO}", ratio <= GOAL_RATIO)
+    failed = worlds["rallybot"].failed
+    result.goal("interactions that failed Discord's 3 s deadline", failed, "0", failed == 0)

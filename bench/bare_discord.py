@@ -1,0 +1,52 @@
+"""B2's baseline: a bare discord.py client whose only handler answers every interaction at
+once (an ephemeral "ok"), connected the way rallybot's bot connects (the same library, the
+guilds intent, REST and gateway pointed at DISCORD_API_URL / DISCORD_GATEWAY_URL).
+
+    DISCORD_TOKEN=… DISCORD_API_URL=… DISCORD_GATEWAY_URL=… python -m bench.bare_discord
+
+Prints "ready" once the gateway said READY; stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import warnings
+
+import yarl
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import discord
+
+
+class Bare(discord.Client):
+    async def on_ready(self) -> None:
+        print("ready", flush=True)
+
+    async def on_interaction(self, interaction: discord.Interaction[discord.Client]) -> None:
+        await interaction.response.send_message("ok", ephemeral=True)
+
+
+async def main() -> None:
+    logging.getLogger("discord").setLevel(logging.WARNING)
+    discord.http.Route.BASE = os.environ["DISCORD_API_URL"].rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["DISCORD_GATEWAY_URL"])
+    intents = discord.Intents.none()
+    intents.guilds = True
+    client = Bare(intents=intents, max_messages=None, chunk_guilds_at_startup=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with client:
+        task = asyncio.create_task(client.start(os.environ["DISCORD_TOKEN"]))
+        await stop.wait()
+        await client.close()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
