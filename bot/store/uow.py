@@ -69,6 +69,13 @@ def make_engine(url: str, **options: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql":
         # A long-running bot outlives server restarts and idle-connection reaping.
         options.setdefault("pool_pre_ping", True)
+    elif parsed.get_backend_name() == "sqlite" and "poolclass" not in options:
+        # SQLite has one writer: with several connections, a burst of clicks ends in
+        # "database is locked" after the platform was already answered. One connection makes
+        # transactions queue in the event loop instead, and none is lost.
+        options.setdefault("pool_size", 1)
+        options.setdefault("max_overflow", 0)
+        options.setdefault("pool_timeout", 60)
     engine = create_async_engine(parsed, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

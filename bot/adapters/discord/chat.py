@@ -68,7 +68,10 @@ class DiscordChat:
         self._dm_channels: dict[str, int] = {}
 
     def limits(self, item: OutboxItem) -> Sequence[Limit]:
-        return [Limit("discord:global", GLOBAL_PER_SECOND, int(GLOBAL_PER_SECOND))]
+        found = [Limit("discord:global", GLOBAL_PER_SECOND, int(GLOBAL_PER_SECOND))]
+        if item.op == "update":  # a tally is edited at most once a second
+            found.append(Limit(f"discord:edit:{item.address}:{item.key}", 1.0, 1))
+        return found
 
     async def post(self, item: OutboxItem, message: Message) -> str:
         page = render(message)

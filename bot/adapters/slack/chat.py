@@ -83,8 +83,11 @@ class SlackChat:
 
     def limits(self, item: OutboxItem) -> Sequence[Limit]:
         team = item.workspace
-        if item.op == "update":
-            return [Limit(f"slack:{team}:chat.update", TIER3_PER_SECOND, TIER3_BURST)]
+        if item.op == "update":  # and a tally is edited at most once a second
+            return [
+                Limit(f"slack:{team}:chat.update", TIER3_PER_SECOND, TIER3_BURST),
+                Limit(f"slack:{team}:edit:{item.address}:{item.key}", 1.0, 1),
+            ]
         found = [Limit(f"slack:{team}:post:{item.address}", POST_PER_SECOND, POST_BURST)]
         if item.address_kind == "dm" and (team, item.address) not in self._dms:
             found.append(Limit(f"slack:{team}:conversations.open", TIER3_PER_SECOND, TIER3_BURST))
