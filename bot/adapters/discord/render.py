@@ -24,8 +24,9 @@ _ANGLE_SYNTAX = re.compile(r"<(?=[@#/:]|a:|t:|id:)", re.IGNORECASE)
 _EVERYONE = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
 _MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
 # Block markdown only counts at the start of a line: headings, quotes, lists, subtext.
-_LINE_START = re.compile(r"^(\s*)([#>+-])", re.MULTILINE)
-_ORDERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+# [ \t]* and not \s*: \s spans line breaks, which made escaping quadratic in them.
+_LINE_START = re.compile(r"^([ \t]*)([#>+-])", re.MULTILINE)
+_ORDERED = re.compile(r"^([ \t]*\d+)\.", re.MULTILINE)
 # Control and bidirectional-override characters can hide or reorder text (link spoofing).
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _SNOWFLAKE = re.compile(r"^\d{1,20}$")
@@ -154,6 +155,10 @@ def _cut(text: str, length: int) -> str:
     head = text[: max(0, length - 1)]
     space = max(head.rfind(" "), head.rfind("\n"))
     head = head[:space] if space > 0 else ""
+    # An odd number of unescaped backticks left a code span open: Discord would pair it with
+    # a later one and un-escape what lies between, so close it.
+    if len(re.findall(r"(?<!\\)`", head)) % 2:
+        head += "`"
     return head.rstrip() + "…"
 
 
