@@ -232,7 +232,7 @@ async def one_backend(backend: str, cfg: Config, size: Size, result: Result) -> 
         "9 weeks": week.end - timedelta(weeks=9),
         "5 years": week.end - SPAN,
     }
-    runs = 5 if cfg.quick else 7
+    runs = 3 if cfg.quick else 5
     urls: dict[str, str] = {}
     counts: dict[str, dict[str, int]] = {}
     seeding: dict[str, float] = {}
@@ -323,7 +323,7 @@ async def main(cfg: Config) -> Result:
             "responses": size.alerts * size.responses_per_alert,
             "checkins": size.alerts * size.checkins_per_alert,
             "week": WEEK,
-            "runs": 5 if cfg.quick else 7,
+            "runs": 3 if cfg.quick else 5,
         },
     )
     for backend in cfg.backends():

@@ -177,7 +177,7 @@ class Pool:
 
 async def main(cfg: Config) -> Result:
     total = 4_000 if cfg.quick else 100_000
-    window = 2.0 if cfg.quick else 6.0
+    window = 2.0 if cfg.quick else 5.0
     result = Result(
         "B6",
         "Due work: 100,000 due check-ins, 1 vs 4 worker processes, and a restart",
@@ -215,7 +215,7 @@ async def main(cfg: Config) -> Result:
                             "per second": r(done / window, 0),
                         }
                     )
-                await restart(engine, url, total, log, 600 if cfg.quick else 30, result)
+                await restart(engine, url, total, log, 600 if cfg.quick else 15, result)
                 refused = len(log.read_text().splitlines())
         finally:
             await engine.dispose()
@@ -233,9 +233,9 @@ async def restart(
     first = Pool(url, 4, True, log)
     await first.start()
     started = time.monotonic()
-    # SIGKILL once about a third of what is left is done (or after 15 s).
+    # SIGKILL once about a third of what is left is done (or after 8 s).
     target = before + (total - before) // 3
-    await poll(lambda: reached(engine, target), 15, 0.02)
+    await poll(lambda: reached(engine, target), 8, 0.02)
     first.kill()
     killed_at = await worked(engine)
     result.rows.append(

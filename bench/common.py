@@ -172,6 +172,10 @@ def machine(server_url: str | None = None) -> dict[str, Any]:
 
 
 def _git_commit() -> str | None:
+    """The commit measured (+dirty with uncommitted changes); RALLYBOT_BENCH_SOURCE names it
+    when the benchmarks run from an exported tree."""
+    if os.environ.get("RALLYBOT_BENCH_SOURCE"):
+        return os.environ["RALLYBOT_BENCH_SOURCE"]
     try:
         found = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
