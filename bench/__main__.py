@@ -20,7 +20,6 @@ from bench.common import (
     DEFAULT_POSTGRES,
     LOGGED,
     Config,
-    NotYet,
     Result,
     machine,
     quiet_logs,
@@ -75,8 +74,6 @@ def run_one(bench_id: str, cfg: Config) -> Result:
         module = importlib.import_module(module_name)
         entry: Callable[[Config], Coroutine[Any, Any, Result]] = module.main
         result = asyncio.run(entry(cfg))
-    except NotYet as error:
-        result = Result(bench_id, what, [], status="not yet", notes=[str(error)])
     except Exception as error:
         traceback.print_exc()
         result = Result(

@@ -217,6 +217,8 @@ async def fan_out(
     lost = len(wanted) - len(per_dm)
     doubled = sum(1 for n in per_dm.values() if n > 1)
     ratio = finished / floor if floor else float("inf")
+    # Only the waiting scales with the speed; the raise's transaction takes as long at any.
+    real = (finished - raised) * limiter.speed + raised
     opens = calls[("conversations.open", "")]
     rows: list[tuple[str, object]] = [
         ("responders rallied by DM", len(wanted)),
@@ -233,8 +235,10 @@ async def fan_out(
         ("DMs lost / sent twice", f"{lost} / {doubled}"),
         ("outbox rows by status", ", ".join(f"{k} {v}" for k, v in sorted(states.items()))),
         (
-            "at Slack's real rates (times the speed): completion, floor (s)",
-            f"{r(finished * limiter.speed, 0)}, {r(floor * limiter.speed, 0)}",
+            "projected at Slack's real rates: completion, floor (s), ratio",
+            f"{r(real, 0)}, {r(floor * limiter.speed, 0)}, {r(real / (floor * limiter.speed))}"
+            if floor
+            else "-",
         ),
     ]
     result.rows.extend({"figure": k, "value": v} for k, v in rows)

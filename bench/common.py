@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,10 +58,6 @@ class Config:
         return ["sqlite", "postgresql"] if self.postgres else ["sqlite"]
 
 
-class NotYet(NotImplementedError):
-    """A benchmark whose platform adapter is not there yet."""
-
-
 # --- timing and statistics ----------------------------------------------------------------
 
 
@@ -85,12 +81,6 @@ class Stopwatch:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.started
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[Stopwatch]:
-    watch = Stopwatch()
-    yield watch
 
 
 async def poll(check: Callable[[], Awaitable[bool]], seconds: float, every: float) -> bool:
@@ -222,7 +212,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-    status: str = "ok"  # ok, not yet, failed
+    status: str = "ok"  # ok, skipped, failed
     machine: dict[str, Any] = field(default_factory=dict)
     at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
