@@ -27,13 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, make_url, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from bot.store import schema
 from bot.store.tables import CollectiveRow, IdentityRow, MemberRow, SpaceRow
 from bot.store.uow import make_engine
+from tests.support.postgres import throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -294,26 +295,10 @@ async def database(backend: str, server_url: str | None) -> AsyncIterator[str]:
             yield url
         return
     assert server_url is not None, "no PostgreSQL server configured"
-    async with throwaway_postgres(server_url) as url:
+    # The tests' helper, with names that say the databases belong to a benchmark.
+    async with throwaway_postgres(server_url, prefix="rallybot_bench") as url:
         await schema.upgrade(url)
         yield url
-
-
-@contextlib.asynccontextmanager
-async def throwaway_postgres(server_url: str) -> AsyncIterator[str]:
-    """As tests/support/postgres.py, with names that say they belong to a benchmark."""
-    name = f"rallybot_bench_{uuid.uuid4().hex[:16]}"
-    server = make_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with server.connect() as connection:
-            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with server.connect() as connection:
-                await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await server.dispose()
 
 
 def free_port() -> int:

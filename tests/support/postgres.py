@@ -16,9 +16,9 @@ POSTGRES_URL = os.environ.get("RALLYBOT_TEST_POSTGRES_URL")
 
 
 @asynccontextmanager
-async def throwaway_postgres(server_url: str) -> AsyncIterator[str]:
+async def throwaway_postgres(server_url: str, prefix: str = "rallybot_test") -> AsyncIterator[str]:
     """A new, uniquely named database on the server of server_url, dropped on exit."""
-    name = f"rallybot_test_{uuid.uuid4().hex}"
+    name = f"{prefix}_{uuid.uuid4().hex}"
     # CREATE and DROP DATABASE cannot run inside a transaction.
     server = make_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
