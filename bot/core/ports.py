@@ -73,6 +73,16 @@ class MemberRepo(Protocol):
     async def many(self, member_ids: Sequence[str]) -> Sequence[Member]: ...
     async def add(self, member: Member) -> None: ...
     async def save(self, member: Member) -> None: ...
+    async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
+        """Set last_rallied_at of these members, in one statement."""
+        ...
+
+    async def digest_people(
+        self, collective_id: str, joined_from: datetime, joined_to: datetime
+    ) -> tuple[list[str], list[str]]:
+        """Display names of the active members who joined in [joined_from, joined_to) and of
+        the pending members, each list sorted."""
+        ...
 
 
 class IdentityRepo(Protocol):
@@ -92,6 +102,22 @@ class LinkCodeRepo(Protocol):
 
 class AlertRepo(Protocol):
     async def get(self, alert_id: str) -> Alert | None: ...
+    async def lock(self, alert_id: str) -> Alert | None:
+        """The alert as committed now, its row locked until the transaction ends, so that
+        transactions about one alert (responses to it) run one after the other."""
+        ...
+
+    async def many(self, alert_ids: Sequence[str]) -> Sequence[Alert]:
+        """The alerts with these ids; unknown ids are left out."""
+        ...
+
+    async def first_response_times(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[FirstResponseTimes]:
+        """raised_at, activated_at and first_response_at of the alerts raised in [start, end)
+        (the digest's chart: three columns, not whole alerts)."""
+        ...
+
     async def by_number(self, collective_id: str, number: int) -> Alert | None: ...
     async def open_for_collective(self, collective_id: str) -> Sequence[Alert]: ...
     async def for_target(self, member_id: str) -> Sequence[Alert]: ...
@@ -120,6 +146,13 @@ class ResponseRepo(Protocol):
         self, collective_id: str, start: datetime, end: datetime
     ) -> Sequence[Response]:
         """Responses in this collective whose first answer fell in [start, end)."""
+        ...
+
+    async def helping_per_member(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Mapping[str, int]:
+        """How many responses other than "can't" each member first gave in [start, end),
+        counted in the database (members with none are left out)."""
         ...
 
     async def save(self, response: Response) -> None:
@@ -178,8 +211,9 @@ class OutboxRepo(Protocol):
         lease ends. An edit waits while an earlier edit of the same message is in flight."""
         ...
 
-    async def supersede_edits(self, key: str, platform: str, workspace: str, address: str) -> int:
-        """Mark unclaimed pending edits of this message superseded (a newer one follows)."""
+    async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
+        """Mark unclaimed pending edits of this message superseded (newer ones follow), at
+        every address or only at those of one kind ("channel" or "dm")."""
         ...
 
     async def ref_for(
@@ -187,6 +221,13 @@ class OutboxRepo(Protocol):
     ) -> str | None: ...
     async def posted(self, key: str) -> Sequence[OutboxItem]:
         """Every "post" item of this logical message, so an update reaches each copy."""
+        ...
+
+    async def destinations(
+        self, key: str, address_kind: str | None = None
+    ) -> Sequence[Destination]:
+        """Where the copies of this logical message were posted (no bodies), oldest first:
+        all of them, or those at one kind of address ("channel" or "dm")."""
         ...
 
     async def save(self, item: OutboxItem) -> None: ...
@@ -198,6 +239,23 @@ class OutboxRepo(Protocol):
         """Drop every DM row to this platform user, sent or not (they asked to be forgotten):
         the rows hold their platform id."""
         ...
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one copy of a message went."""
+
+    platform: str
+    workspace: str
+    address_kind: str  # "channel" or "dm"
+    address: str
+
+
+@dataclass(frozen=True)
+class FirstResponseTimes:
+    raised_at: datetime
+    activated_at: datetime | None
+    first_response_at: datetime | None
 
 
 class UnitOfWork(Protocol):

@@ -74,8 +74,10 @@ def rally_message(
     called: Sequence[Member],
     responses: Sequence[Response],
     names: Mapping[str, str],
+    live_tally: bool = True,
 ) -> Message:
-    """The rally: what happened, what to do (the practice), who is called, the live tally."""
+    """The rally: what happened, what to do (the practice), who is called, the live tally
+    (or, in a copy that is not kept live, where to find it)."""
     who = target_label(copy, alert, target, for_leads=False)
     blocks: list[Block] = [
         para(
@@ -101,7 +103,10 @@ def rally_message(
     blocks.append(para(copy("rally.practice"), heading=copy("rally.practice_heading")))
     if called:
         blocks.append(calling(copy, called))
-    blocks.extend(tally(copy, responses, names))
+    if live_tally:
+        blocks.extend(tally(copy, responses, names))
+    else:
+        blocks.append(para(copy("rally.tally_in_channel", number=alert.number)))
     buttons: tuple[Button, ...] = ()
     if alert.is_open:
         buttons = rally_buttons(copy, alert)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,7 +46,9 @@ from bot.core.ports import (
     AuditRepo,
     CheckInRepo,
     CollectiveRepo,
+    Destination,
     EvidenceRepo,
+    FirstResponseTimes,
     IdentityRepo,
     LinkCodeRepo,
     MemberRepo,
@@ -252,6 +254,39 @@ class SqlMemberRepo(_Repo, MemberRepo):
     async def save(self, member: Member) -> None:
         await self._save(MemberRow, member)
 
+    async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
+        if member_ids:
+            # One UPDATE for the whole wave; "evaluate" also updates rows this session holds.
+            stmt = update(MemberRow).where(MemberRow.id.in_(member_ids)).values(last_rallied_at=at)
+            await self._session.execute(stmt, execution_options={"synchronize_session": "evaluate"})
+
+    async def digest_people(
+        self, collective_id: str, joined_from: datetime, joined_to: datetime
+    ) -> tuple[list[str], list[str]]:
+        joined = (
+            select(MemberRow.display_name)
+            .where(
+                MemberRow.collective_id == collective_id,
+                MemberRow.status == MemberStatus.ACTIVE.value,
+                MemberRow.joined_at >= joined_from,
+                MemberRow.joined_at < joined_to,
+            )
+            .order_by(MemberRow.display_name)
+        )
+        pending = (
+            select(MemberRow.display_name)
+            .where(
+                MemberRow.collective_id == collective_id,
+                MemberRow.status == MemberStatus.PENDING.value,
+            )
+            .order_by(MemberRow.display_name)
+        )
+        # Sorted again in Python: the database's collation may order names differently.
+        return (
+            sorted((await self._session.scalars(joined)).all()),
+            sorted((await self._session.scalars(pending)).all()),
+        )
+
 
 class SqlIdentityRepo(_Repo, IdentityRepo):
     async def find(self, platform: str, workspace: str, user: str) -> Identity | None:
@@ -299,6 +334,34 @@ class SqlLinkCodeRepo(_Repo, LinkCodeRepo):
 class SqlAlertRepo(_Repo, AlertRepo):
     async def get(self, alert_id: str) -> Alert | None:
         return await self._get(Alert, AlertRow, alert_id)
+
+    async def lock(self, alert_id: str) -> Alert | None:
+        # FOR UPDATE on PostgreSQL (SQLite renders none: its one connection already runs one
+        # transaction at a time); populate_existing re-reads a row this session holds.
+        stmt = select(AlertRow).where(AlertRow.id == alert_id).with_for_update()
+        row = (
+            await self._session.scalars(stmt, execution_options={"populate_existing": True})
+        ).one_or_none()
+        return None if row is None else to_domain(Alert, row)
+
+    async def many(self, alert_ids: Sequence[str]) -> Sequence[Alert]:
+        if not alert_ids:
+            return []
+        return await self._list(Alert, select(AlertRow).where(AlertRow.id.in_(set(alert_ids))))
+
+    async def first_response_times(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[FirstResponseTimes]:
+        stmt = (
+            select(AlertRow.raised_at, AlertRow.activated_at, AlertRow.first_response_at)
+            .where(
+                AlertRow.collective_id == collective_id,
+                AlertRow.raised_at >= start,
+                AlertRow.raised_at < end,
+            )
+            .order_by(AlertRow.raised_at, AlertRow.id)
+        )
+        return [FirstResponseTimes(*row) for row in await self._session.execute(stmt)]
 
     async def by_number(self, collective_id: str, number: int) -> Alert | None:
         stmt = select(AlertRow).where(
@@ -435,6 +498,22 @@ class SqlResponseRepo(_Repo, ResponseRepo):
         )
         return await self._list(Response, stmt)
 
+    async def helping_per_member(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Mapping[str, int]:
+        stmt = (
+            select(ResponseRow.member_id, func.count())
+            .join(AlertRow, AlertRow.id == ResponseRow.alert_id)
+            .where(
+                AlertRow.collective_id == collective_id,
+                ResponseRow.first_at >= start,
+                ResponseRow.first_at < end,
+                ResponseRow.state != ResponseState.CANT.value,
+            )
+            .group_by(ResponseRow.member_id)
+        )
+        return {member_id: int(n) for member_id, n in await self._session.execute(stmt)}
+
     async def save(self, response: Response) -> None:
         values = to_values(response)
         insert = self._insert(ResponseRow).values(values)
@@ -558,20 +637,38 @@ class SqlAuditRepo(_Repo, AuditRepo):
 
 
 class SqlOutboxRepo(_Repo, OutboxRepo):
+    """New rows wait in memory and go in one INSERT (an executemany) before any other
+    statement about the outbox and at commit, so a rally of 500 DMs costs one statement."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._new: list[dict[str, Any]] = []
+
     async def add(self, item: OutboxItem) -> None:
+        self._new.append(to_values(item))
+
+    def discard(self) -> None:
+        """Forget the rows not yet written (the transaction is rolled back)."""
+        self._new.clear()
+
+    async def flush(self) -> None:
+        """Write the rows added so far."""
+        if not self._new:
+            return
+        rows, self._new = self._new, []
         # ON CONFLICT DO NOTHING: a failed INSERT would abort a PostgreSQL transaction.
-        stmt = (
-            self._insert(OutboxRow)
-            .values(to_values(item))
-            .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+        stmt = self._insert(OutboxRow).on_conflict_do_nothing(
+            index_elements=[OutboxRow.idempotency_key]
         )
-        await self._session.execute(stmt)
+        connection = await self._session.connection()
+        await connection.execute(stmt, rows)
 
     async def claim(
         self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
     ) -> Sequence[OutboxItem]:
         if not platforms:
             return []
+        await self.flush()
         other = aliased(OutboxRow)
         edit_in_flight = (
             select(other.id)
@@ -613,14 +710,12 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         claimed = [to_domain(OutboxItem, row) for row in rows]
         return sorted(claimed, key=lambda o: (o.created_at, o.id))
 
-    async def supersede_edits(self, key: str, platform: str, workspace: str, address: str) -> int:
+    async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
+        await self.flush()
         stmt = (
             update(OutboxRow)
             .where(
                 OutboxRow.key == key,
-                OutboxRow.platform == platform,
-                OutboxRow.workspace == workspace,
-                OutboxRow.address == address,
                 OutboxRow.op == "update",
                 OutboxRow.status == OutboxStatus.PENDING.value,
                 OutboxRow.lease_until.is_(None),
@@ -628,10 +723,13 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
             .values(status=OutboxStatus.SUPERSEDED.value, payload={})
             .execution_options(synchronize_session=False)
         )
+        if address_kind is not None:
+            stmt = stmt.where(OutboxRow.address_kind == address_kind)
         return _rowcount(await self._session.execute(stmt))
 
     async def ref_for(self, key: str, platform: str, workspace: str, address: str) -> str | None:
         """The platform's id of the message sent for this key at this address."""
+        await self.flush()
         stmt = (
             select(OutboxRow.ref)
             .where(
@@ -649,6 +747,7 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         return (await self._session.execute(stmt)).scalar_one_or_none()
 
     async def posted(self, key: str) -> Sequence[OutboxItem]:
+        await self.flush()
         stmt = (
             select(OutboxRow)
             .where(OutboxRow.key == key, OutboxRow.op == POST)
@@ -656,10 +755,27 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         )
         return await self._list(OutboxItem, stmt)
 
+    async def destinations(
+        self, key: str, address_kind: str | None = None
+    ) -> Sequence[Destination]:
+        await self.flush()
+        stmt = (
+            select(
+                OutboxRow.platform, OutboxRow.workspace, OutboxRow.address_kind, OutboxRow.address
+            )
+            .where(OutboxRow.key == key, OutboxRow.op == POST)
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+        )
+        if address_kind is not None:
+            stmt = stmt.where(OutboxRow.address_kind == address_kind)
+        return [Destination(*row) for row in await self._session.execute(stmt)]
+
     async def save(self, item: OutboxItem) -> None:
+        await self.flush()
         await self._save(OutboxRow, item)
 
     async def delete_settled_before(self, before: datetime) -> int:
+        await self.flush()
         return await self._delete(
             delete(OutboxRow).where(
                 OutboxRow.created_at < before,
@@ -674,6 +790,7 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         )
 
     async def delete_dms_to(self, platform: str, user: str) -> int:
+        await self.flush()
         return await self._delete(
             delete(OutboxRow).where(
                 OutboxRow.platform == platform,

@@ -149,9 +149,11 @@ class SqlUnitOfWork(UnitOfWork):
             await session.close()
 
     async def commit(self) -> None:
+        await self.outbox.flush()
         await self.session.commit()
 
     async def rollback(self) -> None:
+        self.outbox.discard()
         await self.session.rollback()
 
 

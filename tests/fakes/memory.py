@@ -10,7 +10,8 @@ core opens one at a time, and a commit replaces the whole committed state.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Hashable, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -43,7 +44,9 @@ from bot.core.ports import (
     CheckInRepo,
     Clock,
     CollectiveRepo,
+    Destination,
     EvidenceRepo,
+    FirstResponseTimes,
     IdentityRepo,
     Ids,
     LinkCodeRepo,
@@ -214,6 +217,24 @@ class MemoryMemberRepo(_Repo, MemberRepo):
     async def save(self, member: Member) -> None:
         _insert(self._t.members, member.id, member, self._UNIQUE, replace=True)
 
+    async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
+        for i in member_ids:
+            if i in self._t.members:
+                self._t.members[i].last_rallied_at = at
+
+    async def digest_people(
+        self, collective_id: str, joined_from: datetime, joined_to: datetime
+    ) -> tuple[list[str], list[str]]:
+        ours = [m for m in self._t.members.values() if m.collective_id == collective_id]
+        return (
+            sorted(
+                m.display_name
+                for m in ours
+                if m.status is MemberStatus.ACTIVE and joined_from <= m.joined_at < joined_to
+            ),
+            sorted(m.display_name for m in ours if m.status is MemberStatus.PENDING),
+        )
+
 
 class MemoryIdentityRepo(_Repo, IdentityRepo):
     _UNIQUE: tuple[Callable[[Identity], Hashable], ...] = (
@@ -269,6 +290,26 @@ class MemoryAlertRepo(_Repo, AlertRepo):
 
     async def get(self, alert_id: str) -> Alert | None:
         return copy.deepcopy(self._t.alerts.get(alert_id))
+
+    async def lock(self, alert_id: str) -> Alert | None:
+        """Transactions are serialised here already: the alert as this one sees it."""
+        return await self.get(alert_id)
+
+    async def many(self, alert_ids: Sequence[str]) -> Sequence[Alert]:
+        return [copy.deepcopy(self._t.alerts[i]) for i in set(alert_ids) if i in self._t.alerts]
+
+    async def first_response_times(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Sequence[FirstResponseTimes]:
+        rows = sorted(
+            (
+                a
+                for a in self._t.alerts.values()
+                if a.collective_id == collective_id and start <= a.raised_at < end
+            ),
+            key=lambda a: (a.raised_at, a.id),
+        )
+        return [FirstResponseTimes(a.raised_at, a.activated_at, a.first_response_at) for a in rows]
 
     async def by_number(self, collective_id: str, number: int) -> Alert | None:
         for a in self._t.alerts.values():
@@ -378,6 +419,12 @@ class MemoryResponseRepo(_Repo, ResponseRepo):
             if r.alert_id in ours and start <= r.first_at < end
         ]
         return _copies(sorted(rows, key=lambda r: (r.first_at, r.alert_id, r.member_id)))
+
+    async def helping_per_member(
+        self, collective_id: str, start: datetime, end: datetime
+    ) -> Mapping[str, int]:
+        rows = await self.first_between(collective_id, start, end)
+        return dict(Counter(r.member_id for r in rows if r.state is not ResponseState.CANT))
 
     async def save(self, response: Response) -> None:
         """Insert or replace the one row of this responder for this alert."""
@@ -513,11 +560,12 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
             o.attempts += 1
         return _copies(rows[: max(limit, 0)])
 
-    async def supersede_edits(self, key: str, platform: str, workspace: str, address: str) -> int:
+    async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
         doomed = [
             o
             for o in self._t.outbox.values()
-            if (o.key, o.platform, o.workspace, o.address) == (key, platform, workspace, address)
+            if o.key == key
+            and address_kind in (None, o.address_kind)
             and o.op == "update"
             and o.status is OutboxStatus.PENDING
             and o.lease_until is None
@@ -544,6 +592,15 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         """Every "post" item of this logical message, so an update reaches each copy."""
         rows = [o for o in self._t.outbox.values() if o.key == key and o.op == "post"]
         return _copies(sorted(rows, key=lambda o: (o.created_at, o.id)))
+
+    async def destinations(
+        self, key: str, address_kind: str | None = None
+    ) -> Sequence[Destination]:
+        return [
+            Destination(o.platform, o.workspace, o.address_kind, o.address)
+            for o in await self.posted(key)
+            if address_kind in (None, o.address_kind)
+        ]
 
     async def save(self, item: OutboxItem) -> None:
         _insert(self._t.outbox, item.id, item, (lambda o: o.idempotency_key,), replace=True)

@@ -471,6 +471,12 @@ async def test_each_call_costs_one_statement_at_most(
         assert got is not None
         got.status = AlertStatus.ACTIVE
         response = Response(alert.id, helper.id, ResponseState.ON_IT, frozenset(), T0, T0)
+
+        async def three_outbox_rows() -> None:
+            for _ in range(3):
+                await u.outbox.add(an_outbox_item(c))
+            await u.outbox.flush()
+
         costs = {
             "get again": await cost(u.alerts.get(alert.id)),
             "save after get": await cost(u.alerts.save(got)),
@@ -480,7 +486,9 @@ async def test_each_call_costs_one_statement_at_most(
             "rallied": await cost(
                 u.rallied.add_many([Rallied(alert.id, m.id, 1, T0) for m in (target, helper)])
             ),
-            "outbox": await cost(u.outbox.add(an_outbox_item(c))),
+            "outbox rows, added then written": await cost(three_outbox_rows()),
+            "rallied members": await cost(u.members.mark_rallied([target.id, helper.id], T0)),
+            "lock": await cost(u.alerts.lock(alert.id)),
             "audit": await cost(u.audit.add(AuditEvent(new_id(), c.id, T0, None, "x"))),
             "claim": await cost(u.outbox.claim(T0, at(60), 10, SLACK)),
             "delete": await cost(u.responses.delete_for_member(helper.id)),
@@ -822,7 +830,7 @@ async def test_an_edit_waits_while_an_earlier_edit_of_its_message_is_in_flight(
     async with uow() as u:
         # newer edits the same message as the in-flight older: it waits; elsewhere doesn't.
         assert [i.id for i in await u.outbox.claim(at(5), at(65), 10, SLACK)] == [elsewhere.id]
-        assert await u.outbox.supersede_edits("rally:a1", "slack", "T1", "C1") == 1  # newer
+        assert await u.outbox.supersede_edits("rally:a1") == 1  # newer; elsewhere is in flight
         await u.commit()
     async with uow() as u:
         # Both leases ran out unsettled; the superseded edit never goes.
@@ -853,6 +861,55 @@ async def test_ref_for_and_posted(uow: Uow, world: tuple[Collective, Member, Mem
         assert await u.outbox.ref_for(key, "slack", "T2", "C1") is None  # not sent yet
         assert await u.outbox.ref_for(key, "discord", "T1", "C1") is None
         assert await u.outbox.posted(key) == [in_channel, dm, unsent]
+        assert [d.address for d in await u.outbox.destinations(key)] == ["C1", "U7", "C1"]
+        assert [d.address for d in await u.outbox.destinations(key, "dm")] == ["U7"]
+
+
+async def test_superseding_edits_of_one_kind_of_copy(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, _, _ = world
+    to_channel = an_outbox_item(c, op="update")
+    to_dm = an_outbox_item(c, op="update", address_kind="dm", address="U7")
+    await seed(uow, to_channel, to_dm)
+    async with uow() as u:
+        assert await u.outbox.supersede_edits("rally:a1", "dm") == 1
+        assert await u.outbox.supersede_edits("rally:a1", "dm") == 0
+        assert [i.id for i in await u.outbox.claim(T0, at(60), 10, SLACK)] == [to_channel.id]
+
+
+async def test_outbox_rows_wait_for_commit_and_a_rollback_drops_them(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, _, _ = world
+    first, twin = an_outbox_item(c), an_outbox_item(c, created_at=at(1))
+    twin = dataclasses.replace(twin, idempotency_key=first.idempotency_key)
+    async with uow() as u:
+        await u.outbox.add(first)
+        await u.rollback()
+        await u.outbox.add(twin)
+        await u.outbox.add(first)  # the same idempotency key: ignored
+        await u.commit()
+    async with uow() as u:
+        assert [i.id for i in await u.outbox.posted("rally:a1")] == [twin.id]
+
+
+async def test_marking_a_wave_rallied_updates_members_already_read(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    _, target, helper = world
+    async with uow() as u:
+        before = await u.members.get(helper.id)
+        assert before is not None and before.last_rallied_at is None
+        await u.members.mark_rallied([helper.id], at(5))
+        after = await u.members.get(helper.id)
+        assert after is not None and after.last_rallied_at == at(5)
+        await u.commit()
+    async with uow() as u:
+        assert [m.last_rallied_at for m in await u.members.many([target.id, helper.id])] == [
+            None,
+            at(5),
+        ]
 
 
 # --- locking -------------------------------------------------------------------------------

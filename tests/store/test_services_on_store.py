@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 from bot.core.commands import Caller
 from bot.core.copy import Copy, flatten
 from bot.core.messages import from_dict
-from bot.core.model import AlertStatus, CheckInStatus, OutboxStatus, ResponseState
+from bot.core.model import (
+    AlertStatus,
+    CheckInStatus,
+    Identity,
+    Member,
+    OutboxStatus,
+    ResponseState,
+    Role,
+)
 from bot.core.policy import Policy
 from bot.core.services import Services
 from bot.store.tables import CheckInRow, OutboxRow
@@ -164,3 +172,59 @@ async def test_what_fell_due_while_nothing_ran_is_delivered_once_on_the_next_sta
     titles = [title for _, _, title in await outbox(uow)]
     assert titles.count("Checking in after alert #1") == 1
     assert any(t.startswith("Alert #1 needs attention") for t in titles)
+
+
+@pytest.mark.backends("postgres")
+async def test_concurrent_responses_leave_one_pending_edit_with_the_exact_tally(
+    uow: Callable[[], SqlUnitOfWork],
+) -> None:
+    clock = Clock()
+    core = services(uow, clock)
+    collective = await core.seed_demo()
+    people = [f"helper{n:02d}" for n in range(20)]
+    async with uow() as work:
+        for handle in people:
+            member = Member(
+                id=uuid.uuid4().hex,
+                collective_id=collective.id,
+                handle=handle,
+                display_name=handle.title(),
+                joined_at=clock.at - timedelta(days=30),
+                roles=frozenset({Role.RESPONDER}),
+            )
+            await work.members.add(member)
+            await work.identities.add(
+                Identity(uuid.uuid4().hex, member.id, "console", "local", handle)
+            )
+        await work.commit()
+    assert (await core.handle_text(as_("ana"), "alert https://x.com/t/1 pile-on")).ok
+    async with uow() as work:
+        alert = await work.alerts.by_number(collective.id, 1)
+        assert alert is not None
+
+    # The first response is in (the only one that writes the alert row), then every other
+    # helper presses "I'm on it" at once, each in their own transaction and connection.
+    on_it = f"rally:alert:{alert.id}:on_it"
+    assert (await core.handle_action(as_(people[0]), on_it)).ok
+    replies = await asyncio.gather(
+        *(services(uow, clock).handle_action(as_(h), on_it) for h in people[1:])
+    )
+    assert all(reply.ok for reply in replies)
+
+    async with uow() as work:
+        pending = [
+            (row.address, from_dict(row.payload).plain_text())
+            for row in await work.session.scalars(
+                select(OutboxRow).where(
+                    OutboxRow.key == f"rally:{alert.id}",
+                    OutboxRow.op == "update",
+                    OutboxRow.status == OutboxStatus.PENDING.value,
+                )
+            )
+        ]
+    # Each response superseded the edit before it, so one edit per copy is left to send, and
+    # it counts every response: none rendered from a snapshot missing a concurrent one.
+    assert [address for address, _ in pending] == ["#rally"]
+    tally = pending[0][1]
+    assert f"On it: {len(people)} · Done: 0" in tally
+    assert all(f"{h.title()} (on it)" in tally for h in people)

@@ -204,7 +204,9 @@ async def test_each_due_alert_is_handled_in_its_own_turn(rally) -> None:
     assert await rally.services.run_due() == 0
 
 
-async def test_a_later_wave_calls_more_hands_and_shares_the_live_tally(make_rally) -> None:
+async def test_a_later_wave_calls_more_hands_and_the_channel_keeps_the_live_tally(
+    make_rally,
+) -> None:
     rally = await make_rally(rally_cap=1)
     await rally.edit_member("dee", prefers_dm=True)
     alert = await rally.raise_alert("ana")
@@ -220,7 +222,9 @@ async def test_a_later_wave_calls_more_hands_and_shares_the_live_tally(make_rall
     await rally.press("cam", more, rally.copy("button.on_it"))
     await rally.press("dee", to_dee, rally.copy("button.on_it"))
 
+    # The DM copy points to the channel, whose post carries the live tally; responses edit
+    # only the channel post (decision 24).
+    assert rally.copy("rally.tally_in_channel", number=1) in to_dee.text
     updates = [s for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "update"]
-    assert {s.to for s in updates[-2:]} == {("channel", "#rally"), ("dm", "dee")}
-    for update in updates[-2:]:
-        assert rally.copy("rally.tally", on_it=2, done=0, cant=0) in update.text
+    assert {s.to for s in updates} == {("channel", "#rally")}
+    assert rally.copy("rally.tally", on_it=2, done=0, cant=0) in updates[-1].text

@@ -577,6 +577,43 @@ async def test_every_response_updates_the_rallys_tally_in_place(rally) -> None:
     assert updates[-1].message.buttons == post.message.buttons
 
 
+async def test_a_public_rallys_dm_copies_point_to_the_channel_and_get_only_real_changes(
+    rally,
+) -> None:
+    await rally.edit_member("ben", prefers_dm=True)
+    alert = await rally.raise_alert("ana")
+    key = f"rally:{alert.id}"
+    (to_ben,) = rally.dms("ben", prefix=key)
+    assert rally.copy("rally.tally_in_channel", number=1) in to_ben.text
+    assert rally.copy("rally.tally", on_it=0, done=0, cant=0) not in to_ben.text
+
+    await rally.press("ben", to_ben, rally.copy("button.on_it"))
+    await rally.press("cam", rally.posts_in("#rally", prefix=key)[0], rally.copy("button.on_it"))
+    edits = [s for s in rally.outbox(key=key) if s.op == "update"]
+    assert {s.to for s in edits} == {("channel", "#rally")}  # one copy edited per response
+
+    await rally.say("ana", "standdown #1")
+    final = {s.to: s for s in rally.outbox(key=key) if s.op == "update"}
+    assert set(final) == {("channel", "#rally"), ("dm", "ben")}
+    for closed in final.values():  # closed: every copy shows the final tally
+        assert rally.copy("rally.tally", on_it=2, done=0, cant=0) in closed.text
+        assert closed.message.buttons == ()
+
+
+async def test_a_private_rally_keeps_the_live_tally_in_its_dms(rally) -> None:
+    alert = await rally.raise_alert("ana", "visibility=responders")
+    key = f"rally:{alert.id}"
+    assert rally.posts_in("#rally", prefix=key) == []
+    copies = [s for s in rally.outbox(key=key) if s.op == "post"]
+    assert copies and all(s.to[0] == "dm" for s in copies)
+
+    await rally.press("ben", rally.last_dm("ben", key), rally.copy("button.on_it"))
+    edits = [s for s in rally.outbox(key=key) if s.op == "update"]
+    assert {s.to for s in edits} == {s.to for s in copies}
+    for edit in edits:
+        assert rally.copy("rally.tally", on_it=1, done=0, cant=0) in edit.text
+
+
 async def test_the_first_helping_response_tells_the_target_once(rally) -> None:
     await rally.raise_alert("ana")
     post = rally.posts_in("#rally", prefix="rally:")[0]

@@ -427,6 +427,9 @@ async def visible_alert(ctx: Ctx, ref: c.AlertRef) -> tuple[Member, Alert]:
 async def respond(ctx: Ctx, cmd: c.Respond) -> Reply:
     """One row per responder per alert; pressing the same thing twice changes nothing."""
     actor, alert = await visible_alert(ctx, cmd.alert)
+    # Responses to one alert take turns (its row is locked until commit), so each tally is
+    # rendered from every response committed before it and the last edit sent is exact.
+    alert = await ctx.uow.alerts.lock(alert.id) or alert
     if alert.status is not AlertStatus.ACTIVE:
         raise Conflict("error.not_active", number=alert.number)
     if actor.id == alert.target_id:
@@ -461,7 +464,7 @@ async def respond(ctx: Ctx, cmd: c.Respond) -> Reply:
                     ctx.copy("respond.first_body", name=actor.display_name),
                 ),
             )
-    await refresh_tally(ctx, alert)
+    await refresh_tally(ctx, alert, tally_only=True)
     return Reply(notice(ctx.copy(f"respond.{cmd.state}", number=alert.number)))
 
 

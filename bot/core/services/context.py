@@ -268,15 +268,20 @@ class Ctx:
         elif (await self.to_channel(Channel.LEADS, key, message)).count == 0:
             await self.to_members(await self.leads(), key, message)
 
-    async def update(self, key: str, message: Message) -> None:
-        """Replace every copy of a posted message (a rally's tally) in place."""
-        posts = await self.uow.outbox.posted(key)
+    async def update(self, key: str, message: Message, address_kind: str | None = None) -> int:
+        """Replace the copies of a posted message (a rally's tally) in place: every copy, or
+        those at one kind of address ("channel" or "dm"). Returns how many were edited."""
+        posts = await self.uow.outbox.destinations(key, address_kind)
         if not posts:
-            return
+            return 0
         idents = await self._identities(m.member_id for m in message.mentions)
+        # The newest edit replaces any edit of these copies still waiting to be sent.
+        await self.uow.outbox.supersede_edits(key, address_kind)
+        addressed: dict[tuple[str, str], Message] = {}
         for post in posts:
-            # The newest edit replaces any edit of this message still waiting to be sent.
-            await self.uow.outbox.supersede_edits(key, post.platform, post.workspace, post.address)
+            where = (post.platform, post.workspace)
+            if where not in addressed:
+                addressed[where] = _addressed(message, post.platform, post.workspace, idents)
             await self._enqueue(
                 key,
                 "update",
@@ -284,9 +289,10 @@ class Ctx:
                 post.workspace,
                 post.address_kind,
                 post.address,
-                _addressed(message, post.platform, post.workspace, idents),
+                addressed[where],
                 unique=True,
             )
+        return len(posts)
 
     async def _identities(self, member_ids: Iterable[str]) -> dict[str, list[Identity]]:
         wanted = sorted(set(member_ids))

@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.messages import Message
-from bot.core.model import Alert, Channel, Help, Member, Rallied, Role, Visibility
+from bot.core.model import (
+    Alert,
+    Channel,
+    Help,
+    Member,
+    MemberStatus,
+    Rallied,
+    ResponseState,
+    Role,
+    Visibility,
+)
 from bot.core.services.context import Ctx
 from bot.core.views import more_hands_message, rally_key, rally_message, target_label
 
@@ -79,7 +89,7 @@ async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
     await ctx.uow.rallied.add_many([Rallied(alert.id, m.id, wave, ctx.now) for m in chosen])
     for m in chosen:
         m.last_rallied_at = ctx.now
-        await ctx.uow.members.save(m)
+    await ctx.uow.members.mark_rallied([m.id for m in chosen], ctx.now)
     by_id = {m.id: m for m in members}
     target = by_id.get(alert.target_id)
     first_wave = (
@@ -87,9 +97,10 @@ async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
         if wave == 0
         else [by_id[r.member_id] for r in previous if r.wave == 0 and r.member_id in by_id]
     )
-    # Every full copy of the rally shares one key, so each tally edit reaches all of them.
+    # Every full copy of the rally shares one key, so edits find all of them.
     rally = await current_rally(ctx, alert, target, first_wave, by_id)
     dm = list(chosen)
+    live_dms = True
     if is_public(alert):
         if wave == 0:
             posted = await ctx.to_channel(Channel.RALLY, rally_key(alert), rally)
@@ -101,6 +112,9 @@ async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
         # Those the channel post can't ping (no account in that space) and those who
         # prefer DMs get the rally privately too.
         dm = [m for m in chosen if m.prefers_dm or m.id not in posted.pinged]
+        live_dms = posted.count == 0
+    if not live_dms:
+        rally = await current_rally(ctx, alert, target, first_wave, by_id, live_tally=False)
     await ctx.to_members(dm, rally_key(alert), rally)
     return chosen
 
@@ -111,20 +125,41 @@ async def current_rally(
     target: Member | None,
     called: Sequence[Member],
     by_id: dict[str, Member],
+    live_tally: bool = True,
 ) -> Message:
-    responses = await ctx.uow.responses.for_alert(alert.id)
+    responses = await ctx.uow.responses.for_alert(alert.id) if live_tally else ()
     names = {mid: m.display_name for mid, m in by_id.items()}
-    return rally_message(ctx.copy, alert, target, called, responses, names)
+    return rally_message(ctx.copy, alert, target, called, responses, names, live_tally)
 
 
-async def refresh_tally(ctx: Ctx, alert: Alert) -> None:
-    """Edit every copy of the rally in place with the current responses."""
-    members = await ctx.members()
-    by_id = {m.id: m for m in members}
+async def refresh_tally(ctx: Ctx, alert: Alert, tally_only: bool = False) -> None:
+    """Edit the rally's copies in place with the current responses.
+
+    A public rally's live tally is its channel post: the copies sent by DM (maybe hundreds)
+    point there, so a response (`tally_only`) edits only the channel posts. Anything else
+    that changes the rally, and closing it, edits every copy. A rally with no channel post
+    keeps the live tally in its DMs."""
+    key = rally_key(alert)
     rallied = await ctx.uow.rallied.for_alert(alert.id)
-    first_wave = [by_id[r.member_id] for r in rallied if r.wave == 0 and r.member_id in by_id]
-    message = await current_rally(ctx, alert, by_id.get(alert.target_id), first_wave, by_id)
-    await ctx.update(rally_key(alert), message)
+    responses = await ctx.uow.responses.for_alert(alert.id)
+    first_ids = [r.member_id for r in rallied if r.wave == 0]
+    helping = [r.member_id for r in responses if r.state is not ResponseState.CANT]
+    # Only the members the rally names: the target, the first wave and those helping.
+    shown = await ctx.uow.members.many([alert.target_id, *first_ids, *helping])
+    by_id = {m.id: m for m in shown if m.status is not MemberStatus.FORGOTTEN}
+    names = {mid: m.display_name for mid, m in by_id.items()}
+    target = by_id.get(alert.target_id)
+    first_wave = [by_id[mid] for mid in first_ids if mid in by_id]
+    message = rally_message(ctx.copy, alert, target, first_wave, responses, names)
+    public = alert.is_open and is_public(alert)
+    if public and await ctx.update(key, message, address_kind="channel"):
+        if not tally_only:
+            pointer = rally_message(
+                ctx.copy, alert, target, first_wave, (), names, live_tally=False
+            )
+            await ctx.update(key, pointer, address_kind="dm")
+        return
+    await ctx.update(key, message)
 
 
 def who(ctx: Ctx, alert: Alert, target: Member | None, viewer: Member) -> str:
