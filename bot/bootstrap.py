@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.charts import MatplotlibCharts
 from bot.core.ports import Clock
 from bot.core.services import Services
+from bot.delivery.work import WorkQueue
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 
@@ -34,6 +35,17 @@ class Runtime:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    def work_queue(self, name: str) -> WorkQueue:
+        """The workers for a platform's acknowledged requests: as many as the pool holds."""
+        workers = self.settings.request_workers or max(2, pool_size(self.engine))
+        return WorkQueue(workers, name)
+
+
+def pool_size(engine: AsyncEngine) -> int:
+    """The pool's steady connections (its overflow is left to the dispatcher and scheduler)."""
+    size = getattr(engine.pool, "size", None)
+    return int(size()) if callable(size) else 1
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     consent_expiry_hours: int = Field(default=48, ge=1, le=24 * 30)
     retention_days: int = Field(default=365, ge=1, le=3650)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
+    # Workers taking acknowledged Slack and Discord requests from a queue (per platform);
+    # unset: the database pool's size (at least 2), so no request waits on the pool's timeout.
+    request_workers: int | None = Field(default=None, ge=1, le=1000)
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(default=9, ge=0, le=23)
     digest_to: Literal["dm", "channel"] = "dm"

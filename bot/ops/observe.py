@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
+from bot.delivery.work import WorkQueue
 from bot.store import stats
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ class Observer:
     async def metrics(self) -> bytes:
         figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Snapshot(figures, self._lag(figures), self.dispatcher))
+        queues = [q for p in self.platforms if isinstance(q := getattr(p, "work", None), WorkQueue)]
+        registry.register(_Snapshot(figures, self._lag(figures), self.dispatcher, queues))
         return generate_latest(registry)
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -89,8 +91,14 @@ class Observer:
 class _Snapshot(Collector):
     """One scrape's figures; labels are platforms, kinds, severities and states, never people."""
 
-    def __init__(self, f: stats.Figures, lag: timedelta, d: Dispatcher | None) -> None:
-        self.f, self.lag, self.d = f, lag, d
+    def __init__(
+        self,
+        f: stats.Figures,
+        lag: timedelta,
+        d: Dispatcher | None,
+        queues: Sequence[WorkQueue] = (),
+    ) -> None:
+        self.f, self.lag, self.d, self.queues = f, lag, d, queues
 
     def collect(self) -> Iterator[Metric]:
         f = self.f
@@ -144,6 +152,27 @@ class _Snapshot(Collector):
         for (platform, status), n in sorted(f.outbox_by_platform.items()):
             rows.add_metric([platform, status], n)
         yield rows
+        if self.queues:
+            waiting = GaugeMetricFamily(
+                "rallybot_requests_waiting",
+                "Acknowledged requests waiting for a worker",
+                labels=["queue"],
+            )
+            most = GaugeMetricFamily(
+                "rallybot_requests_waiting_max",
+                "The most acknowledged requests that waited at once since start",
+                labels=["queue"],
+            )
+            running = GaugeMetricFamily(
+                "rallybot_requests_running", "Acknowledged requests being worked", labels=["queue"]
+            )
+            for queue in self.queues:
+                waiting.add_metric([queue.name], queue.waiting)
+                most.add_metric([queue.name], queue.most_waiting)
+                running.add_metric([queue.name], queue.running)
+            yield waiting
+            yield most
+            yield running
         if self.d is not None:
             sends = CounterMetricFamily(
                 "rallybot_deliveries", "Sends by this process, by outcome", labels=["outcome"]

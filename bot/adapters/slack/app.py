@@ -24,6 +24,7 @@ from bot.adapters.slack.listeners import Deps, Listeners, register
 from bot.adapters.slack.storage import EventLog
 from bot.bootstrap import Runtime
 from bot.core.copy import Copy
+from bot.delivery.work import WorkQueue
 from bot.settings import Settings
 
 INSTALL_PATH = "/slack/install"
@@ -126,7 +127,9 @@ def make_workspaces(runtime: Runtime, oauth: bool) -> Workspaces:
     return Workspaces(settings, AsyncSQLAlchemyInstallationStore(client_id, runtime.engine))
 
 
-def build_app(runtime: Runtime, workspaces: Workspaces, http: bool) -> tuple[AsyncApp, Listeners]:
+def build_app(
+    runtime: Runtime, workspaces: Workspaces, http: bool, work: WorkQueue | None = None
+) -> tuple[AsyncApp, Listeners]:
     """One AsyncApp for Socket Mode (http=False) or HTTP mode; nothing happens at import time."""
     settings = runtime.settings
     secret = settings.slack_signing_secret
@@ -135,7 +138,7 @@ def build_app(runtime: Runtime, workspaces: Workspaces, http: bool) -> tuple[Asy
     app = AsyncApp(
         name="rallybot",
         logger=bolt_logger(),
-        # Listeners ack and return at once (their work runs as tasks they own), so Bolt can
+        # Listeners ack and return at once (their work waits in a queue), so Bolt can
         # answer as soon as they return instead of polling for the ack every 10 ms.
         process_before_response=True,
         signing_secret=secret.get_secret_value() if secret is not None else "",
@@ -155,6 +158,7 @@ def build_app(runtime: Runtime, workspaces: Workspaces, http: bool) -> tuple[Asy
             workspaces=workspaces,
             events=EventLog(runtime.engine),
             command=settings.command,
+            work=work or runtime.work_queue("slack"),
         ),
     )
     return app, listeners

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Coroutine, Mapping
@@ -25,6 +24,7 @@ from bot.core.errors import BadInput, FieldError, RallyError
 from bot.core.messages import Reply
 from bot.core.services import Services
 from bot.core.views import notice
+from bot.delivery.work import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class Deps:
     workspaces: Workspaces
     events: EventLog
     command: str  # without the slash
+    work: WorkQueue  # where the work after each ack waits for a worker
 
     @property
     def home(self) -> Home:
@@ -71,23 +72,16 @@ class Listeners:
         self.deps = deps
         self.services = deps.services
         self.copy = deps.services.copy
-        self._work: set[asyncio.Task[None]] = set()
+        self.work = deps.work
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run the work after the ack has gone: the listener returns at once, so Bolt answers
-        Slack without waiting, and the task is kept (not garbage-collected) until done."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
+        """Queue the work after the ack and return, so Bolt answers Slack at once; a few
+        workers take it in order, and none waits for a database connection with a timeout."""
+        self.work.later(work)
 
     async def drain(self, seconds: float = 10.0) -> None:
-        """Let the work in flight finish (on shutdown), then cancel what is still running."""
-        if not self._work:
-            return
-        _, pending = await asyncio.wait(set(self._work), timeout=seconds)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        """Let the acknowledged work finish (on shutdown), then cancel what is still running."""
+        await self.work.drain(seconds)
 
     # --- /rally ----------------------------------------------------------------------
 
@@ -270,9 +264,9 @@ class Listeners:
                     continue
                 except SlackApiError:
                     pass  # not in that channel any more: a DM reaches them
-            opened = await client.conversations_open(users=caller.user)
+            # A user id as the channel posts in the app's DM with them (no conversations.open).
             await client.chat_postMessage(
-                channel=str(opened["channel"]["id"]),
+                channel=caller.user,
                 text=rendered.text,
                 blocks=rendered.block_dicts(),
                 unfurl_links=False,
@@ -316,7 +310,7 @@ def _get_mapping(data: Any, key: str) -> Mapping[str, Any]:
 
 def register(app: AsyncApp, deps: Deps) -> Listeners:
     """Every listener of the Slack adapter, registered explicitly on one AsyncApp (built with
-    process_before_response=True: each listener acks, hands its work to `later` and returns)."""
+    process_before_response=True: each listener acks, queues its work with `later`, returns)."""
     listeners = Listeners(deps)
     app.command(f"/{deps.command}")(listeners.command)
     app.action(ACTIONS)(listeners.action)

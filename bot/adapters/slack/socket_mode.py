@@ -25,6 +25,7 @@ class SlackSocketMode:
         self.chat: Chat = SlackChat(workspaces)
         self.handler: AsyncSocketModeHandler | None = None
         self.listeners: Listeners | None = None
+        self.work = runtime.work_queue("slack")  # the work after each ack
 
     async def start(self) -> None:
         """Learn the bot's identity, open the WebSocket (apps.connections.open) and return."""
@@ -32,7 +33,7 @@ class SlackSocketMode:
         if app_token is None:
             raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN")
         await self.workspaces.warm()
-        app, self.listeners = build_app(self.runtime, self.workspaces, http=False)
+        app, self.listeners = build_app(self.runtime, self.workspaces, http=False, work=self.work)
         # Built here, not in create(): the socket client needs the running event loop.
         self.handler = AsyncSocketModeHandler(
             app, app_token.get_secret_value(), web_client=self.workspaces.base
@@ -45,7 +46,7 @@ class SlackSocketMode:
             await self.handler.close_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
             self.handler = None
         if self.listeners is not None:
-            await self.listeners.drain()
+            await self.listeners.drain(self.runtime.settings.shutdown_grace)
         await self.workspaces.close()
 
 

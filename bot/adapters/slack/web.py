@@ -54,6 +54,7 @@ class SlackHttp:
         self.chat: Chat = SlackChat(self.workspaces)
         self.app: AsyncApp | None = None
         self.listeners: Listeners | None = None
+        self.work = runtime.work_queue("slack")  # the work after each ack
         self._runner: web.AppRunner | None = None
         # Set by bot.runtime.serve before start(): /healthz and /metrics with delivery figures.
         self.observer: Observer | None = None
@@ -102,7 +103,9 @@ class SlackHttp:
     async def start(self) -> None:
         """Serve on host:port and return; port 0 picks a free port (see .port afterwards)."""
         await self.workspaces.warm()
-        self.app, self.listeners = build_app(self.runtime, self.workspaces, http=True)
+        self.app, self.listeners = build_app(
+            self.runtime, self.workspaces, http=True, work=self.work
+        )
         runner = web.AppRunner(self.web_app(self.app), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -119,7 +122,8 @@ class SlackHttp:
             await self._runner.cleanup()  # no new requests
             self._runner = None
         if self.listeners is not None:
-            await self.listeners.drain()  # finish what was acknowledged
+            # Finish what was acknowledged.
+            await self.listeners.drain(self.runtime.settings.shutdown_grace)
         await self.workspaces.close()
 
 

@@ -82,7 +82,9 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
             assert answer.status == 404  # single-workspace mode has no install page
         async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
             assert answer.status == 200
-            assert "rallybot_outbox_pending" in await answer.text()
+            metrics = await answer.text()
+            assert "rallybot_outbox_pending" in metrics
+            assert 'rallybot_requests_waiting{queue="slack"} 0.0' in metrics
     finally:
         task.cancel()
     assert await task == 0
