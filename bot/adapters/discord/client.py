@@ -22,6 +22,7 @@ from bot.adapters.discord.interactions import DEFER_AFTER, fail
 from bot.adapters.discord.views import ActionButton
 from bot.core.ports import Chat
 from bot.core.services import Services
+from bot.delivery.work import WorkQueue
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class RallyBot(commands.Bot):
         settings: Settings,
         *,
         defer_after: float = DEFER_AFTER,
+        work: WorkQueue | None = None,
         guild_ready_timeout: float = 2.0,
         heartbeat_timeout: float = 60.0,
         identify_delay: float = 5.0,
@@ -84,6 +86,8 @@ class RallyBot(commands.Bot):
         self.services = services
         self.settings = settings
         self.defer_after = defer_after
+        # The work of each interaction, after its initial response.
+        self.work = work or WorkQueue(settings.request_workers or 2, "discord")
         self.identify_delay = identify_delay
         self.ready_event = asyncio.Event()
 
@@ -176,7 +180,9 @@ class DiscordPlatform:
     ) -> None:
         self.settings = runtime.settings
         self.engine = runtime.engine
+        options.setdefault("work", runtime.work_queue("discord"))
         self.bot = RallyBot(runtime.services, runtime.settings, **options)
+        self.work = self.bot.work  # for /metrics
         self.chat: Chat = DiscordChat(self.bot)
         self.gateway_retry = gateway_retry
         self.standby = False
@@ -245,6 +251,8 @@ class DiscordPlatform:
                 self._waiting.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await self._waiting
+            # Finish what was answered with "thinking…" while the client can still reply.
+            await self.bot.work.drain(self.settings.shutdown_grace)
             await self.bot.close()
             if self._task is not None:
                 with contextlib.suppress(Exception, asyncio.CancelledError):

@@ -17,24 +17,27 @@ from bot.core.errors import FieldError, RallyError
 from bot.core.messages import Reply
 from bot.core.services import Services
 from bot.core.views import notice
+from bot.delivery.work import WorkQueue
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-# Discord fails an interaction without an initial response after 3 s. Work that is not done
-# after this long is deferred first (the person sees "thinking…") and answered as a follow-up.
+# Discord fails an interaction without an initial response after 3 s. A command that may open
+# the form (a modal must be the initial response) runs first; if it is not done after this
+# long, it is deferred (the person sees "thinking…") and answered as a follow-up.
 DEFER_AFTER = 1.0
 
 Work = Callable[[], Awaitable[Reply]]
-_unfinished: set[asyncio.Future[Reply]] = set()  # work that outlived its interaction
 FormFactory = Callable[[], discord.ui.Modal]
 
 
 @runtime_checkable
 class RallyClient(Protocol):
-    """What handlers need from the bot: the core's services and the deferral threshold."""
+    """What handlers need from the bot: the core's services, the workers that run their work
+    and the deferral threshold of commands that may open a form."""
 
     services: Services
+    work: WorkQueue
     defer_after: float
 
 
@@ -100,27 +103,43 @@ async def answer(
     work: Work,
     form: FormFactory | None = None,
 ) -> None:
-    """Run the work and answer privately: at once when it is quick, else defer first so the
-    initial response always beats Discord's 3-second deadline."""
+    """Answer privately. The initial response goes first ("thinking…", as Slack's ack), then
+    the work waits for a worker and its reply follows; a command that may open the form runs
+    first instead, deferred only if it is slow, since a modal must be the initial response."""
     client = client_of(interaction)
-    task = asyncio.ensure_future(guarded(client.services, work))
+    if form is not None:
+        await _answer_with_form(interaction, client, work, form)
+        return
     try:
-        done, _ = await asyncio.wait({task}, timeout=client.defer_after)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    except discord.HTTPException as error:
+        # Too late (10062 Unknown interaction) or refused: the person was told the
+        # application did not respond, so nothing is done on their behalf.
+        log.warning("could not answer a Discord interaction: %s %s", error.status, error.code)
+        return
+    reply = await client.work.submit(guarded(client.services, work))
+    try:
+        await send_reply(interaction, reply)
+    except discord.HTTPException as error:
+        log.warning("could not send a Discord reply: %s %s", error.status, error.code)
+
+
+async def _answer_with_form(
+    interaction: discord.Interaction[Any], client: RallyClient, work: Work, form: FormFactory
+) -> None:
+    job = client.work.submit(guarded(client.services, work))
+    try:
+        done, _ = await asyncio.wait({job}, timeout=client.defer_after)
         if not done:
             await interaction.response.defer(ephemeral=True, thinking=True)
-        reply = await task
-        if reply.form == "alert" and form is not None and not interaction.response.is_done():
+        reply = await job
+        if reply.form == "alert" and not interaction.response.is_done():
             await interaction.response.send_modal(form())
             return
         await send_reply(interaction, reply)
     except discord.HTTPException as error:
-        # Too late (10062 Unknown interaction) or Discord refused: the person sees "the
-        # application did not respond". The work is not cut off mid-transaction: it commits
-        # or rolls back on its own.
+        # Too late or refused: the work is not cut off mid-transaction, it finishes on its own.
         log.warning("could not answer a Discord interaction: %s %s", error.status, error.code)
-        if not task.done():
-            _unfinished.add(task)
-            task.add_done_callback(_unfinished.discard)
 
 
 async def send_reply(interaction: discord.Interaction[Any], reply: Reply) -> None:

@@ -728,8 +728,9 @@ class FakeDiscord:
             and original["flags"] & LOADING
             and not interaction.followups
         ):
-            # The first follow-up after a deferral replaces the "thinking…" message.
-            self._apply_edit(original, {**data, "flags": original["flags"] & ~LOADING})
+            # The first follow-up after a deferral replaces the "thinking…" message: it stays
+            # as ephemeral as the deferral said, and takes the follow-up's SUPPRESS_EMBEDS.
+            self._apply_edit(original, {**data, "flags": int(data.get("flags") or 0) & 4})
             message = original
         else:
             message = self._make_message(
