@@ -17,9 +17,10 @@ from bot.core.ports import Limit, RateLimited, Undeliverable
 T = TypeVar("T")
 
 # Slack's published limits: chat.postMessage about 1 per second per channel with a short
-# burst; chat.update and conversations.open are Tier 3 (50+ per minute per workspace).
+# burst; chat.update is Tier 3: 50+ per minute per workspace, "sporadic bursts are welcome"
+# (a minute's worth, as Slack's own buckets hold).
 POST_PER_SECOND, POST_BURST = 1.0, 3
-TIER3_PER_SECOND, TIER3_BURST = 50 / 60, 20
+TIER3_PER_SECOND, TIER3_BURST = 50 / 60, 50
 # Errors that no retry can fix: the row is parked at once (and the leads told).
 PERMANENT = frozenset(
     {
@@ -69,7 +70,7 @@ async def _call(send: Callable[[], Awaitable[T]]) -> T:
 
 
 class SlackChat:
-    """Posts to a channel, or to a member's DM (opened with conversations.open), per workspace.
+    """Posts to a channel, or to a member's DM, per workspace.
 
     The outbox's client lets 429s through: the dispatcher paces sends by `limits` and honours
     Retry-After itself. Connection errors and 500/503 are retried by the SDK.
@@ -79,7 +80,6 @@ class SlackChat:
 
     def __init__(self, workspaces: Workspaces) -> None:
         self.workspaces = workspaces
-        self._dms: dict[tuple[str, str], str] = {}
 
     def limits(self, item: OutboxItem) -> Sequence[Limit]:
         team = item.workspace
@@ -88,33 +88,23 @@ class SlackChat:
                 Limit(f"slack:{team}:chat.update", TIER3_PER_SECOND, TIER3_BURST),
                 Limit(f"slack:{team}:edit:{item.address}:{item.key}", 1.0, 1),
             ]
-        found = [Limit(f"slack:{team}:post:{item.address}", POST_PER_SECOND, POST_BURST)]
-        if item.address_kind == "dm" and (team, item.address) not in self._dms:
-            found.append(Limit(f"slack:{team}:conversations.open", TIER3_PER_SECOND, TIER3_BURST))
-        return found
+        # A DM's address is the member's user id: one DM channel each, so one bucket each.
+        return [Limit(f"slack:{team}:post:{item.address}", POST_PER_SECOND, POST_BURST)]
 
     async def _client(self, item: OutboxItem) -> AsyncWebClient:
         token = await _call(lambda: self.workspaces.token(item.workspace))
         return self.workspaces.client(token, rate_limits=False)
 
-    async def _channel(self, client: AsyncWebClient, item: OutboxItem) -> str:
-        if item.address_kind != "dm":
-            return item.address
-        key = (item.workspace, item.address)
-        channel = self._dms.get(key)
-        if channel is None:
-            opened = await _call(lambda: client.conversations_open(users=item.address))
-            channel = self._dms[key] = str(opened["channel"]["id"])
-        return channel
-
     async def post(self, item: OutboxItem, message: Message) -> str:
         client = await self._client(item)
-        channel = await self._channel(client, item)
         rendered = render(message)
         # Never unfurl: attack links must not be previewed into the group (nor anything else).
+        # A DM goes to the user id: Slack posts it in the app's DM with them (opening it if
+        # need be), so no conversations.open (Tier 3) is spent per member; the answer names
+        # the DM channel, which the message's reference keeps for later edits.
         sent = await _call(
             lambda: client.chat_postMessage(
-                channel=channel,
+                channel=item.address,
                 text=rendered.text,
                 blocks=rendered.block_dicts(),
                 unfurl_links=False,

@@ -41,7 +41,6 @@ async def test_a_429_storm_during_a_rally_delivers_every_message(bot: SlackBot) 
     # Each 429 costs its Retry-After (1 s) in real time: a short storm keeps the suite quick.
     fake.fail("chat.postMessage", 429, count=2, retry_after=1)
     fake.inject("chat.postMessage", Fault("status", 503), Fault("drop"))
-    fake.fail("conversations.open", 500)
     assert "raised" in await bot.ask("UANA", f"alert {X_LINK} a storm of replies")
     await deliver_everything(bot)
     pressed = buttons(fake.in_channel(RALLY)[-1])
@@ -57,6 +56,23 @@ async def test_a_429_storm_during_a_rally_delivers_every_message(bot: SlackBot) 
     (rally,) = fake.in_channel(RALLY)  # posted once, despite the retries
     assert "On it: 2 · Done: 0 · Can't right now: 1" in text_of({"blocks": rally.blocks})
     assert any("help is here" in m.text for m in fake.dms_to("UANA"))
+
+
+async def test_a_dm_goes_to_the_member_s_user_id_and_its_tally_is_edited_in_the_dm(
+    bot: SlackBot,
+) -> None:
+    await bot.seed()
+    fake = bot.fake
+    assert "private message" in await bot.ask("UBEN", "prefer dm")
+    assert "raised" in await bot.ask("UANA", f"alert {X_LINK} a pile-on")
+    await deliver_everything(bot)
+    (dm,) = [m for m in fake.dms_to("UBEN") if "I'm on it" in buttons(m)]
+    assert dm.args["channel"] == "UBEN"  # Slack opens the app's DM itself: no extra call
+    assert not [c for c in fake.calls if c.method == "conversations.open"]
+    await bot.click("UBEN", buttons(dm)["I'm on it"])
+    await deliver_everything(bot)
+    assert [c for c in fake.ok_calls("chat.update") if c.args["channel"] == "DUBEN"]
+    assert "On it: 1" in text_of({"blocks": dm.blocks})
 
 
 async def test_a_message_to_a_channel_that_is_gone_is_parked_not_retried(bot: SlackBot) -> None:

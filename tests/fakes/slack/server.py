@@ -349,7 +349,10 @@ class FakeSlack:
             else:
                 return self._failure(call, fault.status, fault.retry_after)
         scope = team or ("app" if token == self.app_token else "anonymous")
-        wait = self.limiter.check(scope, method, str(args.get("channel") or ""))
+        channel = str(args.get("channel") or "")
+        if team is not None and channel in self.workspaces[team].users:
+            channel = "D" + channel  # a post to a user id counts against their DM channel
+        wait = self.limiter.check(scope, method, channel)
         if wait:
             return self._failure(call, 429, wait)
         try:
