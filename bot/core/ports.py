@@ -77,6 +77,10 @@ class MemberRepo(Protocol):
         """Set last_rallied_at of these members, in one statement."""
         ...
 
+    async def display_names(self, member_ids: Sequence[str]) -> Mapping[str, str]:
+        """Display names of these members (forgotten ones are left out), one narrow query."""
+        ...
+
     async def digest_people(
         self, collective_id: str, joined_from: datetime, joined_to: datetime
     ) -> tuple[list[str], list[str]]:

@@ -260,6 +260,14 @@ class SqlMemberRepo(_Repo, MemberRepo):
             stmt = update(MemberRow).where(MemberRow.id.in_(member_ids)).values(last_rallied_at=at)
             await self._session.execute(stmt, execution_options={"synchronize_session": "evaluate"})
 
+    async def display_names(self, member_ids: Sequence[str]) -> Mapping[str, str]:
+        if not member_ids:
+            return {}
+        stmt = select(MemberRow.id, MemberRow.display_name).where(
+            MemberRow.id.in_(set(member_ids)), MemberRow.status != MemberStatus.FORGOTTEN.value
+        )
+        return {member_id: name for member_id, name in await self._session.execute(stmt)}
+
     async def digest_people(
         self, collective_id: str, joined_from: datetime, joined_to: datetime
     ) -> tuple[list[str], list[str]]:

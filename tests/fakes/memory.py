@@ -222,6 +222,13 @@ class MemoryMemberRepo(_Repo, MemberRepo):
             if i in self._t.members:
                 self._t.members[i].last_rallied_at = at
 
+    async def display_names(self, member_ids: Sequence[str]) -> Mapping[str, str]:
+        return {
+            m.id: m.display_name
+            for i in set(member_ids)
+            if (m := self._t.members.get(i)) is not None and m.status is not MemberStatus.FORGOTTEN
+        }
+
     async def digest_people(
         self, collective_id: str, joined_from: datetime, joined_to: datetime
     ) -> tuple[list[str], list[str]]:

@@ -31,6 +31,8 @@ from bot.core.views import notice
 
 log = logging.getLogger(__name__)
 
+CHECKIN_BATCH = 100  # due check-ins claimed and sent in one transaction
+
 Handler = Callable[[Ctx, Any], Awaitable[Reply]]
 
 HANDLERS: dict[type, Handler] = {
@@ -191,8 +193,9 @@ class Services:
         self.on_commit()
 
     async def run_due(self, limit: int | None = None) -> int:
-        """Everything that fell due (escalations, check-ins), each in its own transaction,
-        so a late start still delivers what fell due while no process ran."""
+        """Everything that fell due (escalations, check-ins), each escalation or digest in its
+        own transaction and check-ins in batches, so a late start still delivers what fell
+        due while no process ran."""
         budget = limit or self.policy.due_batch
         done = 0
         async with self.uow() as uow:
@@ -203,16 +206,17 @@ class Services:
             await uow.commit()
         while done < budget:
             try:
-                worked = await self._one_due()
+                worked = await self._one_due(budget - done)
             except Exception:
                 log.exception("a due item failed; it stays due and is retried on the next tick")
                 break
             if not worked:
                 break
-            done += 1
+            done += worked
         return done
 
-    async def _one_due(self) -> bool:
+    async def _one_due(self, room: int) -> int:
+        """One transaction of due work; returns how many items it did (0: nothing was due)."""
         async with self.uow() as uow:
             ctx = self._ctx(uow, None)
             for alert in await uow.alerts.due_escalations(ctx.now, 1):
@@ -220,22 +224,32 @@ class Services:
                 await escalation.escalate(ctx, alert)
                 await uow.commit()
                 self.on_commit()
-                return True
+                return 1
             for collective in await uow.collectives.due_digests(ctx.now, 1):
                 ctx._collective = collective
                 await digest.send_weekly(ctx, collective, self.chart)
                 await uow.commit()
                 self.on_commit()
-                return True
-            for checkin in await uow.checkins.due(ctx.now, 1):
-                about = await uow.alerts.get(checkin.alert_id)
-                if about is None:
-                    continue
-                await self._in_collective(ctx, about.collective_id)
-                await checkins.send_due(ctx, checkin, about)
-                await uow.commit()
-                self.on_commit()
-                return True
+                return 1
+            due = await uow.checkins.due(ctx.now, min(room, CHECKIN_BATCH))
+            if due:
+                # Claimed together (SKIP LOCKED on PostgreSQL), their alerts, targets and
+                # identities read in one query each; all sent or none, in one commit.
+                alerts = {a.id: a for a in await uow.alerts.many([ch.alert_id for ch in due])}
+                await uow.members.many([ch.member_id for ch in due])  # kept by the session
+                await ctx.prefetch_identities(ch.member_id for ch in due)
+                worked = 0
+                for checkin in due:
+                    about = alerts.get(checkin.alert_id)
+                    if about is None:
+                        continue
+                    await self._in_collective(ctx, about.collective_id)
+                    await checkins.send_due(ctx, checkin, about)
+                    worked += 1
+                if worked:
+                    await uow.commit()
+                    self.on_commit()
+                    return worked
             quiet_since = ctx.now - timedelta(minutes=self.policy.reminder_minutes)
             for response in await uow.responses.due_reminders(quiet_since, 1):
                 about = await uow.alerts.get(response.alert_id)
@@ -245,13 +259,13 @@ class Services:
                 await upkeep.remind(ctx, response, about)
                 await uow.commit()
                 self.on_commit()
-                return True
+                return 1
             for old in await uow.alerts.due_purge(ctx.now - upkeep.retention_cutoff(ctx), 1):
                 await self._in_collective(ctx, old.collective_id)
                 await upkeep.purge(ctx, old)
                 await uow.commit()
-                return True
-        return False
+                return 1
+        return 0
 
     @staticmethod
     async def _in_collective(ctx: Ctx, collective_id: str) -> None:

@@ -36,6 +36,7 @@ class Ctx:
     caller: Caller | None = None
     _member: Member | None = None
     _collective: Collective | None = None
+    _known_identities: dict[str, list[Identity]] | None = None
 
     # --- who is asking -------------------------------------------------------------
 
@@ -294,8 +295,20 @@ class Ctx:
             )
         return len(posts)
 
+    async def prefetch_identities(self, member_ids: Iterable[str]) -> None:
+        """Read these members' identities in one query, for a batch that messages each."""
+        wanted = sorted(set(member_ids))
+        found = await self._fetch_identities(wanted)
+        self._known_identities = {mid: found.get(mid, []) for mid in wanted}
+
     async def _identities(self, member_ids: Iterable[str]) -> dict[str, list[Identity]]:
         wanted = sorted(set(member_ids))
+        known = self._known_identities or {}
+        out = {mid: known[mid] for mid in wanted if known.get(mid)}
+        out.update(await self._fetch_identities([mid for mid in wanted if mid not in known]))
+        return out
+
+    async def _fetch_identities(self, wanted: list[str]) -> dict[str, list[Identity]]:
         out: dict[str, list[Identity]] = {}
         if wanted:
             for ident in await self.uow.identities.for_members(wanted):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
@@ -22,13 +22,11 @@ from bot.core.model import (
     CheckInAnswer,
     CheckInStatus,
     Collective,
-    Member,
-    MemberStatus,
     Response,
     ResponseState,
     Visibility,
 )
-from bot.core.ports import ChartRenderer
+from bot.core.ports import ChartRenderer, FirstResponseTimes
 from bot.core.services.context import Ctx
 
 CHART_WEEKS = 8
@@ -105,7 +103,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def _minutes_to_first(alert: Alert) -> float | None:
+def _minutes_to_first(alert: Alert | FirstResponseTimes) -> float | None:
     if alert.first_response_at is None:
         return None
     start = alert.activated_at or alert.raised_at
@@ -149,20 +147,26 @@ class DigestData:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
 
 
-def compute(
-    collective: Collective,
-    week: Week,
-    now: datetime,
-    alerts: Sequence[Alert],
-    open_alerts: Sequence[Alert],
-    responses: Sequence[Response],
-    checkins: Sequence[CheckIn],
-    members: Sequence[Member],
-) -> DigestData:
-    """The digest of `week` from rows already bounded by time: alerts raised in the chart's
-    weeks, responses first given in the load window, the week's check-ins."""
-    names = {m.id: m.display_name for m in members}
-    numbers = {a.id: a.number for a in alerts}
+@dataclass(frozen=True)
+class DigestRows:
+    """What a digest reads: each part bounded by time, the 30-day load counted in the
+    database, so a week's digest costs the same however long the history is."""
+
+    alerts: Sequence[Alert]  # raised this week and the week before
+    chart: Sequence[FirstResponseTimes]  # every alert raised in the chart's weeks
+    open_alerts: Sequence[Alert]
+    week_responses: Sequence[Response]  # first given this week
+    load: Mapping[str, int]  # responses other than "can't" per member, over LOAD_DAYS
+    checkins: Sequence[CheckIn]  # fallen due this week
+    numbers: Mapping[str, int]  # alert id -> number, for the check-ins' alerts
+    names: Mapping[str, str]  # member id -> display name, for those the digest names
+    new_members: list[str]
+    pending_members: list[str]
+
+
+def compute(collective: Collective, week: Week, now: datetime, rows: DigestRows) -> DigestData:
+    """The digest of `week` from rows already bounded by time (see DigestRows)."""
+    names, numbers, alerts, checkins = rows.names, rows.numbers, rows.alerts, rows.checkins
     previous_start = week.start - (week.end - week.start)
     this = [a for a in alerts if week.start <= a.raised_at < week.end]
     last = [a for a in alerts if previous_start <= a.raised_at < week.start]
@@ -186,11 +190,11 @@ def compute(
     waits = [w for a in rallied if (w := _minutes_to_first(a)) is not None]
     unanswered_now = [a for a in rallied if a.first_response_at is None]
     unanswered_before = [a for a in last if was_rallied(a) and a.first_response_at is None]
-    week_responses = [r for r in responses if week.start <= r.first_at < week.end]
+    week_responses = rows.week_responses
     actions: Counter[str] = Counter(
         act.value for r in week_responses if r.state is ResponseState.DONE for act in r.actions
     )
-    load = Counter(r.member_id for r in responses if r.state is not ResponseState.CANT)
+    load = rows.load
     loads = sorted(load.items(), key=lambda kv: (-kv[1], names.get(kv[0], "")))
     typical = median(load.values()) if load else 0
     tiring = [names.get(mid, "?") for mid, n in loads if n >= max(3, 2 * typical)]
@@ -215,12 +219,12 @@ def compute(
         wk = week_containing(
             week.start - timedelta(days=7 * back) + timedelta(hours=12), collective.timezone
         )
-        rows = [a for a in alerts if wk.start <= a.raised_at < wk.end]
-        first = [m for a in rows if (m := _minutes_to_first(a)) is not None]
+        in_week = [t for t in rows.chart if wk.start <= t.raised_at < wk.end]
+        first = [m for t in in_week if (m := _minutes_to_first(t)) is not None]
         chart_weeks.append(
             {
                 "week": wk.label,
-                "alerts": len(rows),
+                "alerts": len(in_week),
                 "median_first_response": median(first) if first else None,
             }
         )
@@ -260,7 +264,7 @@ def compute(
                 "status": a.status.value,
                 "age_days": round((now - a.raised_at).total_seconds() / 86400, 1),
             }
-            for a in sorted(open_alerts, key=lambda a: a.raised_at)
+            for a in sorted(rows.open_alerts, key=lambda a: a.raised_at)
             if a.status is not AlertStatus.CLOSED and a.raised_at < week.end
         ],
         checkins={
@@ -274,29 +278,39 @@ def compute(
         follow_up=follow_up,
         load=[{"member": names.get(mid, "?"), "responses": n} for mid, n in loads[:5]],
         tiring=tiring,
-        new_members=sorted(
-            m.display_name
-            for m in members
-            if m.status is MemberStatus.ACTIVE and week.start <= m.joined_at < week.end
-        ),
-        pending_members=sorted(m.display_name for m in members if m.status is MemberStatus.PENDING),
+        new_members=rows.new_members,
+        pending_members=rows.pending_members,
         weeks=chart_weeks,
     )
 
 
 async def gather(ctx: Ctx, collective: Collective, week: Week) -> DigestData:
-    """Five queries bounded by time, whatever the length of the history."""
+    """A handful of queries bounded by time; the 30-day load is counted in the database."""
     chart_start = week.start - timedelta(days=7 * (CHART_WEEKS - 1))
-    uow = ctx.uow
-    alerts = await uow.alerts.raised_between(collective.id, chart_start, week.end)
-    open_alerts = await uow.alerts.open_for_collective(collective.id)
-    responses = await uow.responses.first_between(
-        collective.id, week.end - timedelta(days=LOAD_DAYS), week.end
-    )
+    previous_start = week.start - (week.end - week.start)
+    uow, cid = ctx.uow, collective.id
     # Only what has fallen due so far counts (a preview of the current week).
-    checkins = await uow.checkins.due_between(collective.id, week.start, min(week.end, ctx.now))
-    members = await uow.members.for_collective(collective.id)
-    return compute(collective, week, ctx.now, alerts, open_alerts, responses, checkins, members)
+    checkins = await uow.checkins.due_between(cid, week.start, min(week.end, ctx.now))
+    load = await uow.responses.helping_per_member(
+        cid, week.end - timedelta(days=LOAD_DAYS), week.end
+    )
+    # Alert numbers are only shown for the check-ins that need a follow-up.
+    worrying = {ch.alert_id for ch in checkins if ch.answer not in (None, CheckInAnswer.OK)}
+    about = await uow.alerts.many(sorted(worrying))
+    new_members, pending_members = await uow.members.digest_people(cid, week.start, week.end)
+    rows = DigestRows(
+        alerts=await uow.alerts.raised_between(cid, previous_start, week.end),
+        chart=await uow.alerts.first_response_times(cid, chart_start, week.end),
+        open_alerts=await uow.alerts.open_for_collective(cid),
+        week_responses=await uow.responses.first_between(cid, week.start, week.end),
+        load=load,
+        checkins=checkins,
+        numbers={a.id: a.number for a in about},
+        names=await uow.members.display_names([*load, *(ch.member_id for ch in checkins)]),
+        new_members=new_members,
+        pending_members=pending_members,
+    )
+    return compute(collective, week, ctx.now, rows)
 
 
 # --- rendering ------------------------------------------------------------------------------
