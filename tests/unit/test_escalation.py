@@ -223,7 +223,7 @@ async def test_a_later_wave_calls_more_hands_and_the_channel_keeps_the_live_tall
     await rally.press("dee", to_dee, rally.copy("button.on_it"))
 
     # The DM copy points to the channel, whose post carries the live tally; responses edit
-    # only the channel post (decision 24).
+    # only the channel post (decision 28).
     assert rally.copy("rally.tally_in_channel", number=1) in to_dee.text
     updates = [s for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "update"]
     assert {s.to for s in updates} == {("channel", "#rally")}
