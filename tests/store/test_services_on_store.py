@@ -228,3 +228,30 @@ async def test_concurrent_responses_leave_one_pending_edit_with_the_exact_tally(
     tally = pending[0][1]
     assert f"On it: {len(people)} · Done: 0" in tally
     assert all(f"{h.title()} (on it)" in tally for h in people)
+
+
+async def test_due_check_ins_go_in_batches_whose_statements_do_not_grow_with_their_number(
+    uow: Callable[[], SqlUnitOfWork], statements: list[str]
+) -> None:
+    clock = Clock()
+    core = services(uow, clock)
+    await core.seed_demo()
+
+    async def due_work_after(raisers: list[str]) -> tuple[int, int]:
+        for n, raiser in enumerate(raisers):
+            assert (await core.handle_text(as_(raiser), f"alert https://x.com/t/{n}")).ok
+        async with uow() as work:
+            collective = await work.collectives.by_name("Demo collective")
+            assert collective is not None
+            open_alerts = await work.alerts.open_for_collective(collective.id)
+        for alert in open_alerts:
+            assert (await core.handle_text(as_("lee"), f"standdown #{alert.number}")).ok
+        clock.at += timedelta(days=8)  # every check-in (3 per alert) and the digest fall due
+        statements.clear()
+        return await core.run_due(limit=1000), len(statements)
+
+    few = await due_work_after(["ana", "sam"])
+    many = await due_work_after(["ana", "sam", "lee", "ana", "sam", "lee"])
+    assert few[0] == 2 * 3 + 1  # the check-ins and the weekly digest
+    assert many[0] == 6 * 3 + 1
+    assert many[1] == few[1]  # three times the check-ins, the same statements
