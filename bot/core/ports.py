@@ -21,6 +21,7 @@ from bot.core.model import (
     OutboxItem,
     Rallied,
     Response,
+    ResponseState,
     Space,
 )
 
@@ -150,6 +151,13 @@ class ResponseRepo(Protocol):
         self, collective_id: str, start: datetime, end: datetime
     ) -> Sequence[Response]:
         """Responses in this collective whose first answer fell in [start, end)."""
+        ...
+
+    async def tally(
+        self, alert_id: str, named: int
+    ) -> tuple[Mapping[ResponseState, int], Sequence[Response]]:
+        """How many responses of each state this alert has (counted in the database), and
+        its first `named` responses other than "can't", in the order they were given."""
         ...
 
     async def helping_per_member(

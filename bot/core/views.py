@@ -32,10 +32,19 @@ def kinds_text(copy: Copy, kinds: Iterable[Kind]) -> str:
     return ", ".join(copy(f"kind.{k}") for k in sorted(kinds)) or copy("kind.unspecified")
 
 
-def tally(copy: Copy, responses: Sequence[Response], names: Mapping[str, str]) -> tuple[Block, ...]:
-    counts = {s: 0 for s in ResponseState}
-    for r in responses:
-        counts[r.state] += 1
+TALLY_NAMES = 25  # helpers a rally's tally names; the others are counted
+
+
+def tally(
+    copy: Copy,
+    responses: Sequence[Response],
+    names: Mapping[str, str],
+    counts: Mapping[ResponseState, int] | None = None,
+) -> tuple[Block, ...]:
+    """The counts, then the helpers in the order they answered. With `counts` (the totals,
+    counted in the database) `responses` may be only the first few; the rest are a number."""
+    if counts is None:
+        counts = {s: sum(1 for r in responses if r.state is s) for s in ResponseState}
     blocks = [
         para(
             copy(
@@ -63,6 +72,9 @@ def tally(copy: Copy, responses: Sequence[Response], names: Mapping[str, str]) -
                 parts.append(copy("rally.tally_done_plain", name=who))
             else:
                 parts.append(copy("rally.tally_on_it_person", name=who))
+        unnamed = counts[ResponseState.ON_IT] + counts[ResponseState.DONE] - len(helping)
+        if unnamed > 0:
+            parts.append(copy("rally.tally_more", count=unnamed))
         blocks.append(para("; ".join(parts), heading=copy("rally.tally_heading")))
     return tuple(blocks)
 
@@ -75,6 +87,7 @@ def rally_message(
     responses: Sequence[Response],
     names: Mapping[str, str],
     live_tally: bool = True,
+    counts: Mapping[ResponseState, int] | None = None,
 ) -> Message:
     """The rally: what happened, what to do (the practice), who is called, the live tally
     (or, in a copy that is not kept live, where to find it)."""
@@ -104,7 +117,7 @@ def rally_message(
     if called:
         blocks.append(calling(copy, called))
     if live_tally:
-        blocks.extend(tally(copy, responses, names))
+        blocks.extend(tally(copy, responses, names, counts))
     else:
         blocks.append(para(copy("rally.tally_in_channel", number=alert.number)))
     buttons: tuple[Button, ...] = ()

@@ -508,6 +508,21 @@ class SqlResponseRepo(_Repo, ResponseRepo):
         )
         return await self._list(Response, stmt)
 
+    async def tally(
+        self, alert_id: str, named: int
+    ) -> tuple[Mapping[ResponseState, int], Sequence[Response]]:
+        counted = select(ResponseRow.state, func.count()).where(ResponseRow.alert_id == alert_id)
+        counts = dict.fromkeys(ResponseState, 0)
+        for state, n in await self._session.execute(counted.group_by(ResponseRow.state)):
+            counts[ResponseState(state)] = int(n)
+        first = (
+            select(ResponseRow)
+            .where(ResponseRow.alert_id == alert_id, ResponseRow.state != ResponseState.CANT.value)
+            .order_by(ResponseRow.first_at, ResponseRow.member_id)
+            .limit(named)
+        )
+        return counts, await self._list(Response, first)
+
     async def helping_per_member(
         self, collective_id: str, start: datetime, end: datetime
     ) -> Mapping[str, int]:

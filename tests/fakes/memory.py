@@ -427,6 +427,17 @@ class MemoryResponseRepo(_Repo, ResponseRepo):
         ]
         return _copies(sorted(rows, key=lambda r: (r.first_at, r.alert_id, r.member_id)))
 
+    async def tally(
+        self, alert_id: str, named: int
+    ) -> tuple[Mapping[ResponseState, int], Sequence[Response]]:
+        rows = await self.for_alert(alert_id)
+        counts = {s: sum(1 for r in rows if r.state is s) for s in ResponseState}
+        helping = sorted(
+            (r for r in rows if r.state is not ResponseState.CANT),
+            key=lambda r: (r.first_at, r.member_id),
+        )
+        return counts, helping[: max(named, 0)]
+
     async def helping_per_member(
         self, collective_id: str, start: datetime, end: datetime
     ) -> Mapping[str, int]:

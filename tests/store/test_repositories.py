@@ -707,6 +707,26 @@ async def test_responses_for_several_alerts(
     }
 
 
+async def test_a_tally_is_counted_in_the_database_and_names_the_first_helpers(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, target, helper = world
+    alert, other = an_alert(c, target, 1), an_alert(c, target, 2)
+    people = [a_member(c, f"p{n}") for n in range(4)]
+    states = [ResponseState.DONE, ResponseState.CANT, ResponseState.ON_IT, ResponseState.ON_IT]
+    rows = [
+        Response(alert.id, p.id, state, frozenset(), at(9 - n), at(9 - n))
+        for n, (p, state) in enumerate(zip(people, states, strict=True))
+    ]
+    elsewhere = Response(other.id, helper.id, ResponseState.ON_IT, frozenset(), at(0), at(0))
+    await seed(uow, *people, alert, other, *rows, elsewhere)
+    async with uow() as u:
+        counts, named = await u.responses.tally(alert.id, 2)
+    assert counts == {ResponseState.ON_IT: 2, ResponseState.DONE: 1, ResponseState.CANT: 1}
+    # The first two helpers by when they answered ("can't" is counted, never named).
+    assert [r.member_id for r in named] == [people[3].id, people[2].id]
+
+
 async def test_rallied_in_waves(uow: Uow, world: tuple[Collective, Member, Member]) -> None:
     c, target, helper = world
     alert = an_alert(c, target, 1)

@@ -577,6 +577,35 @@ async def test_every_response_updates_the_rallys_tally_in_place(rally) -> None:
     assert updates[-1].message.buttons == post.message.buttons
 
 
+async def test_a_big_tally_names_the_first_helpers_and_counts_the_rest(rally) -> None:
+    from dataclasses import replace
+    from uuid import uuid4
+
+    from bot.core.model import Identity
+    from bot.core.views import TALLY_NAMES
+
+    ben = rally.member("ben")
+    helpers = [f"h{n:02d}" for n in range(TALLY_NAMES + 5)]
+    async with rally.store.uow() as uow:
+        for handle in helpers:
+            member = replace(ben, id=uuid4().hex, handle=handle, display_name=handle.upper())
+            await uow.members.add(member)
+            await uow.identities.add(Identity(uuid4().hex, member.id, "console", "local", handle))
+        await uow.commit()
+    alert = await rally.raise_alert("ana")
+    post = rally.posts_in("#rally", prefix=f"rally:{alert.id}")[0]
+    for handle in helpers:
+        assert (await rally.press(handle, post, rally.copy("button.on_it"))).ok
+        rally.clock.advance(timedelta(seconds=1))
+    await rally.press("cam", post, rally.copy("button.cant"))
+
+    latest = [s for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "update"][-1].text
+    assert rally.copy("rally.tally", on_it=len(helpers), done=0, cant=1) in latest
+    named = [h for h in helpers if f"{h.upper()} (" in latest]
+    assert named == helpers[:TALLY_NAMES]  # in the order they answered
+    assert rally.copy("rally.tally_more", count=5) in latest
+
+
 async def test_a_public_rallys_dm_copies_point_to_the_channel_and_get_only_real_changes(
     rally,
 ) -> None:

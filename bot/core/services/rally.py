@@ -14,12 +14,17 @@ from bot.core.model import (
     Member,
     MemberStatus,
     Rallied,
-    ResponseState,
     Role,
     Visibility,
 )
 from bot.core.services.context import Ctx
-from bot.core.views import more_hands_message, rally_key, rally_message, target_label
+from bot.core.views import (
+    TALLY_NAMES,
+    more_hands_message,
+    rally_key,
+    rally_message,
+    target_label,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -127,9 +132,9 @@ async def current_rally(
     by_id: dict[str, Member],
     live_tally: bool = True,
 ) -> Message:
-    responses = await ctx.uow.responses.for_alert(alert.id) if live_tally else ()
+    counts, named = await ctx.uow.responses.tally(alert.id, TALLY_NAMES)
     names = {mid: m.display_name for mid, m in by_id.items()}
-    return rally_message(ctx.copy, alert, target, called, responses, names, live_tally)
+    return rally_message(ctx.copy, alert, target, called, named, names, live_tally, counts)
 
 
 async def refresh_tally(ctx: Ctx, alert: Alert, tally_only: bool = False) -> None:
@@ -141,16 +146,17 @@ async def refresh_tally(ctx: Ctx, alert: Alert, tally_only: bool = False) -> Non
     keeps the live tally in its DMs."""
     key = rally_key(alert)
     rallied = await ctx.uow.rallied.for_alert(alert.id)
-    responses = await ctx.uow.responses.for_alert(alert.id)
+    # Counted in the database; only the first helpers are named, so a click costs the same
+    # on the thousandth response as on the first.
+    counts, named = await ctx.uow.responses.tally(alert.id, TALLY_NAMES)
     first_ids = [r.member_id for r in rallied if r.wave == 0]
-    helping = [r.member_id for r in responses if r.state is not ResponseState.CANT]
-    # Only the members the rally names: the target, the first wave and those helping.
-    shown = await ctx.uow.members.many([alert.target_id, *first_ids, *helping])
+    # Only the members the rally names: the target, the first wave and those helpers.
+    shown = await ctx.uow.members.many([alert.target_id, *first_ids, *(r.member_id for r in named)])
     by_id = {m.id: m for m in shown if m.status is not MemberStatus.FORGOTTEN}
     names = {mid: m.display_name for mid, m in by_id.items()}
     target = by_id.get(alert.target_id)
     first_wave = [by_id[mid] for mid in first_ids if mid in by_id]
-    message = rally_message(ctx.copy, alert, target, first_wave, responses, names)
+    message = rally_message(ctx.copy, alert, target, first_wave, named, names, counts=counts)
     public = alert.is_open and is_public(alert)
     if public and await ctx.update(key, message, address_kind="channel"):
         if not tally_only:
