@@ -58,7 +58,7 @@ async def test_a_429_storm_during_a_rally_delivers_every_message(bot: SlackBot) 
     assert any("help is here" in m.text for m in fake.dms_to("UANA"))
 
 
-async def test_a_dm_goes_to_the_member_s_user_id_and_its_tally_is_edited_in_the_dm(
+async def test_a_dm_goes_to_the_member_s_user_id_and_is_edited_in_the_dm(
     bot: SlackBot,
 ) -> None:
     await bot.seed()
@@ -69,10 +69,10 @@ async def test_a_dm_goes_to_the_member_s_user_id_and_its_tally_is_edited_in_the_
     (dm,) = [m for m in fake.dms_to("UBEN") if "I'm on it" in buttons(m)]
     assert dm.args["channel"] == "UBEN"  # Slack opens the app's DM itself: no extra call
     assert not [c for c in fake.calls if c.method == "conversations.open"]
-    await bot.click("UBEN", buttons(dm)["I'm on it"])
-    await deliver_everything(bot)
-    assert [c for c in fake.ok_calls("chat.update") if c.args["channel"] == "DUBEN"]
-    assert "On it: 1" in text_of({"blocks": dm.blocks})
+    assert "stood down" in (await bot.ask("UANA", "standdown #1")).lower()
+    await deliver_everything(bot)  # closing the rally edits every copy, the DMs too
+    edits = [c for c in fake.ok_calls("chat.update") if c.args["channel"] == "DUBEN"]
+    assert [c.args["ts"] for c in edits] == [dm.ts]
 
 
 async def test_a_message_to_a_channel_that_is_gone_is_parked_not_retried(bot: SlackBot) -> None:
