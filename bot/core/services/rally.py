@@ -132,9 +132,11 @@ async def current_rally(
     by_id: dict[str, Member],
     live_tally: bool = True,
 ) -> Message:
-    counts, named = await ctx.uow.responses.tally(alert.id, TALLY_NAMES)
     names = {mid: m.display_name for mid, m in by_id.items()}
-    return rally_message(ctx.copy, alert, target, called, named, names, live_tally, counts)
+    if not live_tally:  # a copy that points to the channel's tally: nothing to count
+        return rally_message(ctx.copy, alert, target, called, (), names, live_tally=False)
+    counts, named = await ctx.uow.responses.tally(alert.id, TALLY_NAMES)
+    return rally_message(ctx.copy, alert, target, called, named, names, counts=counts)
 
 
 async def refresh_tally(ctx: Ctx, alert: Alert, tally_only: bool = False) -> None:
