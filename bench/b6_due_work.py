@@ -3,16 +3,17 @@ restart in the middle.
 
 Each worker is a real OS process (multiprocessing, spawn) that builds rallybot's runtime
 (`bot.bootstrap.build`: its own engine and pool) and calls `Services.run_due` in a loop, as
-`rallybot worker`'s scheduler tick does, claiming one due row per transaction with
-`FOR UPDATE SKIP LOCKED`. Sending a check-in writes its DM to the outbox; no platform is
+`rallybot worker`'s scheduler tick does, claiming due check-ins up to 100 per transaction
+with `FOR UPDATE SKIP LOCKED`. Sending a check-in writes its DM to the outbox; no platform is
 involved (the outbox is not delivered here), so nothing limits the rate but rallybot and the
 database.
 
 Throughput: windows of the same length with 1 and with 4 workers, alternating (1, 4, 1, 4),
 each ended by SIGKILL. Restart: 4 workers on what is left, all SIGKILLed part-way, then 4
 new ones until nothing is due. Checked: no check-in still due, and every check-in has exactly
-one outbox message. Each worker also counts outbox inserts that the idempotency key turned
-away (a check-in worked twice would show there even though the database refused the copy).
+one outbox message. Each worker also counts single-row outbox inserts that the idempotency
+key turned away (a check-in worked twice would show there even though the database refused the
+copy); the batches' executemany reports no row count on asyncpg, so it sees none of those.
 """
 
 from __future__ import annotations
