@@ -1,16 +1,22 @@
-"""The `rallybot` command: run, migrate, config."""
+"""The `rallybot` command: run, migrate, config, digest, library and the platform helpers."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from bot import logging as rally_logging
 from bot.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
+
+T = TypeVar("T")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,6 +53,20 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="queue it for the leads (a running rallybot delivers it)",
     )
+    library = sub.add_parser("library", help="import or export a collective's message library")
+    lib = library.add_subparsers(dest="library_command", required=True)
+    lib_import = lib.add_parser(
+        "import", help="add a library file's messages (they wait for a lead)"
+    )
+    lib_import.add_argument("file", help="a TOML library file (as `library export` writes)")
+    lib_import.add_argument(
+        "--collective", help="the collective's name (needed when there are several)"
+    )
+    lib_export = lib.add_parser("export", help="print the library as a TOML file")
+    lib_export.add_argument(
+        "--collective", help="the collective's name (needed when there are several)"
+    )
+    lib_export.add_argument("--out", help="write to this file instead of standard output")
     return p
 
 
@@ -54,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = Settings()
+        settings.policy()  # reads the starter library: a broken file is reported here
     except (ValidationError, ConfigError) as error:
         print(f"rallybot: the configuration is not valid:\n{error}", file=sys.stderr)
         return 2
@@ -67,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_migrate(settings))
     if args.command == "digest":
         return _digest(settings, args)
+    if args.command == "library":
+        return _library(settings, args)
     if args.command == "worker":
         return asyncio.run(_worker(settings))
     if args.command == "web":
@@ -100,13 +123,35 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
-async def _digest_data(
-    settings: Settings, args: argparse.Namespace
-) -> tuple[str, bytes | None] | int:
-    """The rendered digest and its chart, or an exit code after saying what went wrong."""
+def _library(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.adapters.files import FileProblem, read_text_file
+
+    content = ""
+    if args.library_command == "import":
+        try:
+            content = read_text_file(Path(args.file))
+        except FileProblem as problem:
+            print(f"rallybot: {problem}", file=sys.stderr)
+            return 2
+    result = asyncio.run(_library_run(settings, args.library_command, args.collective, content))
+    if isinstance(result, int):
+        return result
+    if args.library_command == "import":
+        print(f"rallybot: {result}", file=sys.stderr)
+    elif args.out:
+        Path(args.out).write_text(result, encoding="utf-8")
+    else:
+        print(result, end="")
+    return 0
+
+
+async def _with_services(settings: Settings, job: Callable[[Services], Awaitable[T]]) -> T | int:
+    """Run one job on the core against an up-to-date schema; an exit code after saying what
+    went wrong (an outdated schema, or the core refusing, in its own words)."""
     from bot.bootstrap import build
     from bot.core.errors import RallyError
-    from bot.core.services import digest
     from bot.runtime import SchemaOutdated, prepare_schema
 
     try:
@@ -115,27 +160,52 @@ async def _digest_data(
         print(f"rallybot: {error}", file=sys.stderr)
         return 2
     runtime = build(settings)
-    services = runtime.services
     try:
-        data = await services.digest_report(args.collective, args.week, args.send)
+        return await job(runtime.services)
     except RallyError as error:
-        print(f"rallybot: {services.copy(error.key, **error.params)}", file=sys.stderr)
+        print(f"rallybot: {runtime.services.copy(error.key, **error.params)}", file=sys.stderr)
         return 2
     finally:
         await runtime.close()
-    copy = services.copy
-    if args.format == "json":
-        rendered = data.to_json()
-    elif args.format == "markdown":
-        rendered = digest.render_markdown(copy, data)
-    else:
-        rendered = digest.render_text(copy, data)
-    png = None
-    if args.chart and services.chart is not None:
-        png = services.chart.weekly(
-            data.weeks, copy("digest.chart_alerts"), copy("digest.chart_median")
-        )
-    return rendered, png
+
+
+async def _library_run(
+    settings: Settings, what: str, collective: str | None, content: str
+) -> str | int:
+    """The export's text, or what the import did; an exit code after saying what failed."""
+
+    async def job(services: Services) -> str:
+        if what == "import":
+            added, same = await services.library_import(collective, content)
+            return f"{added} messages added ({same} already there); they wait for a lead's approval"
+        return await services.library_export(collective)
+
+    return await _with_services(settings, job)
+
+
+async def _digest_data(
+    settings: Settings, args: argparse.Namespace
+) -> tuple[str, bytes | None] | int:
+    """The rendered digest and its chart, or an exit code after saying what went wrong."""
+    from bot.core.services import digest
+
+    async def job(services: Services) -> tuple[str, bytes | None]:
+        data = await services.digest_report(args.collective, args.week, args.send)
+        copy = services.copy
+        if args.format == "json":
+            rendered = data.to_json()
+        elif args.format == "markdown":
+            rendered = digest.render_markdown(copy, data)
+        else:
+            rendered = digest.render_text(copy, data)
+        png = None
+        if args.chart and services.chart is not None:
+            png = services.chart.weekly(
+                data.weeks, copy("digest.chart_alerts"), copy("digest.chart_median")
+            )
+        return rendered, png
+
+    return await _with_services(settings, job)
 
 
 def _digest(settings: Settings, args: argparse.Namespace) -> int:

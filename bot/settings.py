@@ -16,6 +16,8 @@ from pydantic_settings import (
 )
 
 from bot.core.copy import Copy, flatten
+from bot.core.errors import BadInput
+from bot.core.library import DEFAULT_LIMITS, LibraryFile, parse_file
 from bot.core.policy import Policy
 
 SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "rallybot.toml"
@@ -124,7 +126,24 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(default=9, ge=0, le=23)
     digest_to: Literal["dm", "channel"] = "dm"
+    # The message library: the starter file new collectives get (config/library.toml
+    # unless set), the characters a suggestion may have per platform, and how many show.
+    library_file: Path | None = None
+    message_limits: dict[str, int] = Field(default_factory=dict)
+    suggestions: int = Field(default=3, ge=1, le=5)
     copy_texts: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("message_limits")
+    @classmethod
+    def _limits(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(DEFAULT_LIMITS))
+        if unknown:
+            raise ValueError(
+                f"message_limits: unknown keys {unknown}; use {sorted(DEFAULT_LIMITS)}"
+            )
+        if any(n < 20 or n > 100_000 for n in value.values()):
+            raise ValueError("message_limits are characters between 20 and 100000")
+        return value
 
     @field_validator("checkin_offsets_hours")
     @classmethod
@@ -182,7 +201,31 @@ class Settings(BaseSettings):
             digest_weekday=self.digest_weekday,
             digest_hour=self.digest_hour,
             digest_to_channel=self.digest_to == "channel",
+            starter_library=self.starter_library(),
+            message_limits=dict(self.message_limits),
+            suggestions=self.suggestions,
         )
+
+    def starter_library(self) -> LibraryFile | None:
+        """The starter library, checked at start-up: a broken or missing file named in the
+        settings is a ConfigError; by default config/library.toml beside the config file,
+        else the one shipped beside the source, else none."""
+        path = self.library_file
+        if path is None:
+            path = config_path().parent / "library.toml"
+            if not path.is_file():
+                path = SOURCE_CONFIG.parent / "library.toml"
+            if not path.is_file():
+                return None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"library file {path} can't be read: {error}") from None
+        try:
+            return parse_file(text)
+        except BadInput as error:
+            reason = f"{error.key} {error.params}"
+            raise ConfigError(f"library file {path} is not valid: {reason}") from None
 
     def make_copy(self) -> Copy:
         """The configured copy over the shipped copy, so a missing key never breaks a reply."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.core.library import Draft
 from bot.core.model import (
     Action,
     CheckInAnswer,
     Help,
     Kind,
+    MessageKind,
     ResponseState,
     Role,
     Severity,
@@ -65,6 +67,7 @@ class RaiseAlert:
     help_wanted: frozenset[Help] = frozenset()
     visibility: Visibility | None = None
     anonymous: bool = False
+    topics: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,76 @@ class ControlCheckIns:
     action: str  # "pause", "resume" or "stop"
 
 
+@dataclass(frozen=True)
+class SuggestMessages:
+    """A rallied responder asks the library what they could say (page: "Another")."""
+
+    alert: AlertRef
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class UseMessage:
+    entry_id: str
+    alert: AlertRef
+
+
+@dataclass(frozen=True)
+class LibraryList:
+    filter: str | None = None  # "pending", a kind or a topic
+
+
+@dataclass(frozen=True)
+class LibraryShow:
+    number: int
+
+
+@dataclass(frozen=True)
+class LibraryAdd:
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class LibraryEdit:
+    """Only what is given changes; new text waits for a lead's approval again."""
+
+    number: int
+    kind: MessageKind | None = None
+    text: str | None = None
+    topics: frozenset[str] | None = None
+    venues: frozenset[Venue] | None = None
+    alert_kinds: frozenset[Kind] | None = None
+    sources: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LibraryApprove:
+    numbers: tuple[int, ...] = ()
+    entry_id: str | None = None  # carried by the Approve button
+
+
+@dataclass(frozen=True)
+class LibraryRemove:
+    number: int
+
+
+@dataclass(frozen=True)
+class LibraryTopics:
+    action: str | None = None  # None: list; "add" or "remove"
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LibraryImport:
+    content: str | None  # None: the platform asks for the file (a form or an attachment)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class LibraryExport:
+    pass
+
+
 Command = (
     RaiseAlert
     | OpenAlertForm
@@ -282,4 +355,15 @@ Command = (
     | Digest
     | AnswerCheckIn
     | ControlCheckIns
+    | SuggestMessages
+    | UseMessage
+    | LibraryList
+    | LibraryShow
+    | LibraryAdd
+    | LibraryEdit
+    | LibraryApprove
+    | LibraryRemove
+    | LibraryTopics
+    | LibraryImport
+    | LibraryExport
 )

@@ -6,7 +6,8 @@ import base64
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
-Style = Literal["plain", "bold", "italic", "code"]
+# "pre": a block to copy as it is (a suggested message), shown preformatted.
+Style = Literal["plain", "bold", "italic", "code", "pre"]
 ButtonStyle = Literal["default", "primary", "danger"]
 
 
@@ -197,7 +198,7 @@ def _list(value: object) -> list[dict[str, object]]:
 
 
 def _is_style(value: str) -> TypeGuard[Style]:
-    return value in ("plain", "bold", "italic", "code")
+    return value in ("plain", "bold", "italic", "code", "pre")
 
 
 def _is_button_style(value: str) -> TypeGuard[ButtonStyle]:

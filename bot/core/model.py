@@ -123,6 +123,20 @@ class EvidenceKind(StrEnum):
     ATTACHMENT = "attachment"
 
 
+class MessageKind(StrEnum):
+    """What a library message is for."""
+
+    SUPPORT = "support"  # a supportive message to the target, sent privately
+    REPLY = "reply"  # a public reply under the target's post
+    COUNTER = "counter"  # a counter-message on a topic
+    REPORT = "report"  # text for a platform's report form
+
+
+class EntryStatus(StrEnum):
+    PENDING = "pending"  # waits for a lead; never suggested
+    APPROVED = "approved"
+
+
 class Channel(StrEnum):
     RALLY = "rally"
     LEADS = "leads"
@@ -147,6 +161,7 @@ class Collective:
     next_digest_at: datetime | None = None
     review_first_alerts: bool = True  # a new member's first alert waits for a lead
     brigade_threshold: int = 3  # recent joiners reporting one link before it is held
+    topics: tuple[str, ...] = ()  # the collective's own list, for alerts and its library
 
 
 @dataclass
@@ -249,6 +264,7 @@ class Alert:
     closed_by_id: str | None = None
     purged_at: datetime | None = None  # personal data removed by the retention purge
     held_reason: str | None = None  # "first_alert" or "brigading" while HELD
+    topics: frozenset[str] = frozenset()  # from the collective's list: picks suggestions
 
     @property
     def is_severe(self) -> bool:
@@ -319,6 +335,39 @@ class AuditEvent:
     alert_id: str | None = None
     subject_id: str | None = None
     detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LibraryEntry:
+    """A vetted message a rallied responder can start from (see bot.core.library)."""
+
+    id: str
+    collective_id: str
+    number: int  # per collective, as leads name it: m12
+    kind: MessageKind
+    text: str
+    added_at: datetime
+    added_by_id: str | None = None  # None: the starter library or a forgotten member
+    topics: frozenset[str] = frozenset()  # none: fits every topic
+    venues: frozenset[Venue] = frozenset()  # none: fits every platform
+    alert_kinds: frozenset[Kind] = frozenset()  # none: fits every kind of attack
+    sources: tuple[str, ...] = ()  # links a responder can cite
+    status: EntryStatus = EntryStatus.PENDING
+    approved_by_id: str | None = None
+    approved_at: datetime | None = None
+    uses: int = 0
+
+
+@dataclass
+class LibraryUse:
+    """A responder said they used an entry for an alert; once per entry, alert and person."""
+
+    id: str
+    collective_id: str
+    entry_id: str
+    alert_id: str
+    member_id: str | None  # None once they asked to be forgotten
+    at: datetime
 
 
 class OutboxStatus(StrEnum):

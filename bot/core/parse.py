@@ -14,11 +14,13 @@ from zoneinfo import available_timezones
 
 from bot.core import commands as c
 from bot.core.errors import BadInput, FieldError
+from bot.core.library import Draft, check_sources, check_text, check_topic
 from bot.core.model import (
     Action,
     CheckInAnswer,
     Help,
     Kind,
+    MessageKind,
     ResponseState,
     Role,
     Severity,
@@ -88,7 +90,22 @@ _OPTION_KEYS = {
     "anonymous": "anonymous",
     "anon": "anonymous",
     "link": "link",
+    "topic": "topics",
+    "topics": "topics",
 }
+# Options of `library add|edit`, before the message's text.
+_LIBRARY_KEYS = {
+    "kind": "kind",
+    "topic": "topics",
+    "topics": "topics",
+    "where": "venues",
+    "platform": "venues",
+    "platforms": "venues",
+    "for": "alert_kinds",
+    "source": "sources",
+    "sources": "sources",
+}
+_ENTRY_NUMBER = re.compile(r"^[#m]?(\d{1,6})$", re.IGNORECASE)
 _TRUE = {"yes", "y", "on", "true", "1"}
 _FALSE = {"no", "n", "off", "false", "0"}
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(\|[^>]*)?>$")
@@ -215,6 +232,8 @@ def parse_text(text: str) -> c.Command:
             return parse_role(args)
         case "digest":
             return c.Digest()
+        case "library" | "lib":
+            return parse_library(args, rest)
         case "checkins":
             if len(args) != 2 or args[1].lower() not in ("pause", "resume", "stop"):
                 raise BadInput("error.usage", usage="checkins #12 pause|resume|stop")
@@ -264,6 +283,7 @@ def parse_alert(args: list[str]) -> c.RaiseAlert:
             else None
         ),
         anonymous=parse_bool(opts["anonymous"]) if "anonymous" in opts else False,
+        topics=parse_topics(opts.get("topics", "")),
     )
 
 
@@ -279,6 +299,7 @@ def alert_from_form(
     visibility: str = "",
     anonymous: bool = False,
     target: str | None = None,
+    topics: str = "",
 ) -> c.RaiseAlert:
     """An alert from a platform's form (a Slack or Discord modal); errors name the field."""
 
@@ -319,6 +340,7 @@ def alert_from_form(
             else None
         ),
         anonymous=anonymous,
+        topics=field("topics", lambda: parse_topics(topics)),
     )
 
 
@@ -339,6 +361,14 @@ def parse_action(action_id: str) -> c.Command:
                 return c.ShowDoneChoices(ref)
             case "alert", "did", [action]:
                 return c.Respond(ref, ResponseState.DONE, Action(action))
+            case "alert", "suggest", []:
+                return c.SuggestMessages(ref)
+            case "alert", "suggest", [page] if page.isdigit() and len(page) <= 4:
+                return c.SuggestMessages(ref, int(page))
+            case "lib", "use", [alert] if _ID.match(alert):
+                return c.UseMessage(ident, c.AlertRef(id=alert))
+            case "lib", "approve", []:
+                return c.LibraryApprove(entry_id=ident)
             case "alert", "standdown", []:
                 return c.StandDown(ref)
             case "consent", ("yes" | "no"), []:
@@ -531,3 +561,120 @@ def mention_user(raw: str) -> str | None:
     """The platform user id inside a typed mention, if it is one."""
     m = _MENTION.match(raw)
     return m.group(1) if m else None
+
+
+def parse_topics(words: str) -> frozenset[str]:
+    return frozenset(check_topic(w) for w in re.split(r"[,\s]+", words) if w.strip())
+
+
+def parse_entry_number(word: str) -> int:
+    m = _ENTRY_NUMBER.match(word.strip())
+    if not m:
+        raise BadInput("library.bad_number", word=word[:40])
+    return int(m.group(1))
+
+
+LIBRARY_USAGE = (
+    "library [list [pending|<kind>|<topic>]] | show m3 | add <kind> [topic=…] [where=…] "
+    "[for=…] [source=…] <text> | edit m3 [options] [text] | approve m3 [m4 …] | remove m3 | "
+    "topics [add|remove <topic> …] | import <file> | export"
+)
+
+
+def parse_library(args: list[str], rest: str) -> c.Command:
+    """`library …`: leads keep the collective's message library (members may propose)."""
+    if not args:
+        return c.LibraryList()
+    sub, more = args[0].lower(), args[1:]
+    after = rest[len(args[0]) :].strip() if args else ""
+    match sub:
+        case "list" | "ls":
+            if len(more) > 1:
+                raise BadInput("error.usage", usage="library list [pending|<kind>|<topic>]")
+            return c.LibraryList(more[0].lower() if more else None)
+        case "show":
+            if len(more) != 1:
+                raise BadInput("error.usage", usage="library show m3")
+            return c.LibraryShow(parse_entry_number(more[0]))
+        case "add" | "propose":
+            if not more:
+                raise BadInput("error.usage", usage=LIBRARY_USAGE)
+            kind = parse_enum(MessageKind, more[0], "kind")
+            opts, text = _library_options(after[len(more[0]) :].strip())
+            if "kind" in opts:
+                raise BadInput("error.option_twice", option="kind")
+            return c.LibraryAdd(
+                Draft(
+                    kind=kind,
+                    text=check_text(text),
+                    topics=parse_topics(" ".join(opts.get("topics", []))),
+                    venues=_venues(opts),
+                    alert_kinds=_alert_kinds(opts),
+                    sources=check_sources(opts.get("sources", [])),
+                )
+            )
+        case "edit":
+            if not more:
+                raise BadInput("error.usage", usage="library edit m3 [options] [new text]")
+            number = parse_entry_number(more[0])
+            opts, text = _library_options(after[len(more[0]) :].strip())
+            if not opts and not text:
+                raise BadInput("error.usage", usage="library edit m3 [options] [new text]")
+            return c.LibraryEdit(
+                number,
+                kind=parse_enum(MessageKind, opts["kind"][0], "kind") if "kind" in opts else None,
+                text=check_text(text) if text else None,
+                topics=parse_topics(" ".join(opts["topics"])) if "topics" in opts else None,
+                venues=_venues(opts) if "venues" in opts else None,
+                alert_kinds=_alert_kinds(opts) if "alert_kinds" in opts else None,
+                sources=check_sources(opts["sources"]) if "sources" in opts else None,
+            )
+        case "approve":
+            if not more or len(more) > 50:
+                raise BadInput("error.usage", usage="library approve m3 [m4 …]")
+            return c.LibraryApprove(tuple(dict.fromkeys(parse_entry_number(w) for w in more)))
+        case "remove" | "delete" | "rm":
+            if len(more) != 1:
+                raise BadInput("error.usage", usage="library remove m3")
+            return c.LibraryRemove(parse_entry_number(more[0]))
+        case "topics" | "topic":
+            if not more:
+                return c.LibraryTopics()
+            action = more[0].lower()
+            if action not in ("add", "remove") or len(more) < 2:
+                raise BadInput("error.usage", usage="library topics [add|remove <topic> …]")
+            names = tuple(
+                dict.fromkeys(check_topic(w) for w in " ".join(more[1:]).replace(",", " ").split())
+            )
+            return c.LibraryTopics(action, names)
+        case "import":
+            return c.LibraryImport(None, after)
+        case "export":
+            return c.LibraryExport()
+        case _:
+            raise BadInput("error.usage", usage=LIBRARY_USAGE)
+
+
+def _library_options(text: str) -> tuple[dict[str, list[str]], str]:
+    """Leading key=value words are options (source= may repeat); the rest is the text."""
+    opts: dict[str, list[str]] = {}
+    rest = text
+    while rest:
+        word, _, remainder = rest.partition(" ")
+        key, sep, value = word.partition("=")
+        canonical = _LIBRARY_KEYS.get(key.lower()) if sep else None
+        if canonical is None:
+            break
+        if canonical in opts and canonical != "sources":
+            raise BadInput("error.option_twice", option=key.lower())
+        opts.setdefault(canonical, []).extend(v for v in value.split(",") if v)
+        rest = remainder.lstrip()
+    return opts, rest
+
+
+def _venues(opts: dict[str, list[str]]) -> frozenset[Venue]:
+    return frozenset(parse_enum(Venue, v, "where") for v in opts.get("venues", []))
+
+
+def _alert_kinds(opts: dict[str, list[str]]) -> frozenset[Kind]:
+    return frozenset(parse_enum(Kind, k, "for") for k in opts.get("alert_kinds", []))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.core.library import LibraryFile
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,10 @@ class Policy:
     digest_weekday: int = 0  # Monday
     digest_hour: int = 9
     digest_to_channel: bool = False
+    # The message library: what a new collective starts with, and what fits where.
+    starter_library: LibraryFile | None = None
+    message_limits: Mapping[str, int] = field(default_factory=dict)  # over DEFAULT_LIMITS
+    suggestions: int = 3  # suggestions shown at a time
 
 
 @dataclass(frozen=True)

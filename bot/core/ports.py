@@ -16,6 +16,8 @@ from bot.core.model import (
     Collective,
     Evidence,
     Identity,
+    LibraryEntry,
+    LibraryUse,
     LinkCode,
     Member,
     OutboxItem,
@@ -205,6 +207,35 @@ class EvidenceRepo(Protocol):
     async def anonymise_author(self, member_id: str, replacement: str) -> int: ...
 
 
+class LibraryRepo(Protocol):
+    """A collective's message library: small (hundreds of entries), read whole."""
+
+    async def get(self, entry_id: str) -> LibraryEntry | None: ...
+    async def by_number(self, collective_id: str, number: int) -> LibraryEntry | None: ...
+    async def for_collective(self, collective_id: str) -> Sequence[LibraryEntry]: ...
+    async def next_number(self, collective_id: str) -> int: ...
+    async def add(self, entry: LibraryEntry) -> None: ...
+    async def save(self, entry: LibraryEntry) -> None: ...
+    async def delete(self, entry_id: str) -> None:
+        """The entry and its use records."""
+        ...
+
+    async def add_use(self, use: LibraryUse) -> bool:
+        """Record a use and count it on the entry; False (nothing changed) when this member
+        already used this entry for this alert."""
+        ...
+
+    async def most_used(
+        self, collective_id: str, start: datetime, end: datetime, limit: int
+    ) -> Sequence[tuple[LibraryEntry, int]]:
+        """Entries by uses recorded in [start, end), most first."""
+        ...
+
+    async def forget_member(self, member_id: str) -> int:
+        """Drop the member from entries they added or approved and from their uses."""
+        ...
+
+
 class AuditRepo(Protocol):
     async def add(self, event: AuditEvent) -> None: ...
     async def recent(self, collective_id: str, limit: int) -> Sequence[AuditEvent]: ...
@@ -285,6 +316,7 @@ class UnitOfWork(Protocol):
     evidence: EvidenceRepo
     audit: AuditRepo
     outbox: OutboxRepo
+    library: LibraryRepo
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

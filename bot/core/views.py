@@ -106,12 +106,7 @@ def rally_message(
         blocks.append(Block((Link(alert.target_post),), copy("rally.amplify_heading")))
     if alert.note:
         blocks.append(para(alert.note, heading=copy("rally.note_heading")))
-    link_spans: list[Span] = []
-    for i, link in enumerate(alert.links):
-        if i:
-            link_spans.append(Text("\n"))
-        link_spans.append(Link(link))
-    blocks.append(Block(tuple(link_spans), copy("rally.links_heading")))
+    blocks.append(Block(link_lines(alert.links), copy("rally.links_heading")))
     blocks.append(para(copy("rally.help", help=list_words(copy, "want", list(alert.help_wanted)))))
     blocks.append(para(copy("rally.practice"), heading=copy("rally.practice_heading")))
     if called:
@@ -163,7 +158,18 @@ def rally_buttons(copy: Copy, alert: Alert) -> tuple[Button, ...]:
         Button(action_id("alert", alert.id, "on_it"), copy("button.on_it"), "primary"),
         Button(action_id("alert", alert.id, "done"), copy("button.done")),
         Button(action_id("alert", alert.id, "cant"), copy("button.cant")),
+        Button(action_id("alert", alert.id, "suggest"), copy("button.suggest")),
     )
+
+
+def link_lines(urls: Sequence[str]) -> tuple[Span, ...]:
+    """Links one to a line, as plain text (never unfurled, never a label)."""
+    spans: list[Span] = []
+    for i, url in enumerate(urls):
+        if i:
+            spans.append(Text("\n"))
+        spans.append(Link(url))
+    return tuple(spans)
 
 
 def notice(
@@ -172,10 +178,5 @@ def notice(
     """A short message: a title, lines of plain text, optional attack links and buttons."""
     blocks = [para(line) for line in lines if line]
     if links:
-        spans: list[Span] = []
-        for i, link in enumerate(links):
-            if i:
-                spans.append(Text("\n"))
-            spans.append(Link(link))
-        blocks.append(Block(tuple(spans)))
+        blocks.append(Block(link_lines(links)))
     return Message(title=title, blocks=tuple(blocks), buttons=buttons, has_attack_links=bool(links))

@@ -67,6 +67,7 @@ class CollectiveRow(Base):
     next_digest_at: Mapped[datetime | None] = mapped_column(index=True)
     review_first_alerts: Mapped[bool] = mapped_column(Boolean)
     brigade_threshold: Mapped[int] = mapped_column(Integer)
+    topics: Mapped[list[str]] = mapped_column(Json)
 
 
 class SpaceRow(Base):
@@ -167,6 +168,7 @@ class AlertRow(Base):
     closed_by_id: Mapped[str | None] = mapped_column(ID)
     purged_at: Mapped[datetime | None]
     held_reason: Mapped[str | None] = mapped_column(String(32))
+    topics: Mapped[list[str]] = mapped_column(Json)
 
 
 class ResponseRow(Base):
@@ -192,7 +194,8 @@ class RalliedRow(Base):
 
 class CheckInRow(Base):
     __tablename__ = "checkins"
-    __table_args__ = (Index(None, "status", "due_at"),)
+    # (due_at) alone: the digest's week of check-ins, whatever their status.
+    __table_args__ = (Index(None, "status", "due_at"), Index(None, "due_at"))
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     alert_id: Mapped[str] = mapped_column(ID, _parent("alerts.id"), index=True)
@@ -215,6 +218,43 @@ class EvidenceRow(Base):
     kind: Mapped[str] = mapped_column(ENUM)
     content: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class LibraryEntryRow(Base):
+    __tablename__ = "library_entries"
+    __table_args__ = (UniqueConstraint("collective_id", "number"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(ENUM)
+    text: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime]
+    # No foreign keys: forget-me sets them to NULL.
+    added_by_id: Mapped[str | None] = mapped_column(ID, index=True)
+    topics: Mapped[list[str]] = mapped_column(Json)
+    venues: Mapped[list[str]] = mapped_column(Json)
+    alert_kinds: Mapped[list[str]] = mapped_column(Json)
+    sources: Mapped[list[str]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(ENUM)
+    approved_by_id: Mapped[str | None] = mapped_column(ID, index=True)
+    approved_at: Mapped[datetime | None]
+    uses: Mapped[int] = mapped_column(Integer)
+
+
+class LibraryUseRow(Base):
+    __tablename__ = "library_uses"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "alert_id", "member_id"),
+        Index(None, "collective_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"))
+    entry_id: Mapped[str] = mapped_column(ID, _parent("library_entries.id"))
+    alert_id: Mapped[str] = mapped_column(ID, _parent("alerts.id"), index=True)
+    member_id: Mapped[str | None] = mapped_column(ID, index=True)
+    at: Mapped[datetime]
 
 
 class AuditEventRow(Base):

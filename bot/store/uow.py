@@ -24,6 +24,7 @@ from bot.store.repositories import (
     SqlCollectiveRepo,
     SqlEvidenceRepo,
     SqlIdentityRepo,
+    SqlLibraryRepo,
     SqlLinkCodeRepo,
     SqlMemberRepo,
     SqlOutboxRepo,
@@ -103,6 +104,7 @@ class SqlUnitOfWork(UnitOfWork):
     evidence: SqlEvidenceRepo
     audit: SqlAuditRepo
     outbox: SqlOutboxRepo
+    library: SqlLibraryRepo
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -134,6 +136,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.evidence = SqlEvidenceRepo(session)
         self.audit = SqlAuditRepo(session)
         self.outbox = SqlOutboxRepo(session)
+        self.library = SqlLibraryRepo(session)
         return self
 
     async def __aexit__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -155,3 +156,87 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     out = run_console(tmp_path, "/rally status", "/rally alert https://x.com/t/2 second")
     assert "#1 Ana: active" in out
     assert "Alert #2 raised" in out
+
+
+def test_the_library_suggests_in_the_rally_and_files_go_in_and_out(tmp_path: Path) -> None:
+    """The README's library transcript, plus import and export through files."""
+    shared = tmp_path / "ours.toml"
+    shared.write_text(
+        'topics = ["long-covid"]\n[[message]]\nkind = "reply"\ntext = "We believe you."\n',
+        encoding="utf-8",
+    )
+    out = run_console(
+        tmp_path,
+        "/as lee",
+        "/rally library add reply topic=vaccines where=x Vaccines are among the most studied "
+        "medicines we have. Thank you for explaining how their safety is checked.",
+        "/rally library approve m25",
+        "/rally library import ours.toml",
+        "/rally library import missing.toml",
+        "/as ana",
+        "/rally alert https://x.com/someone/status/123 topic=vaccines pile-on after my video",
+        "/as ben",
+        "/press Suggest a message",
+        "/press Use this",
+        "/as lee",
+        "/rally library export",
+    )
+    assert "m25 is approved: it can be suggested now." in out
+    assert "1 messages added, 0 already in the library. Topics:" in out and "long-covid" in out
+    assert "missing.toml is not a file" in out
+    suggestions = section(out, "only ben sees this", "1. Public reply")
+    assert "  │ " in suggestions  # the block to copy
+    assert "Thank you. Counted for alert #1." in out
+    export = section(out, "DM to lee", "Message library (26 messages)")
+    assert "[file rallybot-library.toml" in export and 'text = "We believe you."' in export
+
+
+def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `rallybot` with these arguments, on the data directory's SQLite."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "RALLYBOT_", "DATABASE_URL"))
+    }
+    env["RALLYBOT_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [str(RALLYBOT), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=data_dir,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_library_command_line_imports_and_exports(tmp_path: Path) -> None:
+    run_console(tmp_path, "/rally help")  # the demo collective, seeded by the console
+    source = tmp_path / "in.toml"
+    source.write_text('[[message]]\nkind = "support"\ntext = "Thinking of you."\n', "utf-8")
+    done = cli(tmp_path, "library", "import", str(source))
+    assert done.returncode == 0, done.stderr
+    assert "1 messages added (0 already there)" in done.stderr
+    again = cli(tmp_path, "library", "import", str(source))
+    assert "0 messages added (1 already there)" in again.stderr
+    exported = cli(tmp_path, "library", "export", "--out", "lib.toml")
+    assert exported.returncode == 0, exported.stderr
+    text = (tmp_path / "lib.toml").read_text(encoding="utf-8")
+    assert 'text = "Thinking of you."' in text and "# m25: pending" in text
+    missing = cli(tmp_path, "library", "import", "nope.toml")
+    assert missing.returncode == 2 and "nope.toml is not a file" in missing.stderr
+    nobody = cli(tmp_path, "library", "export", "--collective", "Nobody")
+    assert nobody.returncode == 2 and "Demo collective" in nobody.stderr
+
+
+def test_the_digest_command_line_prints_any_week(tmp_path: Path) -> None:
+    run_console(tmp_path, "/rally alert https://x.com/troll/status/1 pile-on", "/as ben")
+    done = cli(tmp_path, "digest", "--format", "json", "--chart", "chart.png")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["schema"] == "rallybot.digest/1" and data["collective"] == "Demo collective"
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = cli(tmp_path, "digest", "--week", "2026-W48")
+    assert text.returncode == 0 and "weekly digest for 2026-W48" in text.stdout
+    bad = cli(tmp_path, "digest", "--week", "last tuesday")
+    assert bad.returncode == 2 and "isn't a week I understand" in bad.stderr

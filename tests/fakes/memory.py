@@ -27,6 +27,8 @@ from bot.core.model import (
     Collective,
     Evidence,
     Identity,
+    LibraryEntry,
+    LibraryUse,
     LinkCode,
     Member,
     MemberStatus,
@@ -49,6 +51,7 @@ from bot.core.ports import (
     FirstResponseTimes,
     IdentityRepo,
     Ids,
+    LibraryRepo,
     LinkCodeRepo,
     MemberRepo,
     OutboxRepo,
@@ -82,6 +85,8 @@ class Tables:
     evidence: dict[str, Evidence] = field(default_factory=dict)
     audit: dict[str, AuditEvent] = field(default_factory=dict)
     outbox: dict[str, OutboxItem] = field(default_factory=dict)
+    library: dict[str, LibraryEntry] = field(default_factory=dict)
+    library_uses: dict[str, LibraryUse] = field(default_factory=dict)
 
 
 def _insert(
@@ -529,6 +534,79 @@ class MemoryEvidenceRepo(_Repo, EvidenceRepo):
         return changed
 
 
+class MemoryLibraryRepo(_Repo, LibraryRepo):
+    _UNIQUE: tuple[Callable[[LibraryEntry], Hashable], ...] = (
+        lambda e: (e.collective_id, e.number),
+    )
+
+    async def get(self, entry_id: str) -> LibraryEntry | None:
+        return copy.deepcopy(self._t.library.get(entry_id))
+
+    async def by_number(self, collective_id: str, number: int) -> LibraryEntry | None:
+        for e in self._t.library.values():
+            if e.collective_id == collective_id and e.number == number:
+                return copy.deepcopy(e)
+        return None
+
+    async def for_collective(self, collective_id: str) -> Sequence[LibraryEntry]:
+        rows = [e for e in self._t.library.values() if e.collective_id == collective_id]
+        return _copies(sorted(rows, key=lambda e: e.number))
+
+    async def next_number(self, collective_id: str) -> int:
+        numbers = [e.number for e in self._t.library.values() if e.collective_id == collective_id]
+        return max(numbers, default=0) + 1
+
+    async def add(self, entry: LibraryEntry) -> None:
+        _insert(self._t.library, entry.id, entry, self._UNIQUE)
+
+    async def save(self, entry: LibraryEntry) -> None:
+        _insert(self._t.library, entry.id, entry, self._UNIQUE, replace=True)
+
+    async def delete(self, entry_id: str) -> None:
+        self._t.library.pop(entry_id, None)
+        for k in [k for k, u in self._t.library_uses.items() if u.entry_id == entry_id]:
+            del self._t.library_uses[k]
+
+    async def add_use(self, use: LibraryUse) -> bool:
+        same = (use.entry_id, use.alert_id, use.member_id)
+        if any(
+            (u.entry_id, u.alert_id, u.member_id) == same for u in self._t.library_uses.values()
+        ):
+            return False
+        _insert(self._t.library_uses, use.id, use)
+        entry = self._t.library.get(use.entry_id)
+        if entry is not None:
+            entry.uses += 1
+        return True
+
+    async def most_used(
+        self, collective_id: str, start: datetime, end: datetime, limit: int
+    ) -> Sequence[tuple[LibraryEntry, int]]:
+        counts = Counter(
+            u.entry_id
+            for u in self._t.library_uses.values()
+            if u.collective_id == collective_id and start <= u.at < end
+        )
+        ranked = sorted(
+            ((self._t.library[k], n) for k, n in counts.items() if k in self._t.library),
+            key=lambda pair: (-pair[1], pair[0].number),
+        )
+        return [(copy.deepcopy(e), n) for e, n in ranked[: max(limit, 0)]]
+
+    async def forget_member(self, member_id: str) -> int:
+        changed = 0
+        for e in self._t.library.values():
+            if member_id in (e.added_by_id, e.approved_by_id):
+                e.added_by_id = None if e.added_by_id == member_id else e.added_by_id
+                e.approved_by_id = None if e.approved_by_id == member_id else e.approved_by_id
+                changed += 1
+        for u in self._t.library_uses.values():
+            if u.member_id == member_id:
+                u.member_id = None
+                changed += 1
+        return changed
+
+
 class MemoryAuditRepo(_Repo, AuditRepo):
     async def add(self, event: AuditEvent) -> None:
         _insert(self._t.audit, event.id, event)
@@ -658,6 +736,7 @@ class MemoryUnitOfWork(UnitOfWork):
     evidence: MemoryEvidenceRepo
     audit: MemoryAuditRepo
     outbox: MemoryOutboxRepo
+    library: MemoryLibraryRepo
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -674,6 +753,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.evidence = MemoryEvidenceRepo(self)
         self.audit = MemoryAuditRepo(self)
         self.outbox = MemoryOutboxRepo(self)
+        self.library = MemoryLibraryRepo(self)
 
     @property
     def tables(self) -> Tables:

@@ -29,9 +29,12 @@ from bot.core.model import (
     Help,
     Identity,
     Kind,
+    LibraryEntry,
+    LibraryUse,
     LinkCode,
     Member,
     MemberStatus,
+    MessageKind,
     OutboxItem,
     OutboxStatus,
     Rallied,
@@ -184,6 +187,8 @@ ROWS = [
     (Evidence, tables.EvidenceRow),
     (AuditEvent, tables.AuditEventRow),
     (OutboxItem, tables.OutboxRow),
+    (LibraryEntry, tables.LibraryEntryRow),
+    (LibraryUse, tables.LibraryUseRow),
 ]
 
 
@@ -1051,3 +1056,79 @@ async def test_children_go_with_their_parent(
 
     await remove(tables.CollectiveRow, c.id)
     assert set((await counts()).values()) == {0}
+
+
+# --- the message library ---------------------------------------------------------------------
+
+
+def an_entry(collective: Collective, number: int, **changes: object) -> LibraryEntry:
+    e = LibraryEntry(
+        id=new_id(),
+        collective_id=collective.id,
+        number=number,
+        kind=MessageKind.REPLY,
+        text=f"Thank you, number {number}.",
+        added_at=T0,
+        topics=frozenset({"vaccines", "masks"}),
+        venues=frozenset({Venue.X, Venue.INSTAGRAM}),
+        alert_kinds=frozenset({Kind.PILE_ON}),
+        sources=("https://example.org/b", "https://example.org/a"),
+    )
+    return dataclasses.replace(e, **changes)  # type: ignore[arg-type]
+
+
+async def test_library_entries_round_trip_and_count_uses_once(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, ana, ben = world
+    alert = an_alert(c, ana, 1)
+    first, second = an_entry(c, 1, added_by_id=ben.id), an_entry(c, 2, approved_by_id=ben.id)
+    await seed(uow, alert)
+    async with uow() as u:
+        assert await u.library.next_number(c.id) == 1
+        await u.library.add(first)
+        await u.library.add(second)
+        assert await u.library.next_number(c.id) == 3
+        await u.commit()
+    async with uow() as u:
+        assert await u.library.get(first.id) == first  # sources keep their order
+        assert await u.library.by_number(c.id, 2) == second
+        assert [e.number for e in await u.library.for_collective(c.id)] == [1, 2]
+        use = LibraryUse(new_id(), c.id, first.id, alert.id, ben.id, at(1))
+        assert await u.library.add_use(use)
+        again = dataclasses.replace(use, id=new_id(), at=at(2))
+        assert not await u.library.add_use(again)  # once per entry, alert and person
+        assert await u.library.add_use(
+            LibraryUse(new_id(), c.id, first.id, alert.id, ana.id, at(3))
+        )
+        assert await u.library.add_use(
+            LibraryUse(new_id(), c.id, second.id, alert.id, ana.id, at(9))
+        )
+        await u.commit()
+    async with uow() as u:
+        stale = await u.library.get(first.id)
+        assert stale is not None and stale.uses == 2
+        stale.uses = 0  # a copy read before a use must not undo it when saved
+        stale.text = "New words."
+        await u.library.save(stale)
+        await u.commit()
+    async with uow() as u:
+        saved = await u.library.get(first.id)
+        assert saved is not None and saved.uses == 2 and saved.text == "New words."
+        ranked = await u.library.most_used(c.id, at(0), at(5), 10)
+        assert [(e.number, n) for e, n in ranked] == [(1, 2)]  # the use at 9 is outside
+        assert [(e.number, n) for e, n in await u.library.most_used(c.id, at(0), at(10), 1)] == [
+            (1, 2)
+        ]
+        assert await u.library.forget_member(ben.id) == 3  # added m1, approved m2, one use
+        await u.commit()
+    async with uow() as u:
+        rows = await u.library.for_collective(c.id)
+        assert all(ben.id not in (e.added_by_id, e.approved_by_id) for e in rows)
+        await u.library.delete(first.id)
+        await u.commit()
+    async with uow() as u:
+        assert [e.number for e in await u.library.for_collective(c.id)] == [2]
+        assert [(e.number, n) for e, n in await u.library.most_used(c.id, at(0), at(10), 5)] == [
+            (2, 1)
+        ]

@@ -18,10 +18,12 @@ from bot.core.model import (
     AlertStatus,
     CheckInAnswer,
     CloseReason,
+    EntryStatus,
     EvidenceKind,
     Help,
     Kind,
     MemberStatus,
+    MessageKind,
     ResponseState,
     Role,
     Severity,
@@ -51,6 +53,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "checkin.": ("paused", "resumed", "stopped"),
     "digest.answer_": ("need_help", "struggling"),  # follow-up never lists "ok"
     "held.why_": ("first_alert", "brigading"),
+    "library.where_": ("support", "report"),  # replies and counters name the venue
+    "library.status_": tuple(EntryStatus),
+    "message_kind.": tuple(MessageKind),
 }
 # list_words(copy, prefix, values) asks for f"{prefix}.{value}".
 LIST_WORDS = {"want": Help, "action": Action}

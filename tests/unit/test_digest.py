@@ -190,6 +190,8 @@ async def test_the_json_form_follows_its_schema(rally: Rally) -> None:
         "new_members",
         "pending_members",
         "weeks",
+        "library_used",
+        "topics_without_messages",
     }
 
 

@@ -94,6 +94,8 @@ VERBS = [
     "delegate", "available", "pause", "quiet", "timezone", "prefer", "link", "forgetme", "help",
     "join", "setup", "setup name", "setup leadrole", "members", "me", "review", "suspend",
     "unsuspend", "audit", "approve", "role", "digest", "checkins", "/ALERT", "Alert",
+    "library", "library add reply", "library add counter topic=masks", "library edit m1",
+    "library topics add", "library import", "alert https://x.com/a/1 topic=",
 ]  # fmt: skip
 
 fragment = st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12))
@@ -135,6 +137,9 @@ action_ids = st.one_of(
                     "review",
                     "member",
                     "forgetme",
+                    "lib",
+                    "suggest",
+                    "use",
                     "on_it",
                     "cant",
                     "done",
@@ -384,7 +389,7 @@ big_span = st.builds(
 )
 SLACK_USERS = ["U0AAA1", "W0BBB2", "U123"]
 DISCORD_USERS = ["123456789012345678", "42"]
-STYLES = ["plain", "bold", "italic", "code"]
+STYLES = ["plain", "bold", "italic", "code", "pre"]
 valid_action = st.builds(
     lambda scope, ident, verb: f"rally:{scope}:{ident}:{verb}",
     st.sampled_from(["alert", "consent", "checkin", "member"]),

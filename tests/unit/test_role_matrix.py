@@ -5,7 +5,7 @@ change nothing at all (every table of the store compared before and after), exce
 forged id (another collective's alert, someone else's check-in) is audited as
 `forged_request_refused` and nothing else.
 
-The matrix has 80 commands and buttons x 10 roles = 800 cases.
+The matrix has 96 commands and buttons x 10 roles = 960 cases.
 
 The scene, in the demo collective (console) and a second collective (a Slack workspace):
 
@@ -24,7 +24,8 @@ The scene, in the demo collective (console) and a second collective (a Slack wor
 
 Alerts: #1 ana's, active and public; #2 raised by cam for ana, pending consent; #3 ana's
 threat, in safety review; #4 raised by neo (a newcomer), held for review; #5 ana's,
-responders only; #6 ana's, leads only. The other collective has no alerts, so an alert
+responders only; #6 ana's, leads only. The library has m1 (approved) and m2 (pending), both
+added by lee. The other collective has no alerts, so an alert
 number typed there names nothing, and a button carrying one of our ids is a forgery.
 """
 
@@ -112,6 +113,17 @@ command                                   | stranger pending suspended member re
 /rally audit                              | no       no      no        no     no        no     no     ok   ok     no
 /rally audit ana #1                       | no       no      no        no     no        no     no     ok   ok     no
 /rally digest                             | no       no      no        no     no        no     no     ok   ok     no
+/rally library                            | no       no      no        no     no        no     no     ok   ok     no
+/rally library list pending               | no       no      no        no     no        no     no     ok   ok     no
+/rally library show m1                    | no       no      no        no     no        no     no     ok   ok     no
+/rally library add reply Thanks, truly.   | no       no      no        ok     ok        ok     ok     ok   ok     ok
+/rally library edit m1 where=x            | no       no      no        no     no        no     no     ok   ok     no
+/rally library approve m2                 | no       no      no        no     no        no     no     ok   ok     no
+/rally library remove m1                  | no       no      no        no     no        no     no     ok   ok     no
+/rally library topics                     | no       no      no        ok     ok        ok     ok     ok   ok     ok
+/rally library topics add long-covid      | no       no      no        no     no        no     no     ok   ok     no
+/rally library import                     | no       no      no        no     no        no     no     ok   ok     no
+/rally library export                     | no       no      no        no     no        no     no     ok   ok     no
 /rally frobnicate                         | no       no      no        no     no        no     no     no   no     no
 button rally:alert:{a1}:on_it             | no       no      no        ok     ok        no     ok     ok   ok     F
 button rally:alert:{a1}:cant              | no       no      no        ok     ok        no     ok     ok   ok     F
@@ -137,6 +149,11 @@ button rally:checkins:{a1}:stop           | no       no      no        no     no
 button rally:member:{pat}:approve         | no       no      no        no     no        no     no     ok   ok     no
 button rally:review:{a4}:release          | no       no      no        no     no        no     no     ok   ok     no
 button rally:review:{a4}:reject           | no       no      no        no     no        no     no     ok   ok     no
+button rally:alert:{a1}:suggest           | no       no      no        ok     ok        ok     ok     ok   ok     F
+button rally:alert:{a5}:suggest           | no       no      no        no     ok        ok     no     ok   ok     F
+button rally:alert:{a2}:suggest           | no       no      no        no     no        no     no     no   no     F
+button rally:lib:{l1}:use:{a1}            | no       no      no        ok     ok        ok     ok     ok   ok     F
+button rally:lib:{l2}:approve             | no       no      no        no     no        no     no     ok   ok     no
 button rally:forgetme:{me}:confirm        | no       no      no        ok     ok        ok     ok     ok   ok     ok
 button rally:forgetme:{ana}:confirm       | no       no      no        F      F         ok     F      F    F      F
 button rally:alert:{a1}:frobnicate        | no       no      no        no     no        no     no     no   no     no
@@ -225,6 +242,9 @@ async def build_scene() -> Scene:
     await rally.raise_alert("ana", "visibility=responders")  # 5
     await rally.raise_alert("ana", "visibility=leads")  # 6
     await ok(rally, "ana", "link")
+    await ok(rally, "lee", "library add reply Thank you for your work.")  # m1
+    await ok(rally, "lee", "library approve m1")
+    await ok(rally, "lee", "library add reply Words still waiting.")  # m2, pending
     await ok(rally, OLGA, "setup name Other collective")
     await ok(rally, OSCAR, "join")
     await ok(rally, OLGA, "approve oscar")
@@ -255,6 +275,8 @@ async def build_scene() -> Scene:
         pat=rally.member("pat").id,
         ana=rally.member("ana").id,
         missing="f" * 32,
+        l1=next(e.id for e in rally.data.library.values() if e.number == 1),
+        l2=next(e.id for e in rally.data.library.values() if e.number == 2),
     )
     next_id = rally.services.ids._next  # type: ignore[attr-defined]
     return Scene(rally, ids, next_id)
@@ -313,7 +335,7 @@ def test_the_matrix_covers_every_subcommand_and_every_button_kind() -> None:
         "alert", "status", "standdown", "consent", "evidence", "export", "delegate", "checkins",
         "me", "available", "pause", "quiet", "timezone", "prefer", "link", "forgetme", "join",
         "help", "setup", "members", "approve", "role", "review", "suspend", "unsuspend", "audit",
-        "digest",
+        "digest", "library",
     }  # fmt: skip
     assert language <= typed
     pressed = {
@@ -326,7 +348,8 @@ def test_the_matrix_covers_every_subcommand_and_every_button_kind() -> None:
         "consent:yes", "consent:no", "safety:rally", "safety:hold", "target:rally",
         "target:hold", "checkin:ok", "checkin:struggling", "checkin:need_help",
         "checkins:pause", "checkins:stop", "checkins:resume", "member:approve",
-        "review:release", "review:reject", "forgetme:confirm",
+        "review:release", "review:reject", "forgetme:confirm", "alert:suggest",
+        "lib:use:{a1}", "lib:approve",
     }  # fmt: skip
     assert buttons <= pressed
 

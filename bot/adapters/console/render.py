@@ -38,6 +38,9 @@ def render(
         if block.heading:
             lines.append(escape(block.heading))
         text = "".join(span(s) for s in block.spans)
+        if any(isinstance(s, Text) and s.style == "pre" for s in block.spans):
+            lines.extend("  │ " + line for line in text.split("\n"))  # a block to copy
+            continue
         lines.extend("  " + line if block.heading else line for line in text.split("\n"))
     for attachment in message.attachments:
         size = len(attachment.payload)

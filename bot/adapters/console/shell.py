@@ -8,14 +8,19 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.console.chat import Buttons
 from bot.adapters.console.render import escape, render
-from bot.core.commands import Caller
+from bot.adapters.files import FileProblem, read_text_file
+from bot.core.commands import Caller, LibraryImport
+from bot.core.errors import RallyError
 from bot.core.messages import Reply
+from bot.core.parse import parse_text
 from bot.core.services import Services
 from bot.core.services.membership import CONSOLE, CONSOLE_WORKSPACE
+from bot.core.views import notice
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +74,24 @@ class ConsoleShell:
         )
 
     def show(self, reply: Reply) -> None:
-        self.say(render(reply.message, self.buttons.number, self.t("only_you", user=self.user)))
+        for message in (reply.message, *reply.extras):
+            self.say(render(message, self.buttons.number, self.t("only_you", user=self.user)))
+
+    async def rally(self, text: str) -> Reply:
+        """A /rally line; `library import FILE` reads the file here (the core reads none)."""
+        try:
+            command = parse_text(text)
+        except RallyError as error:
+            return self.services.error_reply(error)
+        if isinstance(command, LibraryImport) and command.content is None:
+            name = command.name.strip()
+            if name and name.lower() != "starter":
+                try:
+                    content = await asyncio.to_thread(read_text_file, Path(name))
+                except FileProblem as problem:
+                    return Reply(notice(self.t("cannot_read"), str(problem)), ok=False)
+                command = LibraryImport(content, name)
+        return await self.services.handle(self.caller(), command)
 
     async def handle_line(self, line: str) -> bool:
         """Run one line; False means the person asked to leave."""
@@ -79,7 +101,7 @@ class ConsoleShell:
         word, _, rest = text.partition(" ")
         word = word.lower()
         if word in (f"/{self.command}", self.command):
-            self.show(await self.services.handle_text(self.caller(), rest))
+            self.show(await self.rally(rest))
         elif word == "/as":
             name = rest.strip().lower().lstrip("@")
             if not _HANDLE.match(name):

@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.adapters.discord.interactions import answer, caller_of, fail
+from bot.adapters.discord.interactions import answer, caller_of, fail, run_text
 from bot.adapters.discord.views import AlertModal, AlertOptions
 from bot.core.copy import Copy
 from bot.core.messages import Reply
@@ -83,13 +83,7 @@ def make_cog(services: Services, group: str) -> commands.GroupCog:
             self.services = services
 
         async def run(self, interaction: Interaction, text: str) -> None:
-            """Most subcommands: the words of the command language, handled by the core."""
-            caller = caller_of(interaction)
-
-            async def work() -> Reply:
-                return await self.services.handle_text(caller, text)
-
-            await answer(interaction, work)
+            await run_text(interaction, text)
 
         async def cog_app_command_error(
             self, interaction: Interaction, error: app_commands.AppCommandError
@@ -112,6 +106,7 @@ def make_cog(services: Services, group: str) -> commands.GroupCog:
             help=t("opt_help"),
             visibility=t("opt_visibility"),
             anonymous=t("opt_anonymous"),
+            topics=t("opt_alert_topics"),
         )
         @app_commands.choices(
             where=choices("venue.", [v.value for v in Venue]),
@@ -132,6 +127,7 @@ def make_cog(services: Services, group: str) -> commands.GroupCog:
             help: str | None = None,
             visibility: Choice[str] | None = None,
             anonymous: bool = False,
+            topics: Range[str, 1, 400] | None = None,
         ) -> None:
             options = AlertOptions(
                 note=note or "",
@@ -143,6 +139,7 @@ def make_cog(services: Services, group: str) -> commands.GroupCog:
                 visibility=visibility.value if visibility else "",
                 anonymous=anonymous,
                 target=member_word(for_member, None) or None,
+                topics=",".join(split_list(topics)),
             )
             caller = caller_of(interaction)
             services = self.services
@@ -168,6 +165,7 @@ def make_cog(services: Services, group: str) -> commands.GroupCog:
                     visibility=options.visibility,
                     anonymous=options.anonymous,
                     target=options.target,
+                    topics=options.topics,
                 )
                 return await services.handle(caller, command)
 
@@ -413,5 +411,8 @@ FOLDED = {"prefer": "me", "unsuspend": "suspend"}
 
 
 async def setup(bot: RallyBot) -> None:
-    """Load the /rally group into the bot (called from its setup_hook)."""
+    """Load the /rally group and the /rally-library group into the bot (from its setup_hook)."""
+    from bot.adapters.discord.library import make_library_cog
+
     await bot.add_cog(make_cog(bot.services, bot.settings.command))
+    await bot.add_cog(make_library_cog(bot.services, bot.settings.command))

@@ -124,6 +124,17 @@ async def answer(
         log.warning("could not send a Discord reply: %s %s", error.status, error.code)
 
 
+async def run_text(interaction: discord.Interaction[Any], text: str) -> None:
+    """Most subcommands: the words of the command language, handled by the core."""
+    caller = caller_of(interaction)
+    services = client_of(interaction).services
+
+    async def work() -> Reply:
+        return await services.handle_text(caller, text)
+
+    await answer(interaction, work)
+
+
 async def _answer_with_form(
     interaction: discord.Interaction[Any], client: RallyClient, work: Work, form: FormFactory
 ) -> None:

@@ -8,6 +8,7 @@ import discord
 
 from bot.adapters.discord.client import RallyBot, point_at
 from bot.adapters.discord.cog import SUBCOMMANDS
+from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
 from bot.bootstrap import build
 from bot.settings import Settings
 
@@ -59,7 +60,7 @@ async def sync_commands(settings: Settings, guild: str | None) -> int:
     for command in synced:
         subcommands = [o.name for o in command.options]
         print(f"rallybot: registered /{command.name} {where}: {', '.join(subcommands)}")
-    missing = set(SUBCOMMANDS) - {o.name for c in synced for o in c.options}
+    missing = {*SUBCOMMANDS, *LIBRARY_SUBCOMMANDS} - {o.name for c in synced for o in c.options}
     if missing:
         print(f"rallybot: Discord did not confirm: {', '.join(sorted(missing))}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ from bot.core.messages import Attachment, Block, Button, Link, Mention, Message,
 
 CONTENT_LIMIT = 2000  # characters in one Discord message
 MAX_PINGED_USERS = 100  # Discord's limit on allowed_mentions.users
-ACTION_TEMPLATE = r"rally:(?P<scope>[a-z]+):(?P<id>[0-9a-f]{32}):(?P<rest>[a-z_:]+)"
+ACTION_TEMPLATE = r"rally:(?P<scope>[a-z]+):(?P<id>[0-9a-f]{32}):(?P<rest>[a-z0-9_:]+)"
 _ACTION = re.compile(ACTION_TEMPLATE)
 _ZWSP = "\u200b"
 _URL = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
@@ -84,11 +84,11 @@ def _span(span: Span) -> tuple[str, int | None]:
 def _styled(span: Text) -> str:
     if not span.text:
         return ""
-    if span.style == "code":
+    if span.style in ("code", "pre"):
         # Backslashes show literally inside code: drop backticks, still break pings.
         inner = _INVISIBLE.sub("", span.text.replace("`", "'"))
         inner = _EVERYONE.sub("@" + _ZWSP + r"\1", _ANGLE_SYNTAX.sub("<" + _ZWSP, inner))
-        return f"`{inner}`"
+        return f"```\n{inner}\n```" if span.style == "pre" else f"`{inner}`"
     escaped = escape(span.text)
     if span.style == "bold":
         return f"**{escaped}**"
@@ -122,8 +122,10 @@ def _block(block: Block) -> list[_Part]:
         texts.append(text)
         if user is not None:
             users.append(user)
-    # A line that pings is never cut: a cut could leave half a mention.
-    out.append(_Part("".join(texts), tuple(users), shrinkable=not users))
+    # A line that pings is never cut: a cut could leave half a mention; nor is a block to
+    # copy (a suggested message), whose words must stay whole.
+    pre = any(isinstance(s, Text) and s.style == "pre" for s in block.spans)
+    out.append(_Part("".join(texts), tuple(users), shrinkable=not users and not pre))
     return out
 
 

@@ -68,6 +68,7 @@ class AlertOptions:
     visibility: str = ""
     anonymous: bool = False
     target: str | None = None
+    topics: str = ""
 
 
 class AlertModal(discord.ui.Modal):
@@ -164,6 +165,7 @@ class AlertModal(discord.ui.Modal):
                 visibility=o.visibility,
                 anonymous=o.anonymous,
                 target=o.target,
+                topics=o.topics,
             )
             return await services.handle(caller, command)
 

@@ -16,10 +16,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.home import HOME, RAISE, Home, home_text
-from bot.adapters.slack.modal import ALERT_FORM, LINKS, alert_modal, form_alert, opened_from
+from bot.adapters.slack.modal import (
+    ALERT_FORM,
+    LIBRARY_FORM,
+    LINKS,
+    alert_modal,
+    form_alert,
+    form_library,
+    library_modal,
+    opened_from,
+)
 from bot.adapters.slack.render import escape, render
 from bot.adapters.slack.storage import EventLog
-from bot.core.commands import Caller, RaiseAlert
+from bot.core.commands import Caller, Command, LibraryImport
 from bot.core.errors import BadInput, FieldError, RallyError
 from bot.core.messages import Reply
 from bot.core.services import Services
@@ -61,6 +70,12 @@ def _team(body: Mapping[str, Any]) -> str:
     return team
 
 
+def typed(text: str) -> str:
+    """A slash command's text as the person typed it: Slack sends &, < and > as entities
+    (its own <@U…> and <url> sequences stay), and the renderer escapes them again on output."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def is_dm(channel: str | None) -> bool:
     return channel is not None and channel.startswith("D")
 
@@ -95,7 +110,7 @@ class Listeners:
         self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         try:
-            text = str(body.get("text") or "")
+            text = typed(str(body.get("text") or ""))
             words = text.split()
             verb = words[0].lower() if words else ""
             channel = _get(body, "channel_id")
@@ -172,13 +187,22 @@ class Listeners:
             await ack(response_action="errors", errors={field: text})
             return
         await ack()
-        self.later(self._alert_form(body, view, command, client))
+        self.later(self._form(body, view, command, client))
 
-    async def _alert_form(
+    async def library_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A pasted library file: the core checks the lead and the file, and answers."""
+        view = body.get("view") or {}
+        content = form_library(_get_mapping(_get_mapping(view, "state"), "values"))
+        await ack()
+        self.later(self._form(body, view, LibraryImport(content, "pasted"), client))
+
+    async def _form(
         self,
         body: dict[str, Any],
         view: Mapping[str, Any],
-        command: RaiseAlert,
+        command: Command,
         client: AsyncWebClient,
     ) -> None:
         try:
@@ -192,7 +216,7 @@ class Listeners:
             reply = await self.services.handle(caller, command)
             await self._tell(client, caller, reply)
         except Exception:
-            log.exception("an alert form could not be finished")
+            log.exception("a form could not be finished")
 
     # --- App Home -----------------------------------------------------------------------
 
@@ -232,6 +256,11 @@ class Listeners:
         if reply.form == "alert" and trigger_id:
             await client.views_open(
                 trigger_id=trigger_id, view=alert_modal(self.copy, caller.channel)
+            )
+            return
+        if reply.form == "library_import" and trigger_id:
+            await client.views_open(
+                trigger_id=trigger_id, view=library_modal(self.copy, caller.channel)
             )
             return
         await self._respond(respond, reply)
@@ -315,5 +344,6 @@ def register(app: AsyncApp, deps: Deps) -> Listeners:
     app.command(f"/{deps.command}")(listeners.command)
     app.action(ACTIONS)(listeners.action)
     app.view(ALERT_FORM)(listeners.alert_form)
+    app.view(LIBRARY_FORM)(listeners.library_form)
     app.event("app_home_opened")(listeners.home_opened)
     return listeners

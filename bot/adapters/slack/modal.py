@@ -29,7 +29,7 @@ from bot.core.services.alerts import DEFAULT_HELP
 ALERT_FORM = "rally:alert_form"  # the view's callback_id
 VALUE = "value"  # every input's action_id; the block_id names the field
 # Block ids are the field names FieldError.field uses, so errors land beside their input.
-LINKS, POST, WHERE, KINDS, SEVERITY, HELP, VISIBILITY, ANONYMOUS, FOR, NOTE = (
+LINKS, POST, WHERE, KINDS, SEVERITY, HELP, VISIBILITY, ANONYMOUS, FOR, NOTE, TOPICS = (
     "links",
     "post",
     "where",
@@ -40,7 +40,10 @@ LINKS, POST, WHERE, KINDS, SEVERITY, HELP, VISIBILITY, ANONYMOUS, FOR, NOTE = (
     "anonymous",
     "for",
     "note",
+    "topics",
 )
+LIBRARY_FORM = "rally:library_import"  # the library import form's callback_id
+LIBRARY_FILE = "file"
 INPUT_CHARS = 3000  # Slack's limit for a plain_text_input
 
 
@@ -166,12 +169,25 @@ def alert_modal(copy: Copy, channel: str | None) -> View:
             PlainTextInputElement(action_id=VALUE, multiline=True, max_length=MAX_NOTE_CHARS),
             optional=True,
         ),
+        _input(
+            copy,
+            TOPICS,
+            "field_topics",
+            PlainTextInputElement(action_id=VALUE, max_length=400),
+            optional=True,
+            hint="field_topics_hint",
+        ),
     ]
+    return _modal(copy, ALERT_FORM, "modal", channel, blocks)
+
+
+def _modal(copy: Copy, callback: str, words: str, channel: str | None, blocks: list[Block]) -> View:
+    """A modal whose submission comes back with the channel it was opened from."""
     return View(
         type="modal",
-        callback_id=ALERT_FORM,
-        title=_plain(copy("slack.modal_title"), 24),
-        submit=_plain(copy("slack.modal_submit"), 24),
+        callback_id=callback,
+        title=_plain(copy(f"slack.{words}_title"), 24),
+        submit=_plain(copy(f"slack.{words}_submit"), 24),
         close=_plain(copy("slack.modal_close"), 24),
         private_metadata=json.dumps({"channel": channel}),
         blocks=blocks,
@@ -234,4 +250,22 @@ def form_alert(values: Mapping[str, Any]) -> RaiseAlert:
         anonymous="yes" in state.choices(ANONYMOUS),
         # A Slack user id, resolved by the core through this workspace's identities.
         target=f"<@{target}>" if target else None,
+        topics=state.text(TOPICS),
     )
+
+
+def library_modal(copy: Copy, channel: str | None) -> View:
+    """Paste a library file (Slack modals take text, up to 3,000 characters at a time)."""
+    field = _input(
+        copy,
+        LIBRARY_FILE,
+        "field_library_file",
+        PlainTextInputElement(action_id=VALUE, multiline=True, max_length=INPUT_CHARS),
+        optional=False,
+        hint="field_library_file_hint",
+    )
+    return _modal(copy, LIBRARY_FORM, "library", channel, [field])
+
+
+def form_library(values: Mapping[str, Any]) -> str:
+    return _State(values).text(LIBRARY_FILE)

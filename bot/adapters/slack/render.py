@@ -39,6 +39,9 @@ def escape(text: str) -> str:
 
 
 def span(s: Span) -> str:
+    if isinstance(s, Text) and s.style == "pre":
+        # A block to copy: backticks would close it early, so they become quotes.
+        return "```" + escape(s.text.replace("`", "'")) + "```" if s.text.strip() else ""
     if isinstance(s, Text):
         text = escape(s.text)
         mark = _STYLE.get(s.style)

@@ -22,6 +22,7 @@ from bot.core.services import (
     escalation,
     evidence,
     help,
+    library,
     membership,
     review,
     upkeep,
@@ -68,6 +69,17 @@ HANDLERS: dict[type, Handler] = {
     c.Digest: digest.preview,
     c.AnswerCheckIn: checkins.answer,
     c.ControlCheckIns: checkins.control,
+    c.SuggestMessages: library.suggest,
+    c.UseMessage: library.use,
+    c.LibraryList: library.list_entries,
+    c.LibraryShow: library.show,
+    c.LibraryAdd: library.add,
+    c.LibraryEdit: library.edit,
+    c.LibraryApprove: library.approve,
+    c.LibraryRemove: library.remove,
+    c.LibraryTopics: library.topics,
+    c.LibraryImport: library.import_file,
+    c.LibraryExport: library.export,
 }
 
 
@@ -170,6 +182,19 @@ class Services:
             await uow.commit()
         self.on_commit()
         return data
+
+    async def library_import(self, collective: str | None, content: str) -> tuple[int, int]:
+        """The command line's import: (messages added, already there); RallyError if bad."""
+        async with self.uow() as uow:
+            counts = await library.import_for(self._ctx(uow, None), collective, content)
+            await uow.commit()
+        return counts
+
+    async def library_export(self, collective: str | None) -> str:
+        async with self.uow() as uow:
+            text = await library.export_for(self._ctx(uow, None), collective)
+            await uow.commit()
+        return text
 
     async def report_undelivered(self, item: OutboxItem) -> None:
         """A message was parked after the attempt limit: the leads hear of it (no body)."""

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from bot.core import commands as c
 from bot.core.errors import Conflict, NotAllowed
+from bot.core.library import check_known_topics
 from bot.core.messages import Button, Message, Reply, para
 from bot.core.model import (
     SEVERE_KINDS,
@@ -85,7 +86,9 @@ async def raise_alert(ctx: Ctx, cmd: c.RaiseAlert) -> Reply:
         target_post=cmd.post,
         note=cmd.note,
         anonymous=cmd.anonymous,
+        topics=cmd.topics,
     )
+    check_known_topics(collective.topics, cmd.topics)
     await ctx.audit("alert_raised", alert, subject=target.id, on_behalf=str(alert.on_behalf))
     reason = await review.hold_reason(ctx, collective, actor, alert)
     if reason is not None:

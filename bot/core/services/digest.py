@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.core import commands as c
 from bot.core.copy import Copy
 from bot.core.errors import BadInput
+from bot.core.library import topics_without_messages
 from bot.core.messages import Attachment, Block, Message, Reply, para
 from bot.core.model import (
     Alert,
@@ -32,6 +33,8 @@ from bot.core.services.context import Ctx
 CHART_WEEKS = 8
 OPEN_SHOWN = 10  # the oldest open alerts listed; the JSON form lists them all
 LOAD_DAYS = 30
+LIBRARY_SHOWN = 3  # the library messages used most this week
+GIST_CHARS = 80
 _ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -142,6 +145,8 @@ class DigestData:
     new_members: list[str]
     pending_members: list[str]
     weeks: list[dict[str, str | int | float | None]] = field(default_factory=list)
+    library_used: list[dict[str, str | int]] = field(default_factory=list)
+    topics_without_messages: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
@@ -310,7 +315,25 @@ async def gather(ctx: Ctx, collective: Collective, week: Week) -> DigestData:
         new_members=new_members,
         pending_members=pending_members,
     )
-    return compute(collective, week, ctx.now, rows)
+    data = compute(collective, week, ctx.now, rows)
+    await add_library(ctx, collective, week, data)
+    return data
+
+
+async def add_library(ctx: Ctx, collective: Collective, week: Week, data: DigestData) -> None:
+    """The messages used most this week, and the topics the library has nothing for yet."""
+    used = await ctx.uow.library.most_used(collective.id, week.start, week.end, LIBRARY_SHOWN)
+    data.library_used = [
+        {"message": f"m{e.number}", "kind": e.kind.value, "uses": n, "text": _gist(e.text)}
+        for e, n in used
+    ]
+    entries = await ctx.uow.library.for_collective(collective.id)
+    data.topics_without_messages = topics_without_messages(collective.topics, entries)
+
+
+def _gist(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= GIST_CHARS else flat[: GIST_CHARS - 1] + "…"
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -418,6 +441,20 @@ def sections(copy: Copy, d: DigestData) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
+            copy("digest.h_library"),
+            [
+                *(
+                    copy("digest.library_used", number=u["message"], uses=u["uses"], text=u["text"])
+                    for u in d.library_used
+                ),
+                *([] if d.library_used else [copy("digest.library_unused")]),
+                copy(
+                    "digest.library_gaps",
+                    topics=", ".join(d.topics_without_messages) or copy("word.none"),
+                ),
+            ],
+        ),
+        (
             copy("digest.h_members"),
             [
                 copy("digest.new_members", names=", ".join(d.new_members) or copy("word.none")),
@@ -496,11 +533,8 @@ async def send(
     return data
 
 
-async def report(
-    ctx: Ctx, name: str | None, label: str | None, deliver: bool, chart: ChartRenderer | None
-) -> DigestData:
-    """For the command line: one collective's digest of a week (default: the last complete
-    one), optionally queued for the leads."""
+async def pick_collective(ctx: Ctx, name: str | None) -> Collective:
+    """The command line names a collective (or there is only one)."""
     everyone = await ctx.uow.collectives.all()
     chosen = [x for x in everyone if name is None or x.name == name]
     if len(chosen) != 1:
@@ -508,8 +542,16 @@ async def report(
             "error.which_collective",
             names=", ".join(x.name for x in everyone) or ctx.copy("word.none"),
         )
-    collective = chosen[0]
-    ctx._collective = collective
+    ctx._collective = chosen[0]
+    return chosen[0]
+
+
+async def report(
+    ctx: Ctx, name: str | None, label: str | None, deliver: bool, chart: ChartRenderer | None
+) -> DigestData:
+    """For the command line: one collective's digest of a week (default: the last complete
+    one), optionally queued for the leads."""
+    collective = await pick_collective(ctx, name)
     week = (
         parse_week(label, collective.timezone)
         if label

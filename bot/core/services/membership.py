@@ -21,6 +21,7 @@ from bot.core.model import (
     Space,
 )
 from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
+from bot.core.services import library
 from bot.core.services.context import Ctx, Forged
 from bot.core.services.digest import next_digest_time
 from bot.core.services.rally import refresh_tally
@@ -73,6 +74,7 @@ async def ensure_demo(ctx: Ctx) -> Collective:
         return existing
     collective = new_collective(ctx, DEMO_COLLECTIVE, ctx.policy)
     await ctx.uow.collectives.add(collective)
+    await library.seed(ctx, collective)
     await ctx.uow.spaces.add(
         Space(
             ctx.ids.new(),
@@ -114,6 +116,7 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
         tz = cmd.value if cmd.what == "timezone" else None
         collective = new_collective(ctx, name, ctx.policy, tz)
         await ctx.uow.collectives.add(collective)
+        await library.seed(ctx, collective)
         space = Space(
             ctx.ids.new(),
             collective.id,
@@ -476,6 +479,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     await ctx.uow.identities.delete_for_member(member.id)
     await ctx.uow.link_codes.delete_for_member(member.id)
     await ctx.uow.checkins.delete_for_member(member.id)
+    await ctx.uow.library.forget_member(member.id)
     member.status = MemberStatus.FORGOTTEN
     member.display_name = copy("forget.former_member")
     member.handle = f"forgotten-{member.id[:12]}"

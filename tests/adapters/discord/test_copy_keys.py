@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.adapters.discord.cog import make_cog
 from bot.adapters.discord.interactions import guarded
+from bot.adapters.discord.library import make_library_cog
 from bot.adapters.discord.views import AlertModal, AlertOptions
 from bot.bootstrap import build
 from bot.core.copy import Copy
@@ -34,6 +35,7 @@ async def test_every_discord_word_is_in_the_copy_and_every_copy_word_is_used(db_
     runtime.services.copy = copy
     try:
         cog = make_cog(runtime.services, "rally")
+        library = make_library_cog(runtime.services, "rally")
         AlertModal(copy, 1, AlertOptions()).stop()
         for name in FORM_FIELDS:
 
@@ -57,10 +59,11 @@ async def test_every_discord_word_is_in_the_copy_and_every_copy_word_is_used(db_
     table = tomllib.loads(CONFIG.read_text())["copy"]["discord"]
     used = {k.removeprefix("discord.") for k in copy.asked if k.startswith("discord.")}
     assert used == set(table), f"unused: {set(table) - used}; missing: {used - set(table)}"
-    group = cog.__cog_app_commands_group__
-    assert group is not None
-    for command in group.walk_commands():
-        assert 1 <= len(command.description) <= 100, command.name
-        for parameter in command.parameters:
-            assert 1 <= len(parameter.description) <= 100, (command.name, parameter.name)
-            assert all(1 <= len(c.name) <= 100 for c in parameter.choices)
+    for each in (cog, library):
+        group = each.__cog_app_commands_group__
+        assert group is not None
+        for command in group.walk_commands():
+            assert 1 <= len(command.description) <= 100, command.name
+            for parameter in command.parameters:
+                assert 1 <= len(parameter.description) <= 100, (command.name, parameter.name)
+                assert all(1 <= len(c.name) <= 100 for c in parameter.choices)

@@ -12,6 +12,7 @@ import discord
 import pytest
 
 from bot.adapters.discord.cog import SUBCOMMANDS
+from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
 from bot.adapters.discord.ops import invite_url, permissions, sync_commands
 from tests.adapters.discord.conftest import discord_settings
 from tests.fakes.discord import FakeDiscord
@@ -23,8 +24,11 @@ async def test_sync_registers_the_group_globally_as_discord_accepts_it(
     fake: FakeDiscord, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert await sync_commands(discord_settings(fake, db_url), None) == 0
-    (rally,) = fake.commands["global"]
+    rally, library = fake.commands["global"]
     assert rally["name"] == "rally" and rally["description"]
+    # The message library is a group of its own: /rally has Discord's 25 subcommands already.
+    assert library["name"] == "rally-library"
+    assert [o["name"] for o in library["options"]] == list(LIBRARY_SUBCOMMANDS)
     assert [o["name"] for o in rally["options"]] == list(SUBCOMMANDS)
     alert = next(o for o in rally["options"] if o["name"] == "alert")
     assert [o["name"] for o in alert["options"]][:3] == ["link", "more_links", "note"]
@@ -39,7 +43,7 @@ async def test_sync_registers_the_group_globally_as_discord_accepts_it(
 
 async def test_sync_to_one_guild_for_a_test_server(fake: FakeDiscord, db_url: str) -> None:
     assert await sync_commands(discord_settings(fake, db_url), "1234567890") == 0
-    assert [c["name"] for c in fake.commands["1234567890"]] == ["rally"]
+    assert [c["name"] for c in fake.commands["1234567890"]] == ["rally", "rally-library"]
     assert "global" not in fake.commands
 
 
@@ -54,7 +58,7 @@ async def test_sync_reports_a_refused_token(
 
 async def test_the_command_name_comes_from_the_settings(fake: FakeDiscord, db_url: str) -> None:
     assert await sync_commands(discord_settings(fake, db_url, command="shield"), None) == 0
-    assert [c["name"] for c in fake.commands["global"]] == ["shield"]
+    assert [c["name"] for c in fake.commands["global"]] == ["shield", "shield-library"]
 
 
 async def test_the_invite_asks_for_the_least_the_bot_needs(fake: FakeDiscord, db_url: str) -> None:
@@ -102,7 +106,7 @@ async def test_the_installed_command_syncs_and_invites(
     assert sync.returncode == 0, err.decode()
     assert f"registered /rally in server {guild}" in out.decode()
     assert fake.token not in out.decode() + err.decode()
-    assert [c["name"] for c in fake.commands[guild]] == ["rally"]
+    assert [c["name"] for c in fake.commands[guild]] == ["rally", "rally-library"]
     invite = await asyncio.create_subprocess_exec(
         str(RALLYBOT),
         "discord-invite",

@@ -17,7 +17,7 @@ async def rally(bot: SlackBot, user: str = "UANA", options: str = "") -> dict[st
 async def test_on_it_done_what_you_did_and_cant_update_the_tally(bot: SlackBot) -> None:
     await bot.seed()
     pressed = await rally(bot)
-    assert set(pressed) == {"I'm on it", "Done", "Can't right now"}
+    assert set(pressed) == {"I'm on it", "Done", "Can't right now", "Suggest a message"}
     assert "you're on it for alert #1" in await bot.click("UBEN", pressed["I'm on it"])
     sent = await bot.press("UCAM", pressed["Done"])
     await bot.said(sent)

@@ -44,7 +44,7 @@ async def test_alert_without_arguments_opens_the_modal_with_every_field(bot: Sla
     blocks = [b["block_id"] for b in view["blocks"]]
     assert blocks == [
         "links", "post", "where", "kinds", "severity", "help", "visibility", "anonymous",
-        "for", "note",
+        "for", "note", "topics",
     ]  # fmt: skip
     by_id = {b["block_id"]: b for b in view["blocks"]}
     assert by_id["links"]["element"]["multiline"] is True

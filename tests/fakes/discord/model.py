@@ -116,6 +116,15 @@ class Channel:
         }
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file a person attaches to a command option (type 11), served from the fake's CDN."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/toml"
+
+
 @dataclass
 class Member:
     user: User

@@ -35,6 +35,7 @@ from tests.fakes.discord.model import (
     Channel,
     Guild,
     Role,
+    Upload,
     User,
     iso_now,
     snowflake,
@@ -113,6 +114,7 @@ class Interaction:
     followups: list[Json] = field(default_factory=list)
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     followed: asyncio.Event = field(default_factory=asyncio.Event)
+    grew: asyncio.Event = field(default_factory=asyncio.Event)  # set on every follow-up
 
     @property
     def latency(self) -> float | None:
@@ -139,6 +141,17 @@ class Interaction:
             await asyncio.wait_for(self.followed.wait(), within)
             return self.followups[0]
         raise AssertionError(f"interaction {self.id} was answered with type {self.response_type}")
+
+    async def followed_by(self, count: int, within: float = 10.0) -> list[Json]:
+        """Until at least `count` follow-ups arrived (a reply sent as several messages)."""
+
+        async def wait() -> None:
+            while len(self.followups) < count:
+                self.grew.clear()
+                await self.grew.wait()
+
+        await asyncio.wait_for(wait(), within)
+        return self.followups
 
     async def text(self, within: float = 10.0) -> str:
         """Everything the person was shown, as one string."""
@@ -173,6 +186,8 @@ class FakeDiscord:
         self.dm_channels: dict[str, Channel] = {}  # user id → DM channel with the bot
         self.messages: dict[str, Json] = {}
         self.posted: list[Json] = []  # every message created, in order
+        self.uploads: dict[str, Upload] = {}  # attachments people gave commands, by id
+        self.downloads: list[str] = []  # attachment ids the bot fetched
         self.pings: dict[str, Ping] = {}
         self.edits: dict[str, list[Json]] = {}
         self.nonces: dict[tuple[str, str], str] = {}
@@ -218,6 +233,7 @@ class FakeDiscord:
     async def start(self) -> FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/attachments/{channel}/{id}/{filename}", self._attachment)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -227,6 +243,14 @@ class FakeDiscord:
         assert server is not None and server.sockets
         self.port = server.sockets[0].getsockname()[1]
         return self
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        """The CDN: an attachment's bytes, as discord.py's Attachment.read() fetches them."""
+        upload = self.uploads.get(request.match_info["id"])
+        if upload is None or upload.filename != request.match_info["filename"]:
+            return web.Response(status=404)
+        self.downloads.append(request.match_info["id"])
+        return web.Response(body=upload.data, content_type=upload.content_type)
 
     async def stop(self) -> None:
         for ws in list(self.open_sockets):
@@ -410,6 +434,19 @@ class FakeDiscord:
                         guild.permissions(value.id), with_user=False
                     )
                     resolved.setdefault("members", {})[value.id] = member
+            elif isinstance(value, Upload):
+                aid = snowflake()
+                self.uploads[aid] = value
+                opts.append({"name": key, "type": 11, "value": aid})
+                url = f"{self.base_url}/attachments/{channel.id}/{aid}/{value.filename}"
+                resolved.setdefault("attachments", {})[aid] = {
+                    "id": aid,
+                    "filename": value.filename,
+                    "size": len(value.data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": value.content_type,
+                }
             elif isinstance(value, Role):
                 opts.append({"name": key, "type": 8, "value": value.id})
                 resolved.setdefault("roles", {})[value.id] = value.payload()
@@ -741,6 +778,7 @@ class FakeDiscord:
             )
         interaction.followups.append(message)
         interaction.followed.set()
+        interaction.grew.set()
         return 200, _public(message)
 
     async def _get_webhook_message(
