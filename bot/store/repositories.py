@@ -16,6 +16,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -62,6 +63,7 @@ from bot.core.ports import (
 )
 from bot.store.convert import copy_to_row, to_domain, to_values
 from bot.store.tables import (
+    OPEN,
     AlertRow,
     AuditEventRow,
     Base,
@@ -385,12 +387,9 @@ class SqlAlertRepo(_Repo, AlertRepo):
     async def open_for_collective(self, collective_id: str) -> Sequence[Alert]:
         stmt = (
             select(AlertRow)
-            .where(
-                AlertRow.collective_id == collective_id,
-                # IN, not "!= closed": the (status, escalate_at) index finds the few open
-                # alerts without reading the collective's whole history.
-                AlertRow.status.in_([s.value for s in AlertStatus if s is not AlertStatus.CLOSED]),
-            )
+            # The predicate as a literal, exactly the partial index's: SQLite then reads the
+            # few open alerts from ix_alerts_open, not the collective's whole history.
+            .where(AlertRow.collective_id == collective_id, text(f"alerts.{OPEN}"))
             .order_by(AlertRow.number)
         )
         return await self._list(Alert, stmt)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -126,6 +127,9 @@ class LinkCodeRow(Base):
     expires_at: Mapped[datetime]
 
 
+OPEN = "status != 'closed'"  # alerts.status of an open alert (AlertStatus.CLOSED is "closed")
+
+
 class AlertRow(Base):
     __tablename__ = "alerts"
     __table_args__ = (
@@ -133,6 +137,15 @@ class AlertRow(Base):
         Index(None, "status", "escalate_at"),
         Index(None, "collective_id", "raised_at"),
         Index(None, "raised_by_id", "raised_at"),
+        # The few open alerts of a collective, whatever the length of its history. The
+        # predicate is a literal so SQLite can match a query against it (see OPEN).
+        Index(
+            "ix_alerts_open",
+            "collective_id",
+            "number",
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
+        ),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -1132,3 +1133,27 @@ async def test_library_entries_round_trip_and_count_uses_once(
         assert [(e.number, n) for e, n in await u.library.most_used(c.id, at(0), at(10), 5)] == [
             (2, 1)
         ]
+
+
+async def test_open_alerts_come_from_the_partial_index(
+    uow: Uow, engine: AsyncEngine, world: tuple[Collective, Member, Member]
+) -> None:
+    c, ana, _ = world
+    assert f"status != '{AlertStatus.CLOSED.value}'" == tables.OPEN  # the index's predicate
+    closed = an_alert(c, ana, 1, status=AlertStatus.CLOSED, close_reason=CloseReason.RESOLVED)
+    await seed(uow, closed, an_alert(c, ana, 2), an_alert(c, ana, 3, status=AlertStatus.HELD))
+    async with uow() as u:
+        assert [a.number for a in await u.alerts.open_for_collective(c.id)] == [2, 3]
+    if engine.dialect.name == "sqlite":
+        sql = (
+            "EXPLAIN QUERY PLAN SELECT * FROM alerts WHERE alerts.collective_id = 'x' "
+            f"AND alerts.{tables.OPEN} ORDER BY alerts.number"
+        )
+        async with engine.connect() as connection:
+            plan = str((await connection.execute(sa_text(sql))).all())
+        assert "USING INDEX ix_alerts_open" in plan and "TEMP B-TREE" not in plan, plan
+    else:
+        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_alerts_open'"
+        async with engine.connect() as connection:
+            (definition,) = (await connection.execute(sa_text(sql))).scalars().all()
+        assert "WHERE" in definition and "'closed'" in definition, definition
