@@ -16,17 +16,18 @@ pytestmark = pytest.mark.e2e
 RALLYBOT = Path(sys.executable).with_name("rallybot")
 
 
-def run_console(data_dir: Path, *lines: str) -> str:
-    """Run `rallybot run` with these lines on stdin; return stdout (stderr must be clean)."""
+def cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `rallybot` with these arguments, on the data directory's SQLite and no
+    platform credentials from the environment."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("SLACK_", "DISCORD_", "RALLYBOT_", "DATABASE_URL"))
     }
     env["RALLYBOT_DATA_DIR"] = str(data_dir)
-    done = subprocess.run(
-        [str(RALLYBOT), "run"],
-        input="\n".join(lines) + "\n",
+    return subprocess.run(
+        [str(RALLYBOT), *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=env,
@@ -34,6 +35,11 @@ def run_console(data_dir: Path, *lines: str) -> str:
         timeout=120,
         check=False,
     )
+
+
+def run_console(data_dir: Path, *lines: str) -> str:
+    """Run `rallybot run` with these lines on stdin; return stdout (stderr must be clean)."""
+    done = cli(data_dir, "run", stdin="\n".join(lines) + "\n")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     return done.stdout
@@ -189,25 +195,6 @@ def test_the_library_suggests_in_the_rally_and_files_go_in_and_out(tmp_path: Pat
     assert "Thank you. Counted for alert #1." in out
     export = section(out, "DM to lee", "Message library (26 messages)")
     assert "[file rallybot-library.toml" in export and 'text = "We believe you."' in export
-
-
-def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installed `rallybot` with these arguments, on the data directory's SQLite."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DISCORD_", "RALLYBOT_", "DATABASE_URL"))
-    }
-    env["RALLYBOT_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [str(RALLYBOT), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=data_dir,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_the_library_command_line_imports_and_exports(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MAX_ALERT_NUMBER = 999_999_999
 AlertNumber = Range[int, 1, MAX_ALERT_NUMBER]
 Interaction = discord.Interaction[Any]
+ChoicesOf = Callable[[str, Sequence[str]], list[Choice[str]]]
 
 
 def split_list(text: str | None) -> tuple[str, ...]:
@@ -66,15 +67,22 @@ def member_word(member: discord.User | discord.Member | None, handle: str | None
     return words[0] if words else ""
 
 
-def make_cog(services: Services, group: str) -> commands.GroupCog:
-    """The cog, with every description and choice name taken from the copy."""
-    copy: Copy = services.copy
+def described(copy: Copy) -> tuple[Callable[[str], str], ChoicesOf]:
+    """A description from [copy.discord], and choices named from the copy (Discord: ≤ 100)."""
 
     def t(key: str) -> str:
         return copy(f"discord.{key}")[:100]
 
     def choices(prefix: str, values: Sequence[str]) -> list[Choice[str]]:
         return [Choice(name=copy(f"{prefix}{v}")[:100], value=v) for v in values]
+
+    return t, choices
+
+
+def make_cog(services: Services, group: str) -> commands.GroupCog:
+    """The cog, with every description and choice name taken from the copy."""
+    copy: Copy = services.copy
+    t, choices = described(copy)
 
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.allowed_installs(guilds=True, users=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -10,10 +9,9 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.adapters.discord.cog import split_list, suggest
+from bot.adapters.discord.cog import described, split_list, suggest
 from bot.adapters.discord.interactions import answer, caller_of, fail, run_text
 from bot.core import commands as c
-from bot.core.copy import Copy
 from bot.core.errors import BadInput
 from bot.core.library import (
     MAX_FILE_CHARS,
@@ -47,13 +45,7 @@ def _kinds(text: str | None) -> frozenset[Kind]:
 
 def make_library_cog(services: Services, command: str) -> commands.GroupCog:
     """Typed options in; the add and edit commands are built here, the rest is the language."""
-    copy: Copy = services.copy
-
-    def t(key: str) -> str:
-        return copy(f"discord.{key}")[:100]
-
-    def choices(prefix: str, values: Sequence[str]) -> list[Choice[str]]:
-        return [Choice(name=copy(f"{prefix}{v}")[:100], value=v) for v in values]
+    t, choices = described(services.copy)
 
     kinds = choices("message_kind.", [k.value for k in MessageKind])
 
