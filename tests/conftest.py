@@ -15,6 +15,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Also called on pytest-xdist's controller, which collects nothing itself.
+    if report.when == "setup" and report.nodeid.startswith("tests/store/"):
+        _store_items.append(report.nodeid)
     if report.when == "call" and report.passed and "postgres" in report.keywords:
         _postgres_passed.append(report.nodeid)
 
