@@ -298,13 +298,14 @@ async def edit(ctx: Ctx, cmd: c.LibraryEdit) -> Reply:
     entry.venues = entry.venues if cmd.venues is None else cmd.venues
     entry.alert_kinds = entry.alert_kinds if cmd.alert_kinds is None else cmd.alert_kinds
     entry.sources = entry.sources if cmd.sources is None else cmd.sources
-    if reword and entry.status is EntryStatus.APPROVED:
+    unapproved = reword and entry.status is EntryStatus.APPROVED
+    if unapproved:
         # New words are a new message: a lead looks at them before anyone is offered them.
         entry.status, entry.approved_by_id, entry.approved_at = EntryStatus.PENDING, None, None
     await ctx.uow.library.save(entry)
     await ctx.audit("library_edited", subject=entry.id, number=_label(entry))
     copy = ctx.copy
-    key = "library.edited_pending" if entry.status is EntryStatus.PENDING else "library.edited"
+    key = "library.edited_pending" if unapproved else "library.edited"
     message = entry_message(copy, entry, await _added_by(ctx, entry))
     return Reply(notice(copy(key, number=_label(entry))), extras=(message,))
 
