@@ -81,6 +81,9 @@ def _span(span: Span) -> tuple[str, int | None]:
     return _styled(span), None
 
 
+FENCE = "```\n"  # opens a block to copy; reversed, "\n```" closes it
+
+
 def _styled(span: Text) -> str:
     if not span.text:
         return ""
@@ -88,7 +91,7 @@ def _styled(span: Text) -> str:
         # Backslashes show literally inside code: drop backticks, still break pings.
         inner = _INVISIBLE.sub("", span.text.replace("`", "'"))
         inner = _EVERYONE.sub("@" + _ZWSP + r"\1", _ANGLE_SYNTAX.sub("<" + _ZWSP, inner))
-        return f"```\n{inner}\n```" if span.style == "pre" else f"`{inner}`"
+        return f"{FENCE}{inner}{FENCE[::-1]}" if span.style == "pre" else f"`{inner}`"
     escaped = escape(span.text)
     if span.style == "bold":
         return f"**{escaped}**"
@@ -102,6 +105,7 @@ class _Part:
     text: str
     users: tuple[int, ...] = ()
     shrinkable: bool = True
+    fenced: bool = False  # a ``` block to copy: shortened inside its fences
 
 
 def _parts(message: Message) -> list[_Part]:
@@ -118,31 +122,47 @@ def _block(block: Block) -> list[_Part]:
     texts: list[str] = []
     users: list[int] = []
     for span in block.spans:
+        if isinstance(span, Text) and span.style == "pre" and span.text:
+            # A block to copy (a suggested message) stands on its own lines, and is only
+            # ever shortened inside its fences.
+            if texts:
+                out.append(_Part("".join(texts), tuple(users), shrinkable=not users))
+                texts, users = [], []
+            out.append(_Part(_styled(span), fenced=True))
+            continue
         text, user = _span(span)
         texts.append(text)
         if user is not None:
             users.append(user)
-    # A line that pings is never cut: a cut could leave half a mention; nor is a block to
-    # copy (a suggested message), whose words must stay whole.
-    pre = any(isinstance(s, Text) and s.style == "pre" for s in block.spans)
-    out.append(_Part("".join(texts), tuple(users), shrinkable=not users and not pre))
+    # A line that pings is never cut: a cut could leave half a mention.
+    if texts or not out:
+        out.append(_Part("".join(texts), tuple(users), shrinkable=not users))
     return out
 
 
 def _fit(parts: list[_Part], limit: int) -> list[_Part]:
     """Shorten the longest shrinkable parts (cut at a space, ending in …) until all fit."""
-    parts = [_Part(p.text, p.users, p.shrinkable) for p in parts]
+    parts = [_Part(p.text, p.users, p.shrinkable, p.fenced) for p in parts]
 
     def total() -> int:
         return sum(len(p.text) for p in parts) + max(0, len(parts) - 1)
 
     while total() > limit:
-        candidates = [p for p in parts if p.shrinkable and len(p.text) > 1]
+        candidates = [
+            p
+            for p in parts
+            if p.shrinkable and len(p.text) > (len(FENCE) * 2 + 1 if p.fenced else 1)
+        ]
         if not candidates:
             break
         longest = max(candidates, key=lambda p: len(p.text))
         target = max(1, len(longest.text) - (total() - limit))
-        longest.text = _cut(longest.text, target)
+        if longest.fenced:
+            inner = longest.text[len(FENCE) : -len(FENCE)]
+            cut = _cut(inner, max(1, target - 2 * len(FENCE)))
+            longest.text = FENCE + (cut or "…") + FENCE[::-1]
+        else:
+            longest.text = _cut(longest.text, target)
     if total() > limit:  # nothing left to shrink: cut the end, at a line
         text = "\n".join(p.text for p in parts)[: limit - 1]
         head = text.rsplit("\n", 1)[0] if "\n" in text else text
