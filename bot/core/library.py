@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -229,12 +229,8 @@ def wanted_kinds(alert: Alert) -> frozenset[MessageKind]:
 
 
 def limit_for(kind: MessageKind, venue: Venue, limits: Mapping[str, int]) -> int:
-    merged = {**DEFAULT_LIMITS, **limits}
-    if kind is MessageKind.SUPPORT:
-        return merged["dm"]
-    if kind is MessageKind.REPORT:
-        return merged["report"]
-    return merged[venue]
+    key = "dm" if kind is MessageKind.SUPPORT else "report" if kind is MessageKind.REPORT else venue
+    return limits.get(key, DEFAULT_LIMITS[key])
 
 
 def _attacker_words(alert: Alert) -> list[str]:
@@ -254,30 +250,47 @@ def _attacker_words(alert: Alert) -> list[str]:
     return words
 
 
-def echoes(text: str, alert: Alert) -> bool:
-    """Whether an entry would repeat the attack: an attack link, the attacker's handle
-    (as a whole word) or the alert's note."""
-    lowered = text.lower()
-    for word in _attacker_words(alert):
-        if "/" in word or " " in word:
-            if word in lowered:
-                return True
-        elif re.search(rf"(?<![\w@]){re.escape(word)}(?!\w)|@{re.escape(word)}(?!\w)", lowered):
-            return True
-    return False
-
-
-def fits(entry: LibraryEntry, alert: Alert, limits: Mapping[str, int]) -> bool:
-    return (
-        entry.status is EntryStatus.APPROVED
-        and not has_placeholder(entry.text)
-        and entry.kind in wanted_kinds(alert)
-        and (not entry.venues or alert.venue in entry.venues)
-        and (not entry.alert_kinds or bool(entry.alert_kinds & alert.kinds))
-        and (not entry.topics or bool(entry.topics & alert.topics))
-        and len(entry.text) <= limit_for(entry.kind, alert.venue, limits)
-        and not echoes(entry.text, alert)
+def _echo_check(alert: Alert) -> Callable[[str], bool]:
+    """Whether a text would repeat the attack: an attack link or the alert's note (as
+    written), or the attacker's handle (as a whole word or @handle)."""
+    phrases = [w for w in _attacker_words(alert) if "/" in w or " " in w]
+    handles = [re.escape(w) for w in _attacker_words(alert) if "/" not in w and " " not in w]
+    pattern = (
+        re.compile("|".join(rf"(?<![\w@]){h}(?!\w)|@{h}(?!\w)" for h in handles))
+        if handles
+        else None
     )
+
+    def echoing(text: str) -> bool:
+        lowered = text.lower()
+        return any(p in lowered for p in phrases) or bool(pattern and pattern.search(lowered))
+
+    return echoing
+
+
+def echoes(text: str, alert: Alert) -> bool:
+    return _echo_check(alert)(text)
+
+
+def fitting(
+    entries: Iterable[LibraryEntry], alert: Alert, limits: Mapping[str, int]
+) -> list[LibraryEntry]:
+    """The approved entries that fit the alert (what it asks for, where, how long), with
+    nothing of the attack in them; the alert's side is worked out once."""
+    kinds = wanted_kinds(alert)
+    echoing = _echo_check(alert)
+    return [
+        e
+        for e in entries
+        if e.status is EntryStatus.APPROVED
+        and e.kind in kinds
+        and (not e.venues or alert.venue in e.venues)
+        and (not e.alert_kinds or bool(e.alert_kinds & alert.kinds))
+        and (not e.topics or bool(e.topics & alert.topics))
+        and len(e.text) <= limit_for(e.kind, alert.venue, limits)
+        and not has_placeholder(e.text)
+        and not echoing(e.text)
+    ]
 
 
 def suggestions(
@@ -288,20 +301,26 @@ def suggestions(
     page: int = 0,
     count: int = 3,
 ) -> list[LibraryEntry]:
-    """Up to `count` entries that fit the alert: on its topic first, then general ones.
-    Each responder sees their own order (many identical replies look like a bot network),
-    and "Another" (page + 1) moves on through the same order, wrapping round."""
-    fitting = [e for e in entries if fits(e, alert, limits)]
+    """Up to `count` entries that fit the alert: on its topic first, then general ones."""
+    return choose(fitting(entries, alert, limits), alert, member_id, page, count)
+
+
+def choose(
+    fit: Sequence[LibraryEntry], alert: Alert, member_id: str, page: int = 0, count: int = 3
+) -> list[LibraryEntry]:
+    """Each responder sees the fitting entries in their own order (many identical replies
+    look like a bot network), and "Another" (page + 1) moves on through it, wrapping round."""
+    fit = list(fit)
 
     def order(e: LibraryEntry) -> tuple[int, str]:
         spread = hashlib.sha256(f"{member_id}:{alert.id}:{e.id}".encode()).hexdigest()
         return (0 if e.topics & alert.topics else 1, spread)
 
-    fitting.sort(key=order)
-    if len(fitting) <= count:
-        return fitting
-    start = (max(page, 0) * count) % len(fitting)
-    return [fitting[(start + i) % len(fitting)] for i in range(count)]
+    fit.sort(key=order)
+    if len(fit) <= count:
+        return fit
+    start = (max(page, 0) * count) % len(fit)
+    return [fit[(start + i) % len(fit)] for i in range(count)]
 
 
 def topics_without_messages(topics: Sequence[str], entries: Iterable[LibraryEntry]) -> list[str]:

@@ -11,13 +11,13 @@ from bot.core.library import (
     Draft,
     LibraryFile,
     check_known_topics,
+    choose,
     clean_text,
     export_file,
-    fits,
+    fitting,
     has_placeholder,
     limit_for,
     parse_file,
-    suggestions,
     topic_list,
 )
 from bot.core.messages import Attachment, Block, Button, Message, Reply, Text, para
@@ -52,15 +52,15 @@ async def suggest(ctx: Ctx, cmd: c.SuggestMessages) -> Reply:
     copy = ctx.copy
     entries = await ctx.uow.library.for_collective(alert.collective_id)
     limits = ctx.policy.message_limits
-    chosen = suggestions(entries, alert, actor.id, limits, cmd.page, ctx.policy.suggestions)
+    fit = fitting(entries, alert, limits)
+    chosen = choose(fit, alert, actor.id, cmd.page, ctx.policy.suggestions)
     title = copy("library.suggest_title", number=alert.number)
     if not chosen:
         lines = [copy("library.none_fit")]
         if actor.is_lead:
             lines.append(copy("library.none_fit_lead"))
         return Reply(notice(title, *lines))
-    fitting = sum(1 for e in entries if fits(e, alert, limits))
-    pages = -(-fitting // ctx.policy.suggestions)
+    pages = -(-len(fit) // ctx.policy.suggestions)
     # "Another" on the last suggestion, when there is more to see; it wraps round.
     following = (cmd.page + 1) % pages if pages > 1 else None
     extras = tuple(
