@@ -227,8 +227,9 @@ async def show(ctx: Ctx, cmd: c.LibraryShow) -> Reply:
     return Reply(entry_message(ctx.copy, entry, await _added_by(ctx, entry)))
 
 
-def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+def _words(text: str) -> str:
+    """What counts as the same message: the same words, whatever the case and spacing."""
+    return " ".join(text.lower().split())
 
 
 async def add(ctx: Ctx, cmd: c.LibraryAdd) -> Reply:
@@ -238,7 +239,7 @@ async def add(ctx: Ctx, cmd: c.LibraryAdd) -> Reply:
     check_known_topics(collective.topics, cmd.draft.topics)
     existing = await ctx.uow.library.for_collective(collective.id)
     for e in existing:
-        if _same_text(e.text, cmd.draft.text):
+        if _words(e.text) == _words(cmd.draft.text):
             raise Conflict("library.duplicate", number=_label(e))
     entry = await _store(ctx, collective, cmd.draft, actor, approved=False)
     await ctx.audit("library_added", subject=entry.id, number=_label(entry))
@@ -290,7 +291,7 @@ async def edit(ctx: Ctx, cmd: c.LibraryEdit) -> Reply:
     )
     if cmd.text is not None:
         for e in await ctx.uow.library.for_collective(collective.id):
-            if e.id != entry.id and _same_text(e.text, cmd.text):
+            if e.id != entry.id and _words(e.text) == _words(cmd.text):
                 raise Conflict("library.duplicate", number=_label(e))
         entry.text = clean_text(cmd.text)
     entry.kind = cmd.kind or entry.kind
@@ -434,14 +435,14 @@ async def merge(
     if new_topics:
         collective.topics = (*collective.topics, *new_topics)
         await ctx.uow.collectives.save(collective)
-    texts = [e.text for e in await ctx.uow.library.for_collective(collective.id)]
+    known = {_words(e.text) for e in await ctx.uow.library.for_collective(collective.id)}
     added = same = 0
     for draft in parsed.drafts:
-        if any(_same_text(t, draft.text) for t in texts):
+        if _words(draft.text) in known:
             same += 1
             continue
         await _store(ctx, collective, draft, by, approved)
-        texts.append(draft.text)
+        known.add(_words(draft.text))
         added += 1
     return added, same
 
