@@ -1,47 +1,119 @@
-"""The `rallybot` command: run, migrate, config, digest, library and the platform helpers."""
+"""The `rallybot` command: run, migrate, config, digest, library and the platform helpers.
+
+Exit codes: 0 done, 1 a failure (a database down, a platform refusing), 2 a usage or
+configuration problem. Every problem at start is one line on stderr; the traceback only
+with RALLYBOT_LOG_LEVEL=DEBUG.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from bot import logging as rally_logging
-from bot.settings import ConfigError, Settings
+from bot.ops.startup import FAILURE, USAGE, StartupError, explain
+from bot.settings import ConfigError, Settings, config_file, describe
 
 if TYPE_CHECKING:
     from bot.core.services import Services
 
 T = TypeVar("T")
 
+COLLECTIVE_HELP = "the collective's name (needed when there are several)"
+
+
+def version() -> str:
+    try:
+        return metadata.version("rallybot")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rallybot",
-        description="Helps advocacy collectives answer online attacks together.",
+        description="Helps advocacy collectives of health professionals answer online attacks "
+        "together, in Slack, Discord and a local console.",
+        epilog="Exit codes: 0 done, 1 a failure (database down, platform refusing), "
+        "2 a usage or configuration problem.",
     )
-    sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run rallybot (the console when no platform is set)")
+    p.add_argument("--version", action="version", version=f"rallybot {version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description)
+
+    run = command(
+        "run",
+        "run rallybot (the console when no platform is set)",
+        "Run every configured platform (Slack Socket Mode, Discord), delivery and the scheduler "
+        "in one process. With no platform credentials, open the console on a demo collective: "
+        "interactive on a terminal, or reading a script from a pipe. SQLite is migrated here.",
+    )
     run.add_argument(
         "--console", action="store_true", help="open the console on the demo collective"
     )
-    sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("config", help="print the effective settings (secrets hidden)")
-    sub.add_parser("web", help="serve Slack over HTTP (events, OAuth install, /healthz) on $PORT")
-    sub.add_parser("worker", help="the Discord gateway, delivery and the scheduler (scale-out)")
-    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest")
-    manifest.add_argument("--url", help="public https base URL: HTTP mode instead of Socket Mode")
-    sync = sub.add_parser("discord-sync", help="register the /rally commands with Discord")
-    sync.add_argument("--guild", help="register in this guild only (instant; for testing)")
-    sub.add_parser("discord-invite", help="print the Discord invite URL for the bot")
-    digest = sub.add_parser("digest", help="a collective's weekly digest")
-    digest.add_argument(
-        "--collective", help="the collective's name (needed when there are several)"
+    command(
+        "migrate",
+        "bring the database schema up to date",
+        "Run the database migrations up to this version's schema (the release step on "
+        "PostgreSQL; SQLite is also migrated by `rallybot run`).",
     )
+    command(
+        "config",
+        "check and print the effective settings (secrets hidden)",
+        "Load and check every setting exactly as `run` uses it (environment, .env, the config "
+        "file, the starter library), then print them with secrets hidden. Exit 2 if any is wrong.",
+    )
+    command(
+        "web",
+        "serve Slack over HTTP on $PORT, with delivery",
+        "Serve Slack's events, slash commands and OAuth install on $PORT (plus /livez, /readyz "
+        "and /metrics with RALLYBOT_METRICS_TOKEN), and deliver the outbox. Run as many copies as "
+        "you need on one PostgreSQL.",
+    )
+    command(
+        "worker",
+        "the Discord gateway, delivery and the scheduler (scale-out)",
+        "Run the Discord gateway (with DISCORD_TOKEN), deliver every platform's outbox and run "
+        "the scheduler. Several may run on one PostgreSQL. Exit 2 when no platform is set.",
+    )
+    manifest = command(
+        "slack-manifest",
+        "print the Slack app manifest",
+        "Print the manifest to create rallybot's Slack app from: Socket Mode, or HTTP mode "
+        "with --url.",
+    )
+    manifest.add_argument("--url", help="public https base URL: HTTP mode instead of Socket Mode")
+    sync = command(
+        "discord-sync",
+        "register the /rally commands with Discord",
+        "Register the /rally and /rally-library commands with Discord over REST "
+        "(needs DISCORD_TOKEN).",
+    )
+    sync.add_argument("--guild", help="register in this guild only (instant; for testing)")
+    command(
+        "discord-invite",
+        "print the Discord invite URL for the bot",
+        "Print the link that adds the bot to a server with the least permissions it needs "
+        "(needs DISCORD_APPLICATION_ID or DISCORD_TOKEN).",
+    )
+    digest = command(
+        "digest",
+        "a collective's weekly digest",
+        "Print (or queue for the leads) a week's digest of a collective, from an existing "
+        "database, as text, JSON or Markdown, with the 8-week chart as a PNG.",
+    )
+    digest.add_argument("--collective", help=COLLECTIVE_HELP)
     digest.add_argument(
         "--week", help="an ISO week such as 2026-W48 (default: the last complete week)"
     )
@@ -53,33 +125,86 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="queue it for the leads (a running rallybot delivers it)",
     )
-    library = sub.add_parser("library", help="import or export a collective's message library")
-    lib = library.add_subparsers(dest="library_command", required=True)
+    library = command(
+        "library",
+        "import or export a collective's message library",
+        "Add a TOML file's messages to a collective's library (they wait for a lead's "
+        "approval), or export the library as a TOML file, on an existing database.",
+    )
+    lib = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
     lib_import = lib.add_parser(
-        "import", help="add a library file's messages (they wait for a lead)"
+        "import",
+        help="add a library file's messages (they wait for a lead)",
+        description="Add a library file's messages; they wait for a lead's approval.",
     )
     lib_import.add_argument("file", help="a TOML library file (as `library export` writes)")
-    lib_import.add_argument(
-        "--collective", help="the collective's name (needed when there are several)"
+    lib_import.add_argument("--collective", help=COLLECTIVE_HELP)
+    lib_export = lib.add_parser(
+        "export",
+        help="print the library as a TOML file",
+        description="Print (or write) the collective's library as a TOML file.",
     )
-    lib_export = lib.add_parser("export", help="print the library as a TOML file")
-    lib_export.add_argument(
-        "--collective", help="the collective's name (needed when there are several)"
-    )
+    lib_export.add_argument("--collective", help=COLLECTIVE_HELP)
     lib_export.add_argument("--out", help="write to this file instead of standard output")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def load_settings() -> Settings:
+    """Settings checked exactly as every command uses them; a StartupError (exit 2) if not."""
     try:
         settings = Settings()
         settings.policy()  # reads the starter library: a broken file is reported here
-    except (ValidationError, ConfigError) as error:
-        print(f"rallybot: the configuration is not valid:\n{error}", file=sys.stderr)
-        return 2
-    rally_logging.configure(settings.log_level, settings.log_format)
+        settings.make_copy()
+    except ValidationError as error:
+        raise StartupError(f"the configuration is not valid: {describe(error)}") from None
+    except ConfigError as error:
+        raise StartupError(str(error)) from None
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    debug = os.environ.get("RALLYBOT_LOG_LEVEL", "").strip().upper() == "DEBUG"
+    url = ""
+    try:
+        settings = load_settings()
+        url = settings.db_url
+        return _command(settings, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        problem = error if isinstance(error, StartupError) else _explain(error, url)
+        if debug:
+            traceback.print_exception(error, file=sys.stderr)
+        print(f"rallybot: {_one_line(str(problem))}", file=sys.stderr)
+        return problem.code
+
+
+def _explain(error: Exception, url: str) -> StartupError:
+    from bot.adapters.slack.app import SlackConfigError
+    from bot.runtime import SchemaOutdated
+
+    if isinstance(error, SchemaOutdated | SlackConfigError | ConfigError):
+        return StartupError(str(error))
+    found = explain(error, url) if url else None
+    if found is not None:
+        return found
+    reason = rally_logging.redact(f"{type(error).__name__}: {error}")[:300]
+    return StartupError(
+        f"stopped by an unexpected error ({reason}); set RALLYBOT_LOG_LEVEL=DEBUG to see where",
+        FAILURE,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
+    if not (args.command == "run" and _console(settings, args)):
+        rally_logging.configure(settings.log_level, settings.log_format)
     if args.command == "config":
+        print(f"config_file = {config_file()}")
         for name, value in settings.model_dump(exclude={"copy_texts"}).items():
             print(f"{name} = {value!s}")
         print(f"copy = {len(settings.copy_texts)} texts")
@@ -113,6 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_run(settings, console=args.console))
 
 
+def _console(settings: Settings, args: argparse.Namespace) -> bool:
+    """`run` opens the console (which sets up its own logging) with no platform configured."""
+    return bool(args.console) or not (settings.has_slack or settings.has_discord)
+
+
 async def _migrate(settings: Settings) -> int:
     from bot.store import schema
 
@@ -124,8 +254,6 @@ async def _migrate(settings: Settings) -> int:
 
 
 def _library(settings: Settings, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from bot.adapters.files import FileProblem, read_text_file
 
     content = ""
@@ -134,7 +262,7 @@ def _library(settings: Settings, args: argparse.Namespace) -> int:
             content = read_text_file(Path(args.file))
         except FileProblem as problem:
             print(f"rallybot: {problem}", file=sys.stderr)
-            return 2
+            return USAGE
     result = asyncio.run(_library_run(settings, args.library_command, args.collective, content))
     if isinstance(result, int):
         return result
@@ -152,19 +280,22 @@ async def _with_services(settings: Settings, job: Callable[[Services], Awaitable
     went wrong (an outdated schema, or the core refusing, in its own words)."""
     from bot.bootstrap import build
     from bot.core.errors import RallyError
-    from bot.runtime import SchemaOutdated, prepare_schema
+    from bot.runtime import prepare_schema
 
-    try:
-        await prepare_schema(settings)
-    except SchemaOutdated as error:
-        print(f"rallybot: {error}", file=sys.stderr)
-        return 2
+    found = settings.sqlite_file
+    if found is not None and not found.is_file():
+        # Reading a week or a library from an empty database would only create one.
+        raise StartupError(
+            f"there is no rallybot database at {found}: set RALLYBOT_DATA_DIR (or DATABASE_URL) "
+            "to where rallybot runs, or start it with `rallybot run` first"
+        )
+    await prepare_schema(settings)
     runtime = build(settings)
     try:
         return await job(runtime.services)
     except RallyError as error:
         print(f"rallybot: {runtime.services.copy(error.key, **error.params)}", file=sys.stderr)
-        return 2
+        return USAGE
     finally:
         await runtime.close()
 
@@ -209,8 +340,6 @@ async def _digest_data(
 
 
 def _digest(settings: Settings, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     result = asyncio.run(_digest_data(settings, args))
     if isinstance(result, int):
         return result
@@ -223,34 +352,21 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
         print("rallybot: the digest is queued for the leads", file=sys.stderr)
     if args.chart:
         if png is None:
-            print(
-                "rallybot: no chart: install the chart extra (pip install 'rallybot[chart]')",
-                file=sys.stderr,
-            )
-            return 1
+            print("rallybot: the chart could not be drawn (see the log)", file=sys.stderr)
+            return FAILURE
         Path(args.chart).write_bytes(png)
     return 0
 
 
 async def _worker(settings: Settings) -> int:
-    from bot.runtime import SchemaOutdated, work
+    from bot.runtime import work
 
-    try:
-        await work(settings)
-    except SchemaOutdated as error:
-        print(f"rallybot: {error}", file=sys.stderr)
-        return 2
+    await work(settings)
     return 0
 
 
 async def _run(settings: Settings, console: bool) -> int:
-    from bot.runtime import SchemaOutdated, run
+    from bot.runtime import run
 
-    try:
-        await run(settings, console=console)
-    except SchemaOutdated as error:
-        print(f"rallybot: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
+    await run(settings, console=console)
     return 0

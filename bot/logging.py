@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+from pathlib import Path
 
 # Slack tokens (xoxb-, xoxp-, xapp-…), Discord bot tokens, bearer headers and URL passwords.
 _PATTERNS = (
@@ -54,9 +55,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: str = "INFO", fmt: str = "text") -> None:
-    """Log to stderr (stdout belongs to the console), with the redacting filter."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure(level: str = "INFO", fmt: str = "text", file: Path | None = None) -> None:
+    """Log to stderr (stdout belongs to the console), or to a file (the interactive console,
+    so nothing is printed over its prompt), with the redacting filter."""
+    handler: logging.Handler = (
+        logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler(sys.stderr)
+    )
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
@@ -66,8 +70,10 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Alembic narrates every start at INFO; only its warnings matter to an operator.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # Alembic narrates every start, and APScheduler every tick, at INFO; only their warnings
+    # matter to an operator.
+    for chatty in ("alembic", "apscheduler"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     # discord.py logs gateway/REST payloads and aiosqlite every SQL parameter at DEBUG:
     # message bodies must never reach the logs.
     for noisy in ("discord", "aiosqlite"):

@@ -8,10 +8,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, TextIO
 
 from aiohttp import web
 
+from bot import logging as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
@@ -19,6 +21,7 @@ from bot.core.ports import Chat
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
 from bot.ops.observe import Observer
+from bot.ops.startup import StartupError
 from bot.settings import Settings
 from bot.store import schema
 
@@ -82,14 +85,17 @@ async def run(
     out: TextIO = sys.stdout,
     console: bool = False,
 ) -> None:
-    await prepare_schema(settings)
     if console or not (settings.has_slack or settings.has_discord):
+        interactive = stdin.isatty()
+        log_file = console_logging(settings, interactive)
+        await prepare_schema(settings)
         runtime = build(settings, ConsoleClock())
         try:
-            await run_console(runtime, stdin, out, interactive=stdin.isatty())
+            await run_console(runtime, stdin, out, interactive=interactive, log_file=log_file)
         finally:
             await runtime.close()
         return
+    await prepare_schema(settings)
     runtime = build(settings)
     try:
         await serve(runtime, platforms_for(runtime))
@@ -100,12 +106,34 @@ async def run(
 async def work(settings: Settings) -> None:
     """`rallybot worker`: the Discord gateway (if configured), delivery for every platform,
     and the scheduler. Several may run against one PostgreSQL: every due row is claimed."""
+    if not (settings.slack_bot_token or settings.slack_client_id or settings.has_discord):
+        raise StartupError(
+            "the worker has nothing to do: no platform is configured. Set DISCORD_TOKEN "
+            "(Discord) or SLACK_BOT_TOKEN / SLACK_CLIENT_ID (Slack's deliveries), or use "
+            "`rallybot run` for the console"
+        )
     await prepare_schema(settings)
     runtime = build(settings)
     try:
         await serve(runtime, platforms_for(runtime, worker=True))
     finally:
         await runtime.close()
+
+
+def console_logging(settings: Settings, interactive: bool) -> Path | None:
+    """The interactive console logs to a file in the data directory, never over its prompt;
+    a piped script logs to stderr as every other command does. Returns the file."""
+    if not interactive:
+        rally_logging.configure(settings.log_level, settings.log_format)
+        return None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = (settings.data_dir / "rallybot.log").resolve()
+    try:
+        rally_logging.configure(settings.log_level, settings.log_format, file=path)
+    except OSError:
+        rally_logging.configure("WARNING", settings.log_format)  # stderr, warnings only
+        return None
+    return path
 
 
 async def serve(
@@ -147,14 +175,14 @@ async def serve(
     scheduler = make_scheduler(tick, settings.tick_seconds)
     started: list[Platform] = []
     delivery: asyncio.Task[None] | None = None
-    metrics_server: web.AppRunner | None = None
+    health_server: web.AppRunner | None = None
     try:
-        for platform in platforms:
-            await platform.start()
-            started.append(platform)
-        scheduler.start()
         if settings.metrics_port is not None:
-            metrics_server = await start_http(observer, settings.metrics_port)
+            # First, so /livez answers and /readyz says why while the platforms connect.
+            health_server = await start_http(observer, settings.metrics_port, settings.metrics_host)
+        if not await _start_platforms(platforms, started, stop):
+            return
+        scheduler.start()
         log.info("rallybot is running (%s)", ", ".join(sorted(every_chat)) or "no platform")
         delivery = asyncio.create_task(dispatcher.run_forever(wake, settings.tick_seconds))
         await stop.wait()
@@ -174,24 +202,60 @@ async def serve(
         for platform in reversed(started):
             with contextlib.suppress(Exception):
                 await platform.stop()
-        if metrics_server is not None:
-            await metrics_server.cleanup()
+        if health_server is not None:
+            await health_server.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
 
 
-async def start_http(observer: Observer, port: int) -> web.AppRunner:
-    """/healthz and /metrics for a process that serves nothing else over HTTP."""
+async def _start_platforms(
+    platforms: Sequence[Platform], started: list[Platform], stop: asyncio.Event
+) -> bool:
+    """Start each platform in turn (a platform that can't reach its API retries until it can);
+    False when told to stop first. Each is listed in `started` before it starts, so one
+    stopped halfway is stopped too."""
+
+    async def start_all() -> None:
+        for platform in platforms:
+            started.append(platform)
+            await platform.start()
+
+    starting = asyncio.create_task(start_all())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+    if starting.cancelled():
+        return False
+    starting.result()  # a platform's start-up error (a refused token) ends the process
+    return True
+
+
+async def start_http(observer: Observer, port: int, host: str = "127.0.0.1") -> web.AppRunner:
+    """/livez, /readyz and /metrics on a port of their own (RALLYBOT_METRICS_PORT), bound to
+    localhost unless RALLYBOT_METRICS_HOST says otherwise; /metrics needs no token here."""
     app = web.Application()
-    observer.add_routes(app)
+    observer.add_routes(app, private=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host="0.0.0.0", port=port).start()
+    await web.TCPSite(runner, host=host, port=port).start()
+    log.info("health and metrics on http://%s:%d", host, port)
     return runner
 
 
-async def run_console(runtime: Runtime, stdin: TextIO, out: TextIO, interactive: bool) -> None:
+async def run_console(
+    runtime: Runtime,
+    stdin: TextIO,
+    out: TextIO,
+    interactive: bool,
+    log_file: Path | None = None,
+) -> None:
     services = runtime.services
     clock = runtime.clock
     assert isinstance(clock, ConsoleClock)
@@ -216,7 +280,7 @@ async def run_console(runtime: Runtime, stdin: TextIO, out: TextIO, interactive:
     if scheduler is not None:
         scheduler.start()
     try:
-        await shell.run(stdin, interactive)
+        await shell.run(stdin, interactive, log_file)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

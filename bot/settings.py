@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy.engine import make_url
 
 from bot.core.copy import Copy, flatten
 from bot.core.errors import BadInput
 from bot.core.library import DEFAULT_LIMITS, LibraryFile, parse_file
 from bot.core.policy import Policy
 
-SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "rallybot.toml"
 SECRETS = frozenset(
     {
         "slack_bot_token",
@@ -29,31 +32,82 @@ SECRETS = frozenset(
         "slack_client_secret",
         "discord_token",
         "database_url",
+        "metrics_token",
     }
 )
+# The schemes DATABASE_URL may use (bot.store.uow picks the async driver for each).
+DATABASE_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def config_path() -> Path:
-    """$RALLYBOT_CONFIG, else ./config/rallybot.toml, else the one beside the source."""
+def shipped(name: str) -> Traversable:
+    """A file rallybot ships: config/NAME in the source tree, the package bot.defaults once
+    installed (an editable install maps the one onto the other; see pyproject.toml)."""
+    return resources.files("bot.defaults") / name
+
+
+def config_path() -> Path | None:
+    """$RALLYBOT_CONFIG, else ./config/rallybot.toml; None: the shipped default is used."""
     explicit = os.environ.get("RALLYBOT_CONFIG")
     if explicit:
         return Path(explicit)
     local = Path("config") / "rallybot.toml"
-    return local if local.is_file() else SOURCE_CONFIG
+    return local if local.is_file() else None
+
+
+def config_file() -> Path | Traversable:
+    """The configuration file in use: the operator's own, or the one rallybot ships."""
+    return config_path() or shipped("rallybot.toml")
 
 
 class ConfigError(Exception):
     """The configuration file is missing or wrong; the message says what to fix."""
 
 
-def load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path | Traversable) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found (set RALLYBOT_CONFIG)") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        raise ConfigError(
+            f"config file {path} not found: fix RALLYBOT_CONFIG, or unset it to use the "
+            "shipped configuration"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder: name the TOML file") from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"config file {path} can't be read ({reason})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}; fix it") from None
+
+
+def describe(error: ValidationError) -> str:
+    """A settings error in one line: which setting (as the operator sets it) and what's wrong.
+    Secrets' values are never repeated."""
+    fields = Settings.model_fields
+    parts: list[str] = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        field_name = next((f for f, info in fields.items() if name in (f, *_aliases(info))), name)
+        info = fields.get(field_name)
+        where = (_aliases(info)[0] if info is not None and _aliases(info) else None) or (
+            f"RALLYBOT_{field_name.upper()}"
+        )
+        if field_name not in SECRETS and field_name != "copy_texts":
+            where += f" / {field_name}"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if field_name not in SECRETS and problem["type"] != "value_error":
+            message += f" (got {str(problem.get('input'))[:60]!r})"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def _aliases(info: FieldInfo) -> list[str]:
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [alias] if isinstance(alias, str) else []
 
 
 class TomlSource(PydanticBaseSettingsSource):
@@ -63,7 +117,7 @@ class TomlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        data = load_toml(config_path())
+        data = load_toml(config_file())
         values = {k: v for k, v in dict(data.get("rallybot", {})).items() if k not in SECRETS}
         values["copy_texts"] = flatten(data.get("copy", {}))
         return values
@@ -97,10 +151,16 @@ class Settings(BaseSettings):
     discord_api_url: str | None = _env("DISCORD_API_URL")
     discord_gateway_url: str | None = _env("DISCORD_GATEWAY_URL")
     discord_application_id: str | None = _env("DISCORD_APPLICATION_ID")
-    port: int = Field(default=3000, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT"))
-    # /healthz and /metrics for `run` and `worker` (`web` serves them on PORT).
-    metrics_port: int | None = None
-    outbox_lag_alarm: float = Field(default=300.0, gt=0)  # /healthz turns 503 past this
+    port: int = Field(
+        default=3000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT")
+    )
+    # /livez, /readyz and /metrics on a port of their own, for every process (`web` also
+    # serves them on PORT, where /metrics needs the token), on localhost unless told.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # /metrics on a public port (PORT) answers only `Authorization: Bearer <this>`.
+    metrics_token: SecretStr | None = None
+    outbox_lag_alarm: float = Field(default=300.0, gt=0)  # /readyz turns 503 past this
     # Tunables ([rallybot] in config/rallybot.toml; RALLYBOT_<NAME> overrides).
     command: str = "rally"
     timezone: str = "America/Chicago"
@@ -132,6 +192,72 @@ class Settings(BaseSettings):
     message_limits: dict[str, int] = Field(default_factory=dict)
     suggestions: int = Field(default=3, ge=1, le=5)
     copy_texts: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value[:60]!r} is not a time zone: use an IANA name such as America/Chicago "
+                "or Europe/Paris"
+            ) from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value()
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme.lower() not in DATABASE_SCHEMES:
+            shown = f"the scheme {scheme[:20]!r}" if scheme else "a URL without a scheme"
+            raise ValueError(
+                f"{shown} is not a database rallybot uses: give "
+                "postgresql://user:password@host:5432/name or sqlite:////path/to/rallybot.db"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(
+                f"{value[:20]!r} is not a log level: use one of {', '.join(LOG_LEVELS)}"
+            )
+        return value.upper()
+
+    @field_validator("slack_api_url", "discord_api_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value[:60]!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"{value[:60]!r} is not a ws:// or wss:// URL")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        """rallybot writes here (the SQLite file, the console's files and log): a folder it may
+        write, or one it may create."""
+        folder = value.expanduser()
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            raise ValueError(f"{existing} is a file, not a folder: name a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            what = "can't be written" if existing == folder else f"can't be created in {existing}"
+            raise ValueError(f"{folder} {what}: choose a folder rallybot may write")
+        return folder
 
     @field_validator("message_limits")
     @classmethod
@@ -175,6 +301,14 @@ class Settings(BaseSettings):
         return self.db_url.startswith("sqlite")
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file (None on PostgreSQL or in memory)."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.db_url).database
+        return Path(database) if database and database != ":memory:" else None
+
+    @property
     def has_slack(self) -> bool:
         return self.slack_bot_token is not None and self.slack_app_token is not None
 
@@ -208,29 +342,32 @@ class Settings(BaseSettings):
 
     def starter_library(self) -> LibraryFile | None:
         """The starter library, checked at start-up: a broken or missing file named in the
-        settings is a ConfigError; by default config/library.toml beside the config file,
-        else the one shipped beside the source, else none."""
-        path = self.library_file
+        settings is a ConfigError; by default library.toml beside the operator's config file,
+        else the one rallybot ships."""
+        path: Path | Traversable | None = self.library_file
         if path is None:
-            path = config_path().parent / "library.toml"
-            if not path.is_file():
-                path = SOURCE_CONFIG.parent / "library.toml"
+            own = config_path()
+            beside = own.parent / "library.toml" if own is not None else None
+            path = beside if beside is not None and beside.is_file() else shipped("library.toml")
             if not path.is_file():
                 return None
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"library file {path} can't be read: {error}") from None
+            reason = getattr(error, "strerror", None) or str(error)
+            raise ConfigError(
+                f"library file {path} can't be read ({reason}): fix it or RALLYBOT_LIBRARY_FILE"
+            ) from None
         try:
             return parse_file(text)
         except BadInput as error:
             reason = f"{error.key} {error.params}"
-            raise ConfigError(f"library file {path} is not valid: {reason}") from None
+            raise ConfigError(
+                f"library file {path} is not valid ({reason}): fix it or RALLYBOT_LIBRARY_FILE"
+            ) from None
 
     def make_copy(self) -> Copy:
         """The configured copy over the shipped copy, so a missing key never breaks a reply."""
-        texts: dict[str, str] = {}
-        if SOURCE_CONFIG.is_file():
-            texts.update(flatten(load_toml(SOURCE_CONFIG).get("copy", {})))
+        texts = flatten(load_toml(shipped("rallybot.toml")).get("copy", {}))
         texts.update(self.copy_texts)
         return Copy(texts)

@@ -1,7 +1,13 @@
-"""/healthz and /metrics: is this process able to do its job, and how is delivery going."""
+"""/livez, /readyz and /metrics: is the process alive, can it do its job, how is delivery going.
+
+/livez never touches the database or the outbox, so an orchestrator restarts only a process
+that is stuck. /readyz says ok or not and which check failed, never a figure. /metrics (alert
+counts by kind and severity) is served on a public port only to a bearer token.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +43,7 @@ class Observer:
     dispatcher: Dispatcher | None = None
     platforms: Sequence[object] = field(default_factory=list)
     max_lag: timedelta | None = None  # default: the outbox_lag_alarm setting
+    _warned: bool = field(default=False, init=False, repr=False)
 
     async def health(self) -> tuple[bool, dict[str, object]]:
         """Healthy: the database answers, every platform is connected, the outbox keeps up."""
@@ -49,7 +56,10 @@ class Observer:
         for platform in self.platforms:
             name = getattr(getattr(platform, "chat", None), "platform", type(platform).__name__)
             up = bool(getattr(platform, "connected", True))
-            checks[f"platform:{name}"] = "connected" if up else "disconnected"
+            problem = getattr(platform, "problem", None)
+            checks[f"platform:{name}"] = (
+                "connected" if up else f"not connected: {problem}" if problem else "disconnected"
+            )
         if checks["database"] == "ok":
             figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
             lag = self._lag(figures)
@@ -76,16 +86,57 @@ class Observer:
         registry.register(_Snapshot(figures, self._lag(figures), self.dispatcher, queues))
         return generate_latest(registry)
 
-    async def healthz(self, request: web.Request) -> web.Response:
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Ready or not, and each check as ok or what is wrong: no figures (they would tell
+        anyone how much the collectives are attacked)."""
         healthy, checks = await self.health()
-        return web.json_response({"healthy": healthy, **checks}, status=200 if healthy else 503)
+        shown = {
+            name: "ok" if value in ("ok", "connected") else str(value)
+            for name, value in checks.items()
+            if name in ("database", "outbox") or name.startswith("platform:")
+        }
+        return healthy, shown
+
+    async def livez(self, request: web.Request) -> web.Response:
+        return web.json_response({"alive": True})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        ready, checks = await self.readiness()
+        failed = sorted(name for name, value in checks.items() if value != "ok")
+        body = {"ready": ready, "failed": failed, "checks": checks}
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """/readyz under its old name, for one release."""
+        if not self._warned:
+            self._warned = True
+            log.warning("/healthz is deprecated and goes in the next release: use /readyz")
+        response = await self.readyz(request)
+        response.headers["Deprecation"] = "true"
+        response.headers["Link"] = '</readyz>; rel="successor-version"'
+        return response
 
     async def serve_metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=await self.metrics(), headers={"Content-Type": CONTENT_TYPE})
 
-    def add_routes(self, app: web.Application) -> None:
+    async def guarded_metrics(self, request: web.Request) -> web.Response:
+        """/metrics on a public port: 404 with no RALLYBOT_METRICS_TOKEN set, 401 without it."""
+        token = self.runtime.settings.metrics_token
+        if token is None:
+            raise web.HTTPNotFound()
+        expected = f"Bearer {token.get_secret_value()}".encode()
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return await self.serve_metrics(request)
+
+    def add_routes(self, app: web.Application, private: bool = False) -> None:
+        """The health and metrics routes; `private`: the metrics port, where /metrics needs no
+        token (it listens on localhost unless RALLYBOT_METRICS_HOST says otherwise)."""
+        app.router.add_get("/livez", self.livez)
+        app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/metrics", self.serve_metrics)
+        app.router.add_get("/metrics", self.serve_metrics if private else self.guarded_metrics)
 
 
 class _Snapshot(Collector):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -13,13 +14,22 @@ from sqlalchemy import Connection
 
 from bot.store.uow import make_engine
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+def migrations() -> Path:
+    """The Alembic folder: migrations/ in the source tree, the package bot.migrations once
+    installed (an editable install maps the one onto the other; see pyproject.toml)."""
+    found = resources.files("bot.migrations")
+    if not isinstance(found, Path) or not (found / "env.py").is_file():
+        raise RuntimeError(
+            f"rallybot's migrations are missing from its install ({found}): reinstall rallybot"
+        )
+    return found
 
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic Config built in code; env.py falls back to DATABASE_URL without a url."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations()))
     if url is not None:
         # The config is a ConfigParser: a literal % (as in an escaped password) must be doubled.
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -40,7 +50,7 @@ async def downgrade(url: str, revision: str = "base") -> None:
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
-        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+        raise RuntimeError(f"no migrations in {migrations()}")
     return head
 
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
+import io
 import logging
+import os
 import re
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +44,61 @@ class ConsoleClock:
         return datetime.now(UTC) + self.offset
 
 
+class Lines:
+    """stdin's lines, read by a daemon thread: a blocked read never holds up leaving (Ctrl-C
+    needs no Enter, and the process does not wait for the thread at exit). The file
+    descriptor is read directly, so no buffered reader's lock is held at interpreter exit."""
+
+    def __init__(self, stdin: TextIO) -> None:
+        self.stdin = stdin
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+
+    def start(self) -> None:
+        threading.Thread(target=self._read, name="console-stdin", daemon=True).start()
+
+    def stop(self) -> None:
+        """Leave now (Ctrl-C): the next line asked for is the end of input."""
+        self.queue.put_nowait(None)
+
+    async def next(self) -> str | None:
+        return await self.queue.get()
+
+    def _put(self, line: str | None) -> bool:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, line)
+        except RuntimeError:  # the loop is closed: rallybot is leaving
+            return False
+        return True
+
+    def _read(self) -> None:
+        try:
+            fd = self.stdin.fileno()
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            fd = None
+        try:
+            if fd is None:
+                for line in iter(self.stdin.readline, ""):
+                    if not self._put(line):
+                        return
+                return
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            pending = ""
+            while chunk := os.read(fd, 65536):
+                pending += decoder.decode(chunk)
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    if not self._put(line + "\n"):
+                        return
+            pending += decoder.decode(b"", final=True)
+            if pending:
+                self._put(pending)
+        except OSError:
+            pass
+        finally:
+            self._put(None)
+
+
 class ConsoleShell:
     def __init__(
         self,
@@ -56,6 +117,8 @@ class ConsoleShell:
         self.out = out
         self.command = command
         self.user = user
+        self.lines_run = 0
+        self.delivered = 0
 
     def t(self, key: str, **params: object) -> str:
         return self.services.copy(f"console.{key}", **params)
@@ -128,8 +191,11 @@ class ConsoleShell:
             return False
         else:
             self.say(self.t("unknown", word=escape(word[:40]), command=self.command))
-        await self.deliver()
+        await self._deliver()
         return True
+
+    async def _deliver(self) -> None:
+        self.delivered += await self.deliver()
 
     async def advance(self, spec: str) -> None:
         m = _CLOCK.match(spec.lower())
@@ -147,23 +213,45 @@ class ConsoleShell:
         now = self.clock.now().strftime("%a %d %b %H:%M UTC")
         self.say(self.t("clock_moved", spec=spec, now=now))
         while await self.services.run_due():
-            await self.deliver()
+            await self._deliver()
 
-    async def run(self, stdin: TextIO, interactive: bool) -> None:
+    async def run(self, stdin: TextIO, interactive: bool, log_file: Path | None = None) -> None:
+        """Read lines until the end of input, /quit, or Ctrl-C (SIGINT), which leaves at once.
+        Interactive, it greets and names the log file; a script ends with a summary."""
         if interactive:
             self.say(self.t("welcome", command=self.command, user=self.user))
-        await self.deliver()
+            if log_file is not None:
+                self.say(self.t("logs", path=escape(str(log_file))))
+        await self._deliver()
+        lines = Lines(stdin)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, lines.stop)
+        lines.start()
+        try:
+            await self._loop(lines, interactive)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+        if interactive:
+            self.say("\n" + self.t("bye"))
+        else:
+            self.say(self.t("summary", lines=self.lines_run, messages=self.delivered))
+
+    async def _loop(self, lines: Lines, interactive: bool) -> None:
         while True:
             if interactive:
                 print(f"{self.user}> ", end="", file=self.out, flush=True)
-            line = await asyncio.to_thread(stdin.readline)
-            if not line:
-                break
+            line = await lines.next()
+            if line is None:
+                return
             if not interactive:
                 self.say(f"{self.user}> {escape(line.rstrip())}")
+            if line.strip() and not line.strip().startswith("#"):
+                self.lines_run += 1
             try:
                 if not await self.handle_line(line):
-                    break
+                    return
             except Exception:  # the console must survive any one bad line
                 log.exception("the console could not finish that line; nothing was changed")
                 self.say(self.t("failed"))

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -23,6 +25,7 @@ from bot.adapters.discord.views import ActionButton
 from bot.core.ports import Chat
 from bot.core.services import Services
 from bot.delivery.work import WorkQueue
+from bot.ops.startup import StartupError, until_up
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -144,6 +147,14 @@ def point_at(settings: Settings) -> Endpoints:
     return saved
 
 
+def release(saved: Endpoints) -> None:
+    """Undo one point_at(): the library's endpoints are restored when no bot is left."""
+    if _pointed:
+        _pointed.pop()
+    if not _pointed:
+        saved.apply()
+
+
 def api_base(url: str) -> str:
     """A REST base with its version: https://proxy.example → https://proxy.example/api/v10."""
     url = url.rstrip("/")
@@ -165,6 +176,42 @@ def quiet_library_logs() -> None:
 
 
 GATEWAY_RETRY_SECONDS = 5.0
+LOGIN_RETRY_FIRST = 1.0  # seconds before the first login retry (doubling, up to a minute)
+
+
+def transient(error: BaseException) -> bool:
+    """The network or Discord's servers, not the token: worth trying again."""
+    if isinstance(error, discord.HTTPException):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, aiohttp.ClientError | OSError | asyncio.TimeoutError)
+
+
+async def log_in(
+    bot: commands.Bot,
+    token: str,
+    report: Callable[[str | None], None] = lambda _: None,
+    first: float = LOGIN_RETRY_FIRST,
+) -> None:
+    """Log in over REST, again and again while the network fails; a refused token is a
+    StartupError (a configuration problem: exit 2)."""
+
+    async def attempt() -> None:
+        try:
+            await bot.login(token)
+        except Exception as error:
+            if transient(error):
+                # A fresh HTTP session next time: discord.py opens one per login.
+                await bot.http.close()
+                bot.http.connector = discord.utils.MISSING
+            raise
+
+    try:
+        await until_up("Discord's API", attempt, transient, report, first)
+    except discord.LoginFailure:
+        raise StartupError(
+            "Discord refused DISCORD_TOKEN: copy the bot token again from the Developer "
+            "Portal (Bot → Reset Token)"
+        ) from None
 
 
 class DiscordPlatform:
@@ -185,6 +232,8 @@ class DiscordPlatform:
         self.work = self.bot.work  # for /metrics
         self.chat: Chat = DiscordChat(self.bot)
         self.gateway_retry = gateway_retry
+        self.login_retry = LOGIN_RETRY_FIRST
+        self.problem: str | None = None  # why not connected, for /readyz
         self.standby = False
         self._task: asyncio.Task[None] | None = None
         self._saved: Endpoints | None = None
@@ -221,20 +270,28 @@ class DiscordPlatform:
         self.standby = False
         self._task = asyncio.create_task(self.bot.connect(), name="discord")
 
+    def _report(self, problem: str | None) -> None:
+        self.problem = problem
+
     async def start(self) -> None:
         token = self.settings.discord_token
         if token is None:
             raise RuntimeError("DISCORD_TOKEN is not set")
         quiet_library_logs()
         self._saved = point_at(self.settings)
+        try:
+            await log_in(self.bot, token.get_secret_value(), self._report, self.login_retry)
+        except BaseException:
+            await self.stop()  # the endpoints go back, the HTTP session closes
+            raise
         if not await self._take_gateway():
             # Another process holds the gateway: deliver over REST, and wait for our turn.
-            await self.bot.login(token.get_secret_value())
             self.standby = True
             self._waiting = asyncio.create_task(self._wait_for_gateway())
             log.info("another process holds the Discord gateway; this one sends and waits")
             return
-        self._task = asyncio.create_task(self.bot.start(token.get_secret_value()), name="discord")
+        # Logged in: connect() reconnects by itself (with backoff) when the gateway drops.
+        self._task = asyncio.create_task(self.bot.connect(), name="discord")
         ready = asyncio.create_task(self.bot.ready_event.wait())
         try:
             await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -264,9 +321,7 @@ class DiscordPlatform:
                     await self._lock.close()  # ends the session: the advisory lock goes too
                 self._lock = None
             if self._saved is not None:
-                _pointed.pop()
-                if not _pointed:
-                    self._saved.apply()
+                release(self._saved)
                 self._saved = None
 
 

@@ -6,10 +6,11 @@ import sys
 
 import discord
 
-from bot.adapters.discord.client import RallyBot, point_at
+from bot.adapters.discord.client import RallyBot, point_at, release, transient
 from bot.adapters.discord.cog import SUBCOMMANDS
 from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
 from bot.bootstrap import build
+from bot.ops.startup import FAILURE, USAGE, StartupError
 from bot.settings import Settings
 
 SCOPES = ("bot", "applications.commands")
@@ -31,11 +32,10 @@ def permissions() -> discord.Permissions:
 async def sync_commands(settings: Settings, guild: str | None) -> int:
     """Register the command group (REST only, no gateway); returns the process exit code."""
     if settings.discord_token is None:
-        print("rallybot: set DISCORD_TOKEN to register the Discord commands", file=sys.stderr)
-        return 2
+        raise StartupError("set DISCORD_TOKEN to register the Discord commands")
     if guild is not None and not guild.isdigit():
         print(f"rallybot: --guild wants a server id (digits), not {guild[:40]!r}", file=sys.stderr)
-        return 2
+        return USAGE
     runtime = build(settings)
     saved = point_at(settings)
     bot = RallyBot(runtime.services, settings)
@@ -47,15 +47,18 @@ async def sync_commands(settings: Settings, guild: str | None) -> int:
             bot.tree.copy_global_to(guild=target)
         synced = await bot.tree.sync(guild=target)
     except discord.LoginFailure:
-        print("rallybot: Discord refused the token (DISCORD_TOKEN)", file=sys.stderr)
-        return 1
+        raise StartupError(_REFUSED) from None
     except discord.HTTPException as error:
         print(f"rallybot: Discord refused the commands: {error}", file=sys.stderr)
-        return 1
+        return FAILURE
+    except Exception as error:
+        if transient(error):
+            raise _unreachable(error) from None
+        raise
     finally:
         await bot.close()
         await runtime.close()
-        saved.apply()
+        release(saved)
     where = f"in server {guild}" if guild else "globally (every server the bot is in)"
     for command in synced:
         subcommands = [o.name for o in command.options]
@@ -75,18 +78,36 @@ async def invite_url(settings: Settings) -> str:
     return discord.utils.oauth_url(app_id, permissions=permissions(), scopes=SCOPES)
 
 
+_REFUSED = (
+    "Discord refused DISCORD_TOKEN: copy the bot token again from the Developer Portal "
+    "(Bot → Reset Token)"
+)
+
+
+def _unreachable(error: BaseException) -> StartupError:
+    return StartupError(
+        f"Discord's API is unreachable ({type(error).__name__}): check the network or "
+        "DISCORD_API_URL, and try again",
+        FAILURE,
+    )
+
+
 async def _fetch_application_id(settings: Settings) -> int:
     if settings.discord_token is None:
-        raise SystemExit("rallybot: set DISCORD_APPLICATION_ID (or DISCORD_TOKEN to look it up)")
+        raise StartupError("set DISCORD_APPLICATION_ID (or DISCORD_TOKEN to look it up)")
     saved = point_at(settings)
     client = discord.Client(intents=discord.Intents.none())
     try:
         await client.login(settings.discord_token.get_secret_value())
         if client.application_id is None:
-            raise SystemExit("rallybot: Discord did not say which application this token is")
+            raise StartupError("Discord did not say which application this token is", FAILURE)
         return client.application_id
     except discord.LoginFailure:
-        raise SystemExit("rallybot: Discord refused the token (DISCORD_TOKEN)") from None
+        raise StartupError(_REFUSED) from None
+    except Exception as error:
+        if transient(error):
+            raise _unreachable(error) from None
+        raise
     finally:
         await client.close()
-        saved.apply()
+        release(saved)

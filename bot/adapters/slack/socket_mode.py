@@ -10,6 +10,7 @@ from bot.adapters.slack.app import build_app, make_workspaces
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.listeners import Listeners
+from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.bootstrap import Runtime
 from bot.core.ports import Chat
 
@@ -17,7 +18,10 @@ log = logging.getLogger(__name__)
 
 
 class SlackSocketMode:
-    """The Platform `bot.runtime.serve` runs: connects in start(), sends through `chat`."""
+    """The Platform `bot.runtime.serve` runs: connects in start() (again and again while the
+    network fails, /readyz saying why), sends through `chat`."""
+
+    retry_first = RETRY_FIRST
 
     def __init__(self, runtime: Runtime, workspaces: Workspaces) -> None:
         self.runtime = runtime
@@ -26,19 +30,33 @@ class SlackSocketMode:
         self.handler: AsyncSocketModeHandler | None = None
         self.listeners: Listeners | None = None
         self.work = runtime.work_queue("slack")  # the work after each ack
+        self.problem: str | None = None  # why not connected, for /readyz
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected and self.handler is not None
+
+    def _report(self, problem: str | None) -> None:
+        self.problem = problem
 
     async def start(self) -> None:
         """Learn the bot's identity, open the WebSocket (apps.connections.open) and return."""
         app_token = self.runtime.settings.slack_app_token
         if app_token is None:
             raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN")
-        await self.workspaces.warm()
+        await reach_slack(self.workspaces.warm, "SLACK_BOT_TOKEN", self._report, self.retry_first)
         app, self.listeners = build_app(self.runtime, self.workspaces, http=False, work=self.work)
         # Built here, not in create(): the socket client needs the running event loop.
-        self.handler = AsyncSocketModeHandler(
+        handler = self.handler = AsyncSocketModeHandler(
             app, app_token.get_secret_value(), web_client=self.workspaces.base
         )
-        await self.handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
+
+        async def connect() -> None:
+            await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
+
+        await reach_slack(connect, "SLACK_APP_TOKEN", self._report, self.retry_first)
+        self._connected = True
         log.info("Slack Socket Mode is connected")
 
     async def stop(self) -> None:

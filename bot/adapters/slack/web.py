@@ -9,7 +9,6 @@ import sys
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import text
 
 from bot.adapters.slack.app import (
     EVENTS_PATH,
@@ -23,6 +22,7 @@ from bot.adapters.slack.app import (
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.listeners import Listeners
+from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat
 from bot.ops.observe import Observer
@@ -43,7 +43,12 @@ def check_settings(settings: Settings) -> None:
 
 
 class SlackHttp:
-    """Slack's requests over HTTP on one aiohttp server; a Platform for `bot.runtime.serve`."""
+    """Slack's requests over HTTP on one aiohttp server; a Platform for `bot.runtime.serve`.
+
+    The server listens first (so /livez and /readyz answer), then Slack's API is asked who
+    the token is, again and again while the network fails, and /readyz says why."""
+
+    retry_first = RETRY_FIRST
 
     def __init__(self, runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
         check_settings(runtime.settings)
@@ -56,8 +61,13 @@ class SlackHttp:
         self.listeners: Listeners | None = None
         self.work = runtime.work_queue("slack")  # the work after each ack
         self._runner: web.AppRunner | None = None
-        # Set by bot.runtime.serve before start(): /healthz and /metrics with delivery figures.
+        # Set by bot.runtime.serve before start(): health and metrics with delivery figures.
         self.observer: Observer | None = None
+        self.connected = False  # until Slack's API answered once
+        self.problem: str | None = None  # why not, for /readyz
+
+    def _report(self, problem: str | None) -> None:
+        self.problem = problem
 
     def web_app(self, app: AsyncApp) -> web.Application:
         async def events(request: web.Request) -> web.Response:
@@ -81,28 +91,17 @@ class SlackHttp:
                 await flow.handle_callback(await to_bolt_request(request))
             )
 
-        async def healthz(request: web.Request) -> web.Response:
-            try:
-                async with self.runtime.engine.connect() as connection:
-                    await connection.execute(text("SELECT 1"))
-            except Exception:
-                log.exception("health check: the database is not reachable")
-                return web.json_response({"ok": False, "database": False}, status=503)
-            return web.json_response({"ok": True})
-
         site = web.Application()
         site.router.add_post(EVENTS_PATH, events)
         site.router.add_get(INSTALL_PATH, install)
         site.router.add_get(REDIRECT_PATH, redirect)
-        if self.observer is not None:
-            self.observer.add_routes(site)
-        else:
-            site.router.add_get("/healthz", healthz)
+        observer = self.observer or Observer(self.runtime, platforms=[self])
+        observer.add_routes(site)  # public: /metrics needs RALLYBOT_METRICS_TOKEN
         return site
 
     async def start(self) -> None:
-        """Serve on host:port and return; port 0 picks a free port (see .port afterwards)."""
-        await self.workspaces.warm()
+        """Serve on host:port, then return once Slack's API answered; port 0 picks a free
+        port (see .port afterwards)."""
         self.app, self.listeners = build_app(
             self.runtime, self.workspaces, http=True, work=self.work
         )
@@ -116,6 +115,8 @@ class SlackHttp:
             self.port = int(sockets[0].getsockname()[1])
         mode = "OAuth (any number of workspaces)" if self.workspaces.oauth else "one workspace"
         log.info("Slack over HTTP on port %d, %s", self.port, mode)
+        await reach_slack(self.workspaces.warm, "SLACK_BOT_TOKEN", self._report, self.retry_first)
+        self.connected = True
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -139,7 +140,7 @@ async def serve_web(settings: Settings) -> int:
         check_settings(settings)
         await prepare_schema(settings)
     except (SlackConfigError, SchemaOutdated) as error:
-        print(f"rallybot web: {error}", file=sys.stderr)
+        print(f"rallybot web: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     runtime = build(settings)
     try:

@@ -7,6 +7,7 @@ import pytest
 
 from bot.adapters.discord.client import api_base, create, intents
 from bot.bootstrap import build
+from bot.ops.startup import StartupError
 from tests.adapters.discord.conftest import discord_settings
 from tests.fakes.discord import FakeDiscord
 
@@ -32,8 +33,9 @@ async def test_a_refused_token_fails_start_and_puts_the_endpoints_back(
     runtime = build(discord_settings(fake, db_url, discord_token="wrong"))
     platform = create(runtime, guild_ready_timeout=0.05)
     try:
-        with pytest.raises(RuntimeError, match="Discord did not connect"):
+        with pytest.raises(StartupError, match="Discord refused DISCORD_TOKEN") as refused:
             await platform.start()
+        assert refused.value.code == 2  # a configuration problem: no retry, no crash loop
     finally:
         await runtime.close()
     assert discord.http.Route.BASE == DISCORD_API

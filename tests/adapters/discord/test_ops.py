@@ -14,6 +14,7 @@ import pytest
 from bot.adapters.discord.cog import SUBCOMMANDS
 from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
 from bot.adapters.discord.ops import invite_url, permissions, sync_commands
+from bot.ops.startup import StartupError
 from tests.adapters.discord.conftest import discord_settings
 from tests.fakes.discord import FakeDiscord
 
@@ -51,9 +52,11 @@ async def test_sync_reports_a_refused_token(
     fake: FakeDiscord, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = discord_settings(fake, db_url, discord_token="not-the-token")
-    assert await sync_commands(settings, None) == 1
-    assert "refused the token" in capsys.readouterr().err
+    with pytest.raises(StartupError, match="Discord refused DISCORD_TOKEN") as refused:
+        await sync_commands(settings, None)
+    assert refused.value.code == 2  # a configuration problem, as for a missing token
     assert await sync_commands(discord_settings(fake, db_url), "general") == 2
+    assert "--guild wants a server id" in capsys.readouterr().err
 
 
 async def test_the_command_name_comes_from_the_settings(fake: FakeDiscord, db_url: str) -> None:

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import aiohttp
+from pydantic import SecretStr
 
 from bot.adapters.slack import socket_mode
 from bot.adapters.slack.manifest import manifest, render_manifest
@@ -17,6 +18,7 @@ from tests.adapters.slack.harness import RALLY, T1, StepClock, slack_settings
 from tests.fakes.slack import FakeSlack, SlackSender
 
 ROOT = Path(__file__).resolve().parents[3]
+TOKEN = "metrics-token-for-the-slack-web-test"
 
 
 async def test_socket_mode_connects_receives_a_command_and_acks_it(
@@ -62,14 +64,16 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
     fake: FakeSlack, db_url: str, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     port = free_port()
-    settings = slack_settings(fake, db_url, tmp_path, port=port, tick_seconds=0.2)
+    settings = slack_settings(
+        fake, db_url, tmp_path, port=port, tick_seconds=0.2, metrics_token=SecretStr(TOKEN)
+    )
     task = asyncio.create_task(serve_web(settings))
     try:
 
         async def healthy() -> bool:
             try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as answer:
-                    return answer.status == 200 and (await answer.json())["healthy"] is True
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                    return answer.status == 200 and (await answer.json())["ready"] is True
             except aiohttp.ClientConnectionError:
                 return False
 
@@ -80,7 +84,8 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
         assert await healthy()
         async with session.get(f"http://127.0.0.1:{port}/slack/install") as answer:
             assert answer.status == 404  # single-workspace mode has no install page
-        async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        async with session.get(f"http://127.0.0.1:{port}/metrics", headers=bearer) as answer:
             assert answer.status == 200
             metrics = await answer.text()
             assert "rallybot_outbox_pending" in metrics

@@ -1,0 +1,1 @@
+"""The shipped configuration, installed as the package `bot.defaults` (see pyproject.toml)."""
