@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = _env("DISCORD_GATEWAY_URL")
     discord_application_id: str | None = _env("DISCORD_APPLICATION_ID")
     port: int = Field(
-        default=3000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT")
+        default=3000, ge=0, le=65535, validation_alias=AliasChoices("PORT", "RALLYBOT_PORT")
     )
     # /livez, /readyz and /metrics on a port of their own, for every process (`web` also
     # serves them on PORT, where /metrics needs the token), on localhost unless told.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 import pytest
 
@@ -58,3 +60,25 @@ async def test_start_points_discord_py_at_the_settings_and_stop_restores(
         await runtime.close()
     assert discord.http.Route.BASE == DISCORD_API
     assert platform.bot.is_closed()
+
+
+async def test_a_login_that_fails_for_the_network_is_retried_until_discord_answers(
+    fake: FakeDiscord, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.inject("GET", "/users/@me", status=503, times=3)  # Discord's servers fail three times
+    runtime = build(discord_settings(fake, db_url))
+    platform = create(runtime, guild_ready_timeout=0.05)
+    platform.login_retry = 0.05
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.ops.startup"):
+            await platform.start()
+        assert platform.connected and platform.problem is None
+    finally:
+        await platform.stop()
+        await runtime.close()
+    retries = [r.getMessage() for r in caplog.records if r.name == "bot.ops.startup"]
+    assert len(retries) == 3
+    assert all(
+        m.startswith("Discord's API is unreachable (DiscordServerError); retrying in")
+        for m in retries
+    )

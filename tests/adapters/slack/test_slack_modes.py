@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 from pydantic import SecretStr
 
 from bot.adapters.slack import socket_mode
 from bot.adapters.slack.manifest import manifest, render_manifest
-from bot.adapters.slack.web import serve_web
+from bot.adapters.slack.web import SlackHttp, serve_web
 from bot.bootstrap import build
+from bot.ops.startup import StartupError
+from bot.runtime import serve
 from bot.settings import Settings
 from tests.adapters.slack.harness import RALLY, T1, StepClock, slack_settings
 from tests.fakes.slack import FakeSlack, SlackSender
+from tests.fakes.slack.server import Fault
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "metrics-token-for-the-slack-web-test"
@@ -84,6 +89,13 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
         assert await healthy()
         async with session.get(f"http://127.0.0.1:{port}/slack/install") as answer:
             assert answer.status == 404  # single-workspace mode has no install page
+        async with session.get(f"http://127.0.0.1:{port}/livez") as answer:
+            assert answer.status == 200 and await answer.json() == {"alive": True}
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as answer:
+            assert answer.status == 200 and answer.headers["Deprecation"] == "true"
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+            assert answer.status == 401  # the public port: no token, no figures
+            assert "rallybot_" not in await answer.text()
         bearer = {"Authorization": f"Bearer {TOKEN}"}
         async with session.get(f"http://127.0.0.1:{port}/metrics", headers=bearer) as answer:
             assert answer.status == 200
@@ -93,6 +105,54 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
     finally:
         task.cancel()
     assert await task == 0
+
+
+async def test_slack_unreachable_at_start_is_retried_while_readyz_says_why(
+    fake: FakeSlack, db_url: str, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    fake.inject("auth.test", *[Fault("drop")] * 1000)  # every connection dropped, for now
+    runtime = build(slack_settings(fake, db_url, tmp_path, port=0, tick_seconds=0.2))
+    platform = SlackHttp(runtime)
+    platform.retry_first = 0.05
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(runtime, [platform], stop))
+    try:
+        answer: dict[str, object] = {}
+        for _ in range(500):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with session.get(f"http://127.0.0.1:{platform.port}/readyz") as got:
+                    assert got.status == 503
+                    answer = await got.json()
+                    if "unreachable" in str(answer):
+                        break
+            await asyncio.sleep(0.01)
+        assert answer["failed"] == ["platform:slack"]
+        assert answer["checks"]["platform:slack"] == (  # type: ignore[index]
+            "not connected: Slack's API is unreachable (ServerDisconnectedError); retrying"
+        )
+        assert not serving.done()  # no crash, no crash loop: the process waits for Slack
+        fake._faults.clear()  # Slack is back
+        for _ in range(1000):
+            if platform.connected:
+                break
+            await asyncio.sleep(0.01)
+        async with session.get(f"http://127.0.0.1:{platform.port}/readyz") as got:
+            assert got.status == 200 and (await got.json())["ready"] is True
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+        await runtime.close()
+
+
+async def test_a_refused_slack_token_at_start_is_a_configuration_error(
+    fake: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    settings = slack_settings(
+        fake, db_url, tmp_path, port=free_port(), slack_bot_token=SecretStr("xoxb-not-ours")
+    )
+    with pytest.raises(StartupError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)") as e:
+        await serve_web(settings)
+    assert e.value.code == 2
 
 
 async def test_rallybot_web_refuses_to_start_without_a_signing_secret(
