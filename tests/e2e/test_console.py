@@ -99,6 +99,13 @@ def test_raise_rally_respond_stand_down_and_check_in_until_a_lead_hears(tmp_path
     assert "Ana answered a check-in after alert #1" in section(
         out, "#leads", "Ana needs help (alert #1)"
     )
+    # The script ends with a one-line summary: the 13 lines, and every message printed above.
+    summary = re.search(
+        r"\(End of input\. Lines run: (\d+)\. Messages delivered: (\d+)\.\)\n$", out
+    )
+    assert summary is not None, out[-300:]
+    posted = len(re.findall(r"^── (?!only )", out, flags=re.MULTILINE))
+    assert (int(summary[1]), int(summary[2])) == (13, posted)
 
 
 def test_an_alert_for_a_colleague_waits_for_their_consent(tmp_path: Path) -> None:
