@@ -35,6 +35,8 @@ def check_settings(settings: Settings) -> None:
     """HTTP mode needs the signing secret, and either OAuth credentials or one bot token."""
     if settings.slack_signing_secret is None:
         raise SlackConfigError("set SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
+    if settings.metrics_port is not None and settings.metrics_port == settings.port:
+        raise SlackConfigError("RALLYBOT_METRICS_PORT must differ from PORT (Slack's port)")
     if not is_oauth(settings) and settings.slack_bot_token is None:
         raise SlackConfigError(
             "set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth: any number of workspaces) "
