@@ -1,5 +1,5 @@
 # Everyday commands; they use the .venv the README creates.
-.PHONY: install check test lint types
+.PHONY: install check test lint types lock lock-check
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'
@@ -13,4 +13,11 @@ types:
 test:
 	.venv/bin/pytest
 
-check: lint types test
+# requirements.txt, the lock file, from pyproject.toml (see docs/operations.md).
+lock:
+	bash .ci/lock
+
+lock-check:
+	bash .ci/lock --check
+
+check: lint types lock-check test
