@@ -161,7 +161,7 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
                     pipe_stdout=True,
                 )
                 try:
-                    await wait_http(f"http://127.0.0.1:{rally_port}/healthz", rally)
+                    await wait_http(f"http://127.0.0.1:{rally_port}/readyz", rally)
                     await wait_line(bare, "ready")
                     ratio = await measure(
                         fake,

@@ -136,7 +136,7 @@ async def main(cfg: Config) -> Result:
                 pipe_stdout=True,
             )
             try:
-                await wait_http(f"http://127.0.0.1:{port}/healthz", rally, 120)
+                await wait_http(f"http://127.0.0.1:{port}/readyz", rally, 120)
                 await wait_line(bare, "ready", 120)
                 for world in worlds.values():
                     await world.setup()

@@ -3,7 +3,7 @@ start to ready, resident memory idle, and after B4's click storm.
 
 The real command (`python -m bot run`, SQLite) is started with SLACK_BOT_TOKEN +
 SLACK_APP_TOKEN (Socket Mode against the fake Slack) and DISCORD_TOKEN (the fake Discord's
-gateway), and RALLYBOT_METRICS_PORT for /healthz, which answers 200 once the database
+gateway), and RALLYBOT_METRICS_PORT for /readyz, which answers 200 once the database
 answers and every platform is connected: that is "ready". Cold start is timed from spawning
 the process (interpreter and imports included) to the first 200, twice (the median is
 reported). Memory is the process's VmRSS (and its peak, VmHWM) from /proc. The storm: the
@@ -135,7 +135,7 @@ async def main(cfg: Config) -> Result:
                     watch = Stopwatch()
                     process = await spawn([sys.executable, "-m", "bot", "run"], env, tmp, log)
                     try:
-                        await wait_http(f"http://127.0.0.1:{port}/healthz", process, 120)
+                        await wait_http(f"http://127.0.0.1:{port}/readyz", process, 120)
                     except Exception:
                         print(tail(log), file=sys.stderr)
                         await stop(process)
