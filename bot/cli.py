@@ -165,30 +165,25 @@ def load_settings() -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     debug = os.environ.get("RALLYBOT_LOG_LEVEL", "").strip().upper() == "DEBUG"
-    url = ""
     try:
-        settings = load_settings()
-        url = settings.db_url
-        return _command(settings, args)
+        return _command(load_settings(), args)
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        problem = error if isinstance(error, StartupError) else _explain(error, url)
+        problem = error if isinstance(error, StartupError) else _explain(error)
         if debug:
             traceback.print_exception(error, file=sys.stderr)
         print(f"rallybot: {_one_line(str(problem))}", file=sys.stderr)
         return problem.code
 
 
-def _explain(error: Exception, url: str) -> StartupError:
+def _explain(error: Exception) -> StartupError:
+    """Known problems as a StartupError; anything else as an unexpected failure (exit 1)."""
     from bot.adapters.slack.app import SlackConfigError
     from bot.runtime import SchemaOutdated
 
     if isinstance(error, SchemaOutdated | SlackConfigError | ConfigError):
         return StartupError(str(error))
-    found = explain(error, url) if url else None
-    if found is not None:
-        return found
     reason = rally_logging.redact(f"{type(error).__name__}: {error}")[:300]
     return StartupError(
         f"stopped by an unexpected error ({reason}); set RALLYBOT_LOG_LEVEL=DEBUG to see where",
@@ -248,8 +243,15 @@ async def _migrate(settings: Settings) -> int:
 
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await schema.upgrade(settings.db_url)
-    print(f"rallybot: the database schema is at {await schema.current_revision(settings.db_url)}")
+    try:
+        await schema.upgrade(settings.db_url)
+        revision = await schema.current_revision(settings.db_url)
+    except Exception as error:
+        found = explain(error, settings.db_url)
+        if found is None:
+            raise
+        raise found from error
+    print(f"rallybot: the database schema is at {revision}")
     return 0
 
 

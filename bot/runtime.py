@@ -21,7 +21,7 @@ from bot.core.ports import Chat
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
 from bot.ops.observe import Observer
-from bot.ops.startup import StartupError
+from bot.ops.startup import StartupError, explain, listen
 from bot.settings import Settings
 from bot.store import schema
 
@@ -33,7 +33,20 @@ class SchemaOutdated(Exception):
 
 
 async def prepare_schema(settings: Settings) -> None:
-    """SQLite is migrated on start; PostgreSQL must be migrated by a deploy step."""
+    """SQLite is migrated on start; PostgreSQL must be migrated by a deploy step. A database
+    that can't be reached is a StartupError that says so in one line."""
+    try:
+        await _prepare_schema(settings)
+    except SchemaOutdated:
+        raise
+    except Exception as error:
+        found = explain(error, settings.db_url)
+        if found is None:
+            raise
+        raise found from error
+
+
+async def _prepare_schema(settings: Settings) -> None:
     url = settings.db_url
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -244,7 +257,7 @@ async def start_http(observer: Observer, port: int, host: str = "127.0.0.1") -> 
     observer.add_routes(app, private=True)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host=host, port=port).start()
+    await listen(web.TCPSite(runner, host=host, port=port), "RALLYBOT_METRICS_PORT", runner)
     log.info("health and metrics on http://%s:%d", host, port)
     return runner
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from aiohttp import web
 from sqlalchemy import exc as sql
 from sqlalchemy.engine import make_url
 
@@ -66,6 +68,20 @@ def explain(error: BaseException, url: str) -> StartupError | None:
             FAILURE,
         )
     return None
+
+
+async def listen(site: web.TCPSite, setting: str, runner: web.AppRunner) -> None:
+    """Start listening; a port that is taken or not allowed is a StartupError naming the
+    setting to change (the runner is cleaned up first)."""
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        if error.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise StartupError(
+                f"can't listen on {site.name} ({error.strerror}): choose another {setting}"
+            ) from None
+        raise
 
 
 def backoff(first: float, cap: float) -> Callable[[], float]:

@@ -26,6 +26,7 @@ from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat
 from bot.ops.observe import Observer
+from bot.ops.startup import listen
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class SlackHttp:
         runner = web.AppRunner(self.web_app(self.app), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        await listen(site, "PORT", runner)
         self._runner = runner
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
