@@ -52,10 +52,14 @@ class SlackSocketMode:
             app, app_token.get_secret_value(), web_client=self.workspaces.base
         )
 
-        async def connect() -> None:
-            await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
+        async def open_url() -> None:
+            # The socket client retries a refused app token forever, logging each try: ask for
+            # the socket's URL here (apps.connections.open, Tier 1: once), so a wrong token
+            # ends the start with one line; connect_async() then uses that URL.
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
 
-        await reach_slack(connect, "SLACK_APP_TOKEN", self._report, self.retry_first)
+        await reach_slack(open_url, "SLACK_APP_TOKEN", self._report, self.retry_first)
+        await handler.connect_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
         self._connected = True
         log.info("Slack Socket Mode is connected")
 

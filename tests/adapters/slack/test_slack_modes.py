@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.adapters.slack import socket_mode
+from bot.adapters.slack import sender, socket_mode
 from bot.adapters.slack.manifest import manifest, render_manifest
 from bot.adapters.slack.web import SlackHttp, serve_web
 from bot.bootstrap import build
@@ -184,3 +184,33 @@ def test_the_manifest_asks_for_minimal_scopes_and_switches_to_http_with_a_url() 
     ]
     text = render_manifest(settings, "https://rally.example.org")
     assert 'url: "https://rally.example.org/slack/events"' in text
+
+
+async def test_socket_mode_with_a_refused_app_token_is_a_configuration_error(
+    fake: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    runtime = build(slack_settings(fake, db_url, tmp_path, slack_app_token=SecretStr("xapp-no")))
+    platform = socket_mode.create(runtime)
+    try:
+        with pytest.raises(StartupError, match=r"Slack refused SLACK_APP_TOKEN") as refused:
+            await platform.start()
+        assert refused.value.code == 2 and not platform.connected
+    finally:
+        await platform.stop()
+        await runtime.close()
+
+
+async def test_the_workers_slack_sender_waits_for_slack_and_then_sends(
+    fake: FakeSlack, db_url: str, tmp_path: Path
+) -> None:
+    fake.inject("auth.test", *[Fault("drop")] * 4)  # the SDK retries a dropped connection once
+    runtime = build(slack_settings(fake, db_url, tmp_path))
+    platform = sender.create_sender(runtime)
+    platform.retry_first = 0.01
+    try:
+        await platform.start()
+        assert platform.connected and platform.problem is None
+        assert len([c for c in fake.calls if c.method == "auth.test"]) == 5  # 2 tries of 2, 1 ok
+    finally:
+        await platform.stop()
+        await runtime.close()
