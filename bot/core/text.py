@@ -30,7 +30,7 @@ INVISIBLE = (
 )
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
 ZWJ = "\u200d"
-# A zero-width joiner between two emoji builds one picture (the health worker 🧑‍⚕️ is
+# A zero-width joiner between two emoji builds one picture (the health worker emoji is
 # U+1F9D1 U+200D U+2695 U+FE0F): kept there, and only there.
 _EMOJI = re.compile("[\u2600-\u27bf\ufe0f\U0001f000-\U0001faff]")
 

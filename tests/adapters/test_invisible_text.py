@@ -3,7 +3,7 @@ reorder text, wherever user text goes: titles, paragraphs, names, links and butt
 
 A direction override can make "evil.example/moc.x" read as "x.com/elpmaxe.live"; a zero-width
 space or joiner makes "Lee" and "L\u200bee" two different names that look the same; a Hangul
-filler makes a name look empty. Emoji joined by U+200D (the health worker 🧑‍⚕️) stay whole.
+filler makes a name look empty. Emoji joined by U+200D (the health worker) stay whole.
 """
 
 from __future__ import annotations

@@ -176,20 +176,41 @@ async def test_her_rally_posts_are_edited_closed_without_her_name_note_or_links(
 ) -> None:
     world = world_of(rally)
     await her_life(world)
-    two = rally.alert(2)
+    one, two = rally.alert(1), rally.alert(2)  # #1 was stood down before, #2 is live
 
     await forget(world)
 
-    edits = [s for s in rally.outbox(key=f"rally:{two.id}") if s.op == "update"]
-    pending = [s for s in edits if s.item.status is OutboxStatus.PENDING]
-    assert {s.to for s in pending} == {
-        s.to for s in rally.outbox(key=f"rally:{two.id}") if s.op == "post"
-    }
-    for edit in pending:
-        assert rally.copy("rally.closed", reason=rally.copy("close.forgotten")) in edit.text
-        assert not edit.message.buttons
-        for secret in (*PERSONAL, *SCRUBBED):
-            assert secret not in edit.text
+    for alert, reason in ((one, "close.stood_down"), (two, "close.forgotten")):
+        edits = [s for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "update"]
+        pending = [s for s in edits if s.item.status is OutboxStatus.PENDING]
+        assert {s.to for s in pending} == {
+            s.to for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "post"
+        }
+        for edit in pending:
+            assert rally.copy("rally.closed", reason=rally.copy(reason)) in edit.text
+            assert not edit.message.buttons
+            for secret in (*PERSONAL, *SCRUBBED):
+                assert secret not in edit.text
+
+
+async def test_the_later_waves_of_her_rally_are_edited_too(make_rally: Any) -> None:
+    rally = await make_rally(rally_cap=1)
+    alert = await rally.raise_alert("ana", "kinds=pile_on ana-wave-note")
+    rally.clock.advance(timedelta(minutes=31))
+    await rally.services.run_due()  # too few answered: a second wave, its own post
+    (wave,) = [s for s in rally.posts_in("#rally") if s.key == f"rally:{alert.id}:wave1"]
+    assert "Ana" in wave.text
+    await deliver(rally)
+
+    done = await rally.press("ana", await rally.say("ana", "forgetme"), "Yes, forget me")
+
+    assert done.ok
+    (edit,) = [s for s in rally.outbox(key=f"rally:{alert.id}:wave1") if s.op == "update"]
+    assert rally.copy("rally.closed", reason=rally.copy("close.forgotten")) in edit.text
+    assert "Ana" not in edit.text and not edit.message.buttons
+    for sent in rally.outbox(prefix=f"rally:{alert.id}"):
+        if sent.item.status is OutboxStatus.PENDING:
+            assert "Ana" not in sent.text and "ana-wave-note" not in sent.text
 
 
 async def test_a_kept_safety_case_is_removed_after_the_stated_time(rally: Rally) -> None:

@@ -548,8 +548,8 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
         safety_case = alert.is_open and (
             alert.status is AlertStatus.SAFETY_REVIEW or alert.is_severe
         )
-        if alert.status is AlertStatus.ACTIVE:
-            rallied.append(alert)
+        if alert.activated_at is not None:
+            rallied.append(alert)  # open or closed, its rally is still on the platforms
         if alert.is_open:
             # Closed, not left running: no escalation, reminder or check-in about her again.
             alert.status, alert.close_reason = AlertStatus.CLOSED, CloseReason.FORGOTTEN
@@ -578,7 +578,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     member.timezone = member.preferred_platform = None
     member.prefers_dm = False
     await ctx.uow.members.save(member)
-    # Her rallies, still on the platforms, are edited: no name, note or links, closed.
+    # Her rallies, still on the platforms, are edited: closed, no name, note or links.
     for alert in rallied:
         await _close_rally_posts(ctx, alert)
     # Other live tallies still name her: each is edited to the scrubbed name, and the new
