@@ -324,9 +324,9 @@ class OutboxRepo(Protocol):
         ...
 
     async def delete(self, item_ids: Sequence[str]) -> int: ...
-    async def post_keys(self, prefix: str) -> Sequence[str]:
-        """The keys, in order, of the messages posted under keys that start with this prefix
-        (a rally's later waves)."""
+    async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
+        """The keys, in order, of this collective's messages posted under keys that start
+        with this prefix (a rally's later waves)."""
         ...
 
 

@@ -1067,15 +1067,15 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
             await self._session.execute(stmt, execution_options={"synchronize_session": False})
         )
 
-    async def post_keys(self, prefix: str) -> Sequence[str]:
+    async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
         await self.flush()
-        # A range, not LIKE: the key index serves it on both databases, and no character of
-        # the prefix is a wildcard.
+        # LIKE, not a range: a range over keys follows the column's collation, and under many
+        # locales punctuation such as ":" does not sort where its code point does.
         stmt = (
             select(OutboxRow.key)
             .where(
-                OutboxRow.key >= prefix,
-                OutboxRow.key < prefix + "\U0010ffff",
+                OutboxRow.collective_id == collective_id,
+                OutboxRow.key.startswith(prefix, autoescape=True),
                 OutboxRow.op == POST,
             )
             .group_by(OutboxRow.key)

@@ -835,10 +835,10 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
             del self._t.outbox[item_id]
         return len(doomed)
 
-    async def post_keys(self, prefix: str) -> Sequence[str]:
+    async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
         first: dict[str, tuple[datetime, str]] = {}
         for o in self._t.outbox.values():
-            if o.op == "post" and o.key.startswith(prefix):
+            if o.op == "post" and o.collective_id == collective_id and o.key.startswith(prefix):
                 first[o.key] = min(first.get(o.key, (o.created_at, o.key)), (o.created_at, o.key))
         return sorted(first, key=lambda k: first[k])
 

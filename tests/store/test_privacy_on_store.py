@@ -231,4 +231,6 @@ async def test_post_keys_are_the_keys_under_a_prefix_in_order(uow: Uow) -> None:
             await work.outbox.add(r)
         await work.commit()
     async with uow() as work:
-        assert await work.outbox.post_keys(f"{stem}:") == [f"{stem}:wave1", f"{stem}:wave2"]
+        keys = await work.outbox.post_keys(collective.id, f"{stem}:")
+        assert keys == [f"{stem}:wave1", f"{stem}:wave2"]
+        assert await work.outbox.post_keys(uuid.uuid4().hex, f"{stem}:") == []

@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Connection, MetaData, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core import commands as c
@@ -37,6 +40,7 @@ from bot.core.model import (
 )
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.store.types import CleanJson
 from bot.store.uow import SqlUnitOfWork
 from tests.fakes import FakeClock, SeqIds
 from tests.unit.conftest import NOW
@@ -231,3 +235,13 @@ async def test_the_store_removes_control_characters_from_every_string_column(
 
 def _plain(value: Any) -> Any:
     return sorted(value) if isinstance(value, frozenset) else value
+
+
+@given(st.recursive(st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_json_columns_hold_no_control_character_whatever_the_value(value: Any) -> None:
+    """The JSON type checks its encoding first and walks only values that need it: the
+    shortcut must never let a control character through."""
+    stored = CleanJson().process_bind_param(value, sqlite_dialect())
+    assert not [s for s in strings(stored) if CONTROL.search(s.replace("\n", "").replace("\t", ""))]
+    if not [s for s in strings(value) if CONTROL.search(s.replace("\n", "").replace("\t", ""))]:
+        assert stored == value  # nothing to clean: the value is stored as it is

@@ -322,6 +322,7 @@ async def test_unsent_rows_are_found_by_whom_they_are_about_and_posts_by_key_pre
         )
         await uow.outbox.add(outbox("o4", "i4", key="rally:y", op="update", about=("m1",)))
         assert [o.id for o in await uow.outbox.unsent_about(["m1"])] == ["o1", "o4"]
-        assert await uow.outbox.post_keys("rally:x:") == ["rally:x:wave1", "rally:x:wave2"]
+        assert await uow.outbox.post_keys("c1", "rally:x:") == ["rally:x:wave1", "rally:x:wave2"]
+        assert await uow.outbox.post_keys("c2", "rally:x:") == []
         assert await uow.outbox.delete(["o1", "o9"]) == 1
         assert [o.id for o in await uow.outbox.unsent_about(["m1", "m2"])] == ["o2", "o4"]

@@ -629,7 +629,7 @@ async def _close_rally_posts(ctx: Ctx, alert: Alert) -> None:
         ),
         blocks=(para(ctx.copy("rally.closed", reason=ctx.copy("close.forgotten"))),),
     )
-    for key in await ctx.uow.outbox.post_keys(rally_key(alert) + ":"):
+    for key in await ctx.uow.outbox.post_keys(alert.collective_id, rally_key(alert) + ":"):
         await ctx.update(key, closed)
 
 
