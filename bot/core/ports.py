@@ -309,7 +309,17 @@ class OutboxRepo(Protocol):
         all of them, or those at one kind of address ("channel" or "dm")."""
         ...
 
-    async def save(self, item: OutboxItem) -> None: ...
+    async def save(self, item: OutboxItem) -> None:
+        """Write a row's delivery state back. A row that is gone stays gone (forget-me may
+        have dropped it while it was being sent), and a pending row's payload and `about`
+        are left as stored (forget-me may have rewritten them meanwhile): only settling a
+        row (a status other than pending) writes them, to clear them."""
+        ...
+
+    async def rewrite(self, item_id: str, payload: dict[str, object], about: Sequence[str]) -> None:
+        """Replace an unsent row's message and whom it is about (forget-me)."""
+        ...
+
     async def delete_settled_before(self, before: datetime) -> int:
         """Delete sent, superseded and failed rows created before this time (retention)."""
         ...

@@ -93,6 +93,7 @@ D = TypeVar("D", bound="DataclassInstance")
 R = TypeVar("R", bound=Base)
 
 POST = "post"
+_MESSAGE = frozenset({"payload", "about"})  # what only adding, rewriting or settling writes
 
 
 class _Repo:
@@ -1007,7 +1008,21 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
 
     async def save(self, item: OutboxItem) -> None:
         await self.flush()
-        await self._save(OutboxRow, item)
+        row = await self._session.get(OutboxRow, item.id)
+        if row is None:
+            return  # dropped meanwhile (forget-me): never brought back
+        pending = item.status is OutboxStatus.PENDING
+        copy_to_row(item, row, _MESSAGE if pending else frozenset())
+
+    async def rewrite(self, item_id: str, payload: dict[str, object], about: Sequence[str]) -> None:
+        await self.flush()
+        stmt = (
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(payload=payload, about=list(about))
+            .execution_options(synchronize_session="fetch")
+        )
+        await self._session.execute(stmt)
 
     async def delete_settled_before(self, before: datetime) -> int:
         await self.flush()

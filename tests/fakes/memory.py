@@ -802,7 +802,20 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         ]
 
     async def save(self, item: OutboxItem) -> None:
-        _insert(self._t.outbox, item.id, item, (lambda o: o.idempotency_key,), replace=True)
+        """Write a row's delivery state back: never a row that is gone, and a pending row's
+        message and `about` only as they are stored (see the port)."""
+        stored = self._t.outbox.get(item.id)
+        if stored is None:
+            return
+        row = copy.deepcopy(item)
+        if row.status is OutboxStatus.PENDING:
+            row.payload, row.about = copy.deepcopy(stored.payload), stored.about
+        _insert(self._t.outbox, item.id, row, (lambda o: o.idempotency_key,), replace=True)
+
+    async def rewrite(self, item_id: str, payload: dict[str, object], about: Sequence[str]) -> None:
+        stored = self._t.outbox.get(item_id)
+        if stored is not None:
+            stored.payload, stored.about = copy.deepcopy(payload), tuple(about)
 
     async def delete_settled_before(self, before: datetime) -> int:
         settled = (OutboxStatus.SENT, OutboxStatus.SUPERSEDED, OutboxStatus.FAILED)

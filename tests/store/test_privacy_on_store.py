@@ -234,3 +234,39 @@ async def test_post_keys_are_the_keys_under_a_prefix_in_order(uow: Uow) -> None:
         keys = await work.outbox.post_keys(collective.id, f"{stem}:")
         assert keys == [f"{stem}:wave1", f"{stem}:wave2"]
         assert await work.outbox.post_keys(uuid.uuid4().hex, f"{stem}:") == []
+
+
+async def test_saving_delivery_state_never_brings_a_row_back_nor_its_old_text(uow: Uow) -> None:
+    core = services(uow, FakeClock(NOW))
+    collective = await core.seed_demo()
+
+    def row(n: int) -> OutboxItem:
+        ident = uuid.uuid4().hex
+        at = NOW + timedelta(minutes=n)
+        return OutboxItem(
+            ident, collective.id, f"k:{ident}", ident, "console", "local", "dm", "x", "post",
+            {"title": "Ben is on it"}, at, at, about=("b" * 32,),
+        )  # fmt: skip
+
+    dropped, renamed = row(1), row(2)
+    async with uow() as work:
+        await work.outbox.add(dropped)
+        await work.outbox.add(renamed)
+        await work.commit()
+    # Forget-me, while both are being sent: one dropped, one rewritten.
+    async with uow() as work:
+        await work.outbox.delete([dropped.id])
+        await work.outbox.rewrite(renamed.id, {"title": "Former member is on it"}, [])
+        await work.commit()
+    # The dispatcher settles what it had claimed: one sent, one to retry.
+    dropped.status, dropped.payload = OutboxStatus.SENT, {}
+    renamed.attempts, renamed.last_error = 1, "ConnectionError"
+    async with uow() as work:
+        await work.outbox.save(dropped)
+        await work.outbox.save(renamed)
+        await work.commit()
+    async with uow() as work:
+        assert await work.outbox.posted(dropped.key) == []
+        (again,) = await work.outbox.posted(renamed.key)
+    assert (again.payload, again.about) == ({"title": "Former member is on it"}, ())
+    assert (again.attempts, again.last_error) == (1, "ConnectionError")

@@ -305,3 +305,44 @@ async def test_after_the_retention_purge_no_table_holds_a_closed_alerts_text(
     logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     for secret in (*OLD, OLD_POST):
         assert secret not in logged
+
+
+class ForgetsMidSend(MemoryChat):
+    """A platform on which, while the first message is being sent, `who` confirms forget-me;
+    messages whose key starts with `fail` then fail (and will be retried)."""
+
+    def __init__(self, rally: Rally, who: str, fail: str) -> None:
+        super().__init__("console")
+        self.rally, self.who, self.fail, self.done = rally, who, fail, False
+
+    async def post(self, item: OutboxItem, message: Any) -> str:
+        if not self.done:
+            self.done = True
+            asked = await self.rally.say(self.who, "forgetme")
+            assert (await self.rally.press(self.who, asked, "Yes, forget me")).ok
+        if item.key.startswith(self.fail):
+            raise ConnectionError("down")
+        return await super().post(item, message)
+
+
+async def test_a_message_in_flight_when_she_forgets_is_neither_brought_back_nor_renamed_back(
+    rally: Rally,
+) -> None:
+    """Sending happens outside any transaction: a row forget-me dropped or rewritten while it
+    was being sent stays dropped, or keeps its rewritten text when it is retried."""
+    alert = await rally.raise_alert("ana", "kinds=trolling")
+    await deliver(rally)
+    await rally.act("ben", f"rally:alert:{alert.id}:on_it")  # "Ben is on it", to ana
+    rally.clock.advance(timedelta(minutes=61))
+    await rally.services.run_due()  # "still on it?", to ben
+    in_flight = {s.key for s in rally.outbox() if s.item.status is OutboxStatus.PENDING}
+    assert {f"first:{alert.id}", f"reminder:{alert.id}:{rally.member('ben').id}"} <= in_flight
+
+    chat = ForgetsMidSend(rally, "ben", fail="first:")
+    await Dispatcher(rally.services.uow, {"console": chat}, rally.clock).drain(max_rounds=1)
+
+    assert rally.outbox(prefix="reminder:") == []  # sent meanwhile, and not brought back
+    (first,) = rally.outbox(prefix="first:")
+    assert first.item.status is OutboxStatus.PENDING and first.item.attempts == 1
+    assert "Ben" not in first.text
+    assert rally.copy("forget.former_member") in first.text

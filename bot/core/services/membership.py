@@ -644,8 +644,9 @@ async def forget_outbox(ctx: Ctx, member: Member, things: set[str]) -> None:
         if set(KEY_IDS.findall(item.key)) & things:
             drop.append(item.id)
             continue
-        if item.payload:
-            item.payload = to_dict(unname(from_dict(item.payload), member.id, names, label))
-        item.about = tuple(i for i in item.about if i != member.id)
-        await ctx.uow.outbox.save(item)
+        payload = item.payload
+        if payload:
+            payload = to_dict(unname(from_dict(payload), member.id, names, label))
+        about = [i for i in item.about if i != member.id]
+        await ctx.uow.outbox.rewrite(item.id, payload, about)
     await ctx.uow.outbox.delete(drop)
