@@ -444,6 +444,12 @@ async def test_forget_me_keeps_an_open_safety_case_and_says_so(rally) -> None:
     told = rally.last_dm("sam", prefix="forgotten:")
     assert rally.copy("forget.case_body", number=1, date=date) in told.text
     assert not ANA.search(told.text)
+    # What they were told to do works: the safety lead reads and exports the case.
+    assert (await rally.say("sam", "status #1")).ok
+    assert (await rally.say("sam", "export #1")).ok
+    (packet,) = rally.dms("sam", prefix="export:")
+    assert "they posted my address" in packet.message.attachments[0].content
+    assert not ANA.search(packet.message.attachments[0].content)
     # Then it goes, as she was told.
     rally.clock.advance(timedelta(days=days, minutes=1))
     while await rally.services.run_due():

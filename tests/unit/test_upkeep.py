@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.model import AlertStatus, CloseReason, OutboxStatus
 from bot.delivery.outbox import Dispatcher
+from bot.settings import Settings
 from tests.fakes import MemoryChat
 from tests.unit.conftest import Rally
 
@@ -220,3 +221,16 @@ async def test_a_closed_alert_can_not_be_kept_open(rally: Rally) -> None:
     assert not reply.ok
     assert rally.copy("error.already_closed", number=1) in reply.message.plain_text()
     assert rally.snapshot() == before
+
+
+def test_the_privacy_settings_reach_the_policy() -> None:
+    settings = Settings(
+        join_request_days=14, open_alert_idle_days=10, open_alert_notice_days=30, safety_case_days=5
+    )
+    policy = settings.policy()
+    assert (policy.join_request_days, policy.safety_case_days) == (14, 5)
+    # A notice longer than the idle time would go out before the alert was idle at all.
+    assert (policy.open_alert_idle_days, policy.open_alert_notice_days) == (10, 9)
+    defaults = Settings().policy()
+    assert (defaults.open_alert_idle_days, defaults.open_alert_notice_days) == (90, 7)
+    assert (defaults.join_request_days, defaults.safety_case_days) == (30, 30)
