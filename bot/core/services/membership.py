@@ -627,7 +627,7 @@ async def _close_rally_posts(ctx: Ctx, alert: Alert) -> None:
             number=alert.number,
             who=target_label(ctx.copy, alert, None, for_leads=False),
         ),
-        blocks=(para(ctx.copy("rally.closed", reason=ctx.copy("close.forgotten"))),),
+        blocks=(para(ctx.copy("rally.closed", reason=ctx.copy(f"close.{alert.close_reason}"))),),
     )
     for key in await ctx.uow.outbox.post_keys(alert.collective_id, rally_key(alert) + ":"):
         await ctx.update(key, closed)
