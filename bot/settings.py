@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     consent_expiry_hours: int = Field(default=48, ge=1, le=24 * 30)
     retention_days: int = Field(default=365, ge=1, le=3650)
+    join_request_days: int = Field(default=30, ge=1, le=3650)
+    open_alert_idle_days: int = Field(default=90, ge=2, le=3650)
+    open_alert_notice_days: int = Field(default=7, ge=1, le=365)
+    safety_case_days: int = Field(default=30, ge=1, le=3650)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
     # Workers taking acknowledged Slack and Discord requests from a queue (per platform);
     # unset: the database pool's size (at least 2), so no request waits on the pool's timeout.
@@ -330,6 +334,10 @@ class Settings(BaseSettings):
             reminder_minutes=self.reminder_minutes,
             consent_expiry_hours=self.consent_expiry_hours,
             retention_days=self.retention_days,
+            join_request_days=self.join_request_days,
+            open_alert_idle_days=self.open_alert_idle_days,
+            open_alert_notice_days=min(self.open_alert_notice_days, self.open_alert_idle_days - 1),
+            safety_case_days=self.safety_case_days,
             review_first_alerts=self.review_first_alerts,
             brigade_threshold=self.brigade_threshold,
             digest_weekday=self.digest_weekday,

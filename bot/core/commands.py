@@ -229,6 +229,20 @@ class Approve:
 
 
 @dataclass(frozen=True)
+class Decline:
+    """A lead turns a join request down: the request is deleted."""
+
+    member: MemberRef
+
+
+@dataclass(frozen=True)
+class KeepOpen:
+    """The target or a lead keeps an alert open that was about to close for lack of activity."""
+
+    alert: AlertRef
+
+
+@dataclass(frozen=True)
 class SetRole:
     member: MemberRef
     role: Role | None  # None: plain member, every role removed
@@ -351,6 +365,8 @@ Command = (
     | Suspend
     | ShowAudit
     | Approve
+    | Decline
+    | KeepOpen
     | SetRole
     | Digest
     | AnswerCheckIn

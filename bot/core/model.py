@@ -86,6 +86,8 @@ class CloseReason(StrEnum):
     EXPIRED = "expired"  # the target never answered the consent request
     REJECTED = "rejected"  # a lead reviewing a held alert turned it down
     SUSPENDED = "suspended"  # the raiser was suspended
+    FORGOTTEN = "forgotten"  # the target asked rallybot to forget them
+    IDLE = "idle"  # nothing happened for open_alert_idle_days, and nobody kept it open
 
 
 class ResponseState(StrEnum):
@@ -265,6 +267,8 @@ class Alert:
     purged_at: datetime | None = None  # personal data removed by the retention purge
     held_reason: str | None = None  # "first_alert" or "brigading" while HELD
     topics: frozenset[str] = frozenset()  # from the collective's list: picks suggestions
+    idle_notice_at: datetime | None = None  # the target and leads were told it closes soon
+    kept_open_at: datetime | None = None  # someone pressed "Keep it open" (counts as activity)
 
     @property
     def is_severe(self) -> bool:
@@ -399,3 +403,6 @@ class OutboxItem:
     sent_at: datetime | None = None
     last_error: str | None = None
     lease_until: datetime | None = None  # claimed by a dispatcher until then
+    # Ids of the members the message mentions or names and of the things its key names (an
+    # alert, a member, a check-in): forget-me finds the unsent rows about a person by them.
+    about: tuple[str, ...] = ()

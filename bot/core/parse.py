@@ -27,6 +27,7 @@ from bot.core.model import (
     Venue,
     Visibility,
 )
+from bot.core.text import clean, has_invisible
 
 MAX_COMMAND_CHARS = 6000
 MAX_LINKS = 10
@@ -120,6 +121,7 @@ def parse_text(text: str) -> c.Command:
     """Parse what follows `/rally` into a command."""
     if len(text) > MAX_COMMAND_CHARS:
         raise BadInput("error.too_long", limit=MAX_COMMAND_CHARS)
+    text = clean(text)  # no control characters in any field (PostgreSQL refuses NUL)
     words = text.split()
     if not words:
         return c.ShowHelp()
@@ -228,6 +230,10 @@ def parse_text(text: str) -> c.Command:
             if len(args) != 1:
                 raise BadInput("error.usage", usage="approve <member>")
             return c.Approve(c.MemberRef(args[0]))
+        case "decline":
+            if len(args) != 1:
+                raise BadInput("error.usage", usage="decline <member>")
+            return c.Decline(c.MemberRef(args[0]))
         case "role":
             return parse_role(args)
         case "digest":
@@ -302,6 +308,11 @@ def alert_from_form(
     topics: str = "",
 ) -> c.RaiseAlert:
     """An alert from a platform's form (a Slack or Discord modal); errors name the field."""
+    links, note, post, where, severity, visibility, topics = (
+        clean(f) for f in (links, note, post, where, severity, visibility, topics)
+    )
+    kinds, help_wanted = [clean(k) for k in kinds], [clean(h) for h in help_wanted]
+    target = clean(target) if target else target
 
     def field(name: str, parse: Callable[[], T]) -> T:
         try:
@@ -385,6 +396,10 @@ def parse_action(action_id: str) -> c.Command:
                 return c.ReviewAlert(ref, verb == "release")
             case "member", "approve", []:
                 return c.Approve(c.MemberRef("id:" + ident))
+            case "member", "decline", []:
+                return c.Decline(c.MemberRef("id:" + ident))
+            case "alert", "keep", []:
+                return c.KeepOpen(ref)
             case "forgetme", "confirm", []:
                 return c.ForgetMe(confirmed=True, member_id=ident)
     except ValueError:
@@ -434,9 +449,10 @@ def parse_link(word: str) -> str:
         or parts.scheme.lower() not in ("http", "https")
         or not parts.hostname
         or any(
-            ch.isspace() or ord(ch) < 32 or ch in '<>|`"' or unicodedata.category(ch) == "Cf"
-            for ch in url
-        )  # Cf: bidi overrides and invisible characters that disguise where a link goes
+            ch.isspace() or ch in '<>|`"' or unicodedata.category(ch) in ("Cc", "Cf") for ch in url
+        )  # Cc: control characters; Cf: bidi overrides and invisible characters that
+        # disguise where a link goes
+        or has_invisible(url)  # and the blanks that are letters to Unicode (U+3164, …)
     ):
         raise BadInput("error.bad_link", link=url[:80])
     return url

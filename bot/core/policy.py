@@ -22,6 +22,10 @@ class Policy:
     reminder_minutes: int = 60  # "still on it?" to a responder quiet this long
     consent_expiry_hours: int = 48  # an unanswered consent request closes the alert
     retention_days: int = 365  # closed alerts' personal data is purged after this
+    join_request_days: int = 30  # a join request no lead decided is deleted after this
+    open_alert_idle_days: int = 90  # an open alert with no activity this long is closed…
+    open_alert_notice_days: int = 7  # …after the target and leads were told this long before
+    safety_case_days: int = 30  # a forgotten target's safety case is kept this long, closed
     review_first_alerts: bool = True
     brigade_threshold: int = 3
     brigade_window_hours: int = 24  # reports of one link within this window are compared

@@ -76,6 +76,21 @@ class MemberRepo(Protocol):
     async def many(self, member_ids: Sequence[str]) -> Sequence[Member]: ...
     async def add(self, member: Member) -> None: ...
     async def save(self, member: Member) -> None: ...
+    async def delete(self, member_id: str) -> None:
+        """A member row that nothing points at (a join request), with its identities and
+        link codes."""
+        ...
+
+    async def expired_requests(self, joined_before: datetime, limit: int) -> Sequence[Member]:
+        """Pending members who asked to join before this time, oldest first (claimed on
+        PostgreSQL)."""
+        ...
+
+    def seen(self) -> Mapping[str, str]:
+        """The display names, by id, of the members this unit of work has read or written
+        (forgotten ones left out): the names a message built in it can hold."""
+        ...
+
     async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
         """Set last_rallied_at of these members, in one statement."""
         ...
@@ -139,6 +154,27 @@ class AlertRepo(Protocol):
 
     async def due_purge(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
         """Closed, not yet purged alerts closed before this time (claimed on PostgreSQL)."""
+        ...
+
+    async def forgotten_cases(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
+        """Not yet purged alerts closed because their target asked to be forgotten, closed
+        before this time: the safety cases kept for a while (claimed on PostgreSQL)."""
+        ...
+
+    async def last_activity(self, alert_id: str) -> datetime | None:
+        """When anything last happened to this alert: raised, consented, rallied, first
+        answered, escalated or kept open, and the latest response, evidence item and
+        check-in answer."""
+        ...
+
+    async def idle(self, active_before: datetime, limit: int) -> Sequence[Alert]:
+        """Open alerts whose last activity was before this time and whose target and leads
+        were not yet told they close, oldest first (claimed on PostgreSQL)."""
+        ...
+
+    async def noticed_before(self, before: datetime, limit: int) -> Sequence[Alert]:
+        """Open alerts whose "closes soon" notice went out before this time (claimed on
+        PostgreSQL)."""
         ...
 
     async def add(self, alert: Alert) -> None: ...
@@ -273,7 +309,17 @@ class OutboxRepo(Protocol):
         all of them, or those at one kind of address ("channel" or "dm")."""
         ...
 
-    async def save(self, item: OutboxItem) -> None: ...
+    async def save(self, item: OutboxItem) -> None:
+        """Write a row's delivery state back. A row that is gone stays gone (forget-me may
+        have dropped it while it was being sent), and a pending row's payload and `about`
+        are left as stored (forget-me may have rewritten them meanwhile): only settling a
+        row (a status other than pending) writes them, to clear them."""
+        ...
+
+    async def rewrite(self, item_id: str, payload: dict[str, object], about: Sequence[str]) -> None:
+        """Replace an unsent row's message and whom it is about (forget-me)."""
+        ...
+
     async def delete_settled_before(self, before: datetime) -> int:
         """Delete sent, superseded and failed rows created before this time (retention)."""
         ...
@@ -281,6 +327,16 @@ class OutboxRepo(Protocol):
     async def delete_dms_to(self, platform: str, user: str) -> int:
         """Drop every DM row to this platform user, sent or not (they asked to be forgotten):
         the rows hold their platform id."""
+        ...
+
+    async def unsent_about(self, ids: Sequence[str]) -> Sequence[OutboxItem]:
+        """Pending and parked rows whose `about` holds one of these ids, oldest first."""
+        ...
+
+    async def delete(self, item_ids: Sequence[str]) -> int: ...
+    async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
+        """The keys, in order, of this collective's messages posted under keys that start
+        with this prefix (a rally's later waves)."""
         ...
 
 

@@ -195,6 +195,8 @@ class Dispatcher:
         return False
 
     async def _park(self, item: OutboxItem, error: str) -> None:
+        """Parked after the attempt limit (or at once when undeliverable): the row keeps its
+        address and error, not its text, and the leads are told."""
         self.failed += 1
         log.error("outbox item %s parked after %d attempts: %s", item.id, item.attempts, error)
         await self._settle(item, status=OutboxStatus.FAILED, error=error)
@@ -221,9 +223,10 @@ class Dispatcher:
             item.attempts -= 1
         if status is not None:
             item.status = status
-            if status is not OutboxStatus.FAILED:
-                # Once delivered the body is the platform's copy: keep only the reference.
-                item.payload = {}
+            # Once delivered the body is the platform's copy: keep only the reference. A
+            # parked row loses its text too: the leads are told where it was going, never
+            # what it said, and it may name people who later ask to be forgotten.
+            item.payload, item.about = {}, ()
             if status is OutboxStatus.SENT:
                 item.sent_at = now
                 item.ref = ref

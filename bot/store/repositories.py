@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Delete,
     Result,
     Select,
+    Text,
     delete,
+    exists,
     func,
     inspect,
     or_,
@@ -29,6 +32,7 @@ from bot.core.model import (
     AuditEvent,
     CheckIn,
     CheckInStatus,
+    CloseReason,
     Collective,
     Evidence,
     Identity,
@@ -80,6 +84,7 @@ from bot.store.tables import (
     ResponseRow,
     SpaceRow,
 )
+from bot.store.types import UTCDateTime
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -88,6 +93,7 @@ D = TypeVar("D", bound="DataclassInstance")
 R = TypeVar("R", bound=Base)
 
 POST = "post"
+_MESSAGE = frozenset({"payload", "about"})  # what only adding, rewriting or settling writes
 
 
 class _Repo:
@@ -225,14 +231,34 @@ class SqlSpaceRepo(_Repo, SpaceRepo):
 
 
 class SqlMemberRepo(_Repo, MemberRepo):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._seen: dict[str, str] = {}
+
+    def _note(self, members: Iterable[Member | None]) -> None:
+        for m in members:
+            if m is None:
+                continue
+            if m.status is MemberStatus.FORGOTTEN:
+                self._seen.pop(m.id, None)
+            else:
+                self._seen[m.id] = m.display_name
+
+    def seen(self) -> Mapping[str, str]:
+        return dict(self._seen)
+
     async def get(self, member_id: str) -> Member | None:
-        return await self._get(Member, MemberRow, member_id)
+        found = await self._get(Member, MemberRow, member_id)
+        self._note([found])
+        return found
 
     async def by_handle(self, collective_id: str, handle: str) -> Member | None:
         stmt = select(MemberRow).where(
             MemberRow.collective_id == collective_id, MemberRow.handle == handle
         )
-        return await self._one(Member, stmt)
+        found = await self._one(Member, stmt)
+        self._note([found])
+        return found
 
     async def for_collective(self, collective_id: str) -> Sequence[Member]:
         stmt = (
@@ -243,7 +269,9 @@ class SqlMemberRepo(_Repo, MemberRepo):
             )
             .order_by(MemberRow.handle)
         )
-        return await self._list(Member, stmt)
+        found = await self._list(Member, stmt)
+        self._note(found)
+        return found
 
     async def many(self, member_ids: Sequence[str]) -> Sequence[Member]:
         """The members with these ids, in the order asked; unknown ids are left out."""
@@ -253,13 +281,34 @@ class SqlMemberRepo(_Repo, MemberRepo):
             m.id: m
             for m in await self._list(Member, select(MemberRow).where(MemberRow.id.in_(member_ids)))
         }
+        self._note(found.values())
         return [found[i] for i in dict.fromkeys(member_ids) if i in found]
 
     async def add(self, member: Member) -> None:
         await self._add(MemberRow(**to_values(member)))
+        self._note([member])
 
     async def save(self, member: Member) -> None:
         await self._save(MemberRow, member)
+        self._note([member])
+
+    async def delete(self, member_id: str) -> None:
+        await self._delete(delete(IdentityRow).where(IdentityRow.member_id == member_id))
+        await self._delete(delete(LinkCodeRow).where(LinkCodeRow.member_id == member_id))
+        await self._delete(delete(MemberRow).where(MemberRow.id == member_id))
+        self._seen.pop(member_id, None)
+
+    async def expired_requests(self, joined_before: datetime, limit: int) -> Sequence[Member]:
+        stmt = (
+            select(MemberRow)
+            .where(
+                MemberRow.status == MemberStatus.PENDING.value,
+                MemberRow.joined_at < joined_before,
+            )
+            .order_by(MemberRow.joined_at, MemberRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Member, stmt)
 
     async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
         if member_ids:
@@ -273,13 +322,15 @@ class SqlMemberRepo(_Repo, MemberRepo):
         stmt = select(MemberRow.id, MemberRow.display_name).where(
             MemberRow.id.in_(set(member_ids)), MemberRow.status != MemberStatus.FORGOTTEN.value
         )
-        return {member_id: name for member_id, name in await self._session.execute(stmt)}
+        names = {member_id: name for member_id, name in await self._session.execute(stmt)}
+        self._seen.update(names)
+        return names
 
     async def digest_people(
         self, collective_id: str, joined_from: datetime, joined_to: datetime
     ) -> tuple[list[str], list[str]]:
         joined = (
-            select(MemberRow.display_name)
+            select(MemberRow.id, MemberRow.display_name)
             .where(
                 MemberRow.collective_id == collective_id,
                 MemberRow.status == MemberStatus.ACTIVE.value,
@@ -289,18 +340,19 @@ class SqlMemberRepo(_Repo, MemberRepo):
             .order_by(MemberRow.display_name)
         )
         pending = (
-            select(MemberRow.display_name)
+            select(MemberRow.id, MemberRow.display_name)
             .where(
                 MemberRow.collective_id == collective_id,
                 MemberRow.status == MemberStatus.PENDING.value,
             )
             .order_by(MemberRow.display_name)
         )
+        new: dict[str, str] = {i: n for i, n in await self._session.execute(joined)}
+        waiting: dict[str, str] = {i: n for i, n in await self._session.execute(pending)}
+        self._seen.update(new)
+        self._seen.update(waiting)
         # Sorted again in Python: the database's collation may order names differently.
-        return (
-            sorted((await self._session.scalars(joined)).all()),
-            sorted((await self._session.scalars(pending)).all()),
-        )
+        return sorted(new.values()), sorted(waiting.values())
 
 
 class SqlIdentityRepo(_Repo, IdentityRepo):
@@ -454,6 +506,75 @@ class SqlAlertRepo(_Repo, AlertRepo):
             .limit(limit)
         )
         return await self._claim(Alert, stmt)
+
+    async def forgotten_cases(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(
+                AlertRow.status == AlertStatus.CLOSED.value,
+                AlertRow.close_reason == CloseReason.FORGOTTEN.value,
+                AlertRow.closed_at < closed_before,
+                AlertRow.purged_at.is_(None),
+            )
+            .order_by(AlertRow.closed_at, AlertRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Alert, stmt)
+
+    def _activity(self) -> ColumnElement[datetime]:
+        """An alert's last activity, computed in the database from what is recorded anyway."""
+
+        def latest(column: Any, alert_id: Any) -> Any:
+            return select(func.max(column)).where(alert_id == AlertRow.id).scalar_subquery()
+
+        parts = [
+            func.coalesce(part, AlertRow.raised_at)
+            for part in (
+                AlertRow.consented_at,
+                AlertRow.activated_at,
+                AlertRow.first_response_at,
+                AlertRow.last_escalated_at,
+                AlertRow.kept_open_at,
+                latest(ResponseRow.updated_at, ResponseRow.alert_id),
+                latest(EvidenceRow.added_at, EvidenceRow.alert_id),
+                latest(CheckInRow.answered_at, CheckInRow.alert_id),
+            )
+        ]
+        # GREATEST on PostgreSQL; SQLite's max() with several arguments is the same.
+        name = func.greatest if self._dialect == "postgresql" else func.max
+        return name(AlertRow.raised_at, *parts, type_=UTCDateTime())
+
+    async def last_activity(self, alert_id: str) -> datetime | None:
+        stmt = select(self._activity()).where(AlertRow.id == alert_id)
+        return (await self._session.execute(stmt)).scalar_one_or_none()
+
+    async def idle(self, active_before: datetime, limit: int) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(
+                text(f"alerts.{OPEN}"),
+                AlertRow.idle_notice_at.is_(None),
+                self._activity() < active_before,
+            )
+            .order_by(AlertRow.raised_at, AlertRow.id)
+            .limit(limit)
+        )
+        return await self._claim_alerts(stmt)
+
+    async def noticed_before(self, before: datetime, limit: int) -> Sequence[Alert]:
+        stmt = (
+            select(AlertRow)
+            .where(text(f"alerts.{OPEN}"), AlertRow.idle_notice_at < before)
+            .order_by(AlertRow.idle_notice_at, AlertRow.id)
+            .limit(limit)
+        )
+        return await self._claim_alerts(stmt)
+
+    async def _claim_alerts(self, stmt: Select[AlertRow]) -> list[Alert]:
+        if self._dialect == "postgresql":
+            stmt = stmt.with_for_update(of=AlertRow, skip_locked=True)
+        rows = await self._session.scalars(stmt, execution_options={"populate_existing": True})
+        return [to_domain(Alert, row) for row in rows]
 
     async def add(self, alert: Alert) -> None:
         await self._add(AlertRow(**to_values(alert)))
@@ -835,7 +956,7 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
                 OutboxRow.status == OutboxStatus.PENDING.value,
                 OutboxRow.lease_until.is_(None),
             )
-            .values(status=OutboxStatus.SUPERSEDED.value, payload={})
+            .values(status=OutboxStatus.SUPERSEDED.value, payload={}, about=[])
             .execution_options(synchronize_session=False)
         )
         if address_kind is not None:
@@ -887,7 +1008,21 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
 
     async def save(self, item: OutboxItem) -> None:
         await self.flush()
-        await self._save(OutboxRow, item)
+        row = await self._session.get(OutboxRow, item.id)
+        if row is None:
+            return  # dropped meanwhile (forget-me): never brought back
+        pending = item.status is OutboxStatus.PENDING
+        copy_to_row(item, row, _MESSAGE if pending else frozenset())
+
+    async def rewrite(self, item_id: str, payload: dict[str, object], about: Sequence[str]) -> None:
+        await self.flush()
+        stmt = (
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(payload=payload, about=list(about))
+            .execution_options(synchronize_session="fetch")
+        )
+        await self._session.execute(stmt)
 
     async def delete_settled_before(self, before: datetime) -> int:
         await self.flush()
@@ -913,3 +1048,52 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
                 OutboxRow.address == user,
             )
         )
+
+    async def unsent_about(self, ids: Sequence[str]) -> Sequence[OutboxItem]:
+        if not ids:
+            return []
+        await self.flush()
+        wanted = sorted(set(ids))
+        about: ColumnElement[bool]
+        if self._dialect == "postgresql":
+            # ?| : does the JSONB array hold any of these strings
+            about = OutboxRow.about.op("?|", return_type=postgresql.BOOLEAN)(
+                postgresql.array(wanted, type_=Text)
+            )
+        else:
+            element = func.json_each(OutboxRow.about).table_valued("value")
+            about = exists(select(1).select_from(element).where(element.c.value.in_(wanted)))
+        stmt = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
+                about,
+            )
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+        )
+        return await self._list(OutboxItem, stmt)
+
+    async def delete(self, item_ids: Sequence[str]) -> int:
+        if not item_ids:
+            return 0
+        await self.flush()
+        stmt = delete(OutboxRow).where(OutboxRow.id.in_(list(item_ids)))
+        return _rowcount(
+            await self._session.execute(stmt, execution_options={"synchronize_session": False})
+        )
+
+    async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
+        await self.flush()
+        # LIKE, not a range: a range over keys follows the column's collation, and under many
+        # locales punctuation such as ":" does not sort where its code point does.
+        stmt = (
+            select(OutboxRow.key)
+            .where(
+                OutboxRow.collective_id == collective_id,
+                OutboxRow.key.startswith(prefix, autoescape=True),
+                OutboxRow.op == POST,
+            )
+            .group_by(OutboxRow.key)
+            .order_by(func.min(OutboxRow.created_at), OutboxRow.key)
+        )
+        return list((await self._session.scalars(stmt)).all())

@@ -11,14 +11,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
-    Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.store.types import Json, UTCDateTime
+from bot.store.types import CleanString, CleanText, Json, UTCDateTime
 
 # Stable constraint names: Alembic batch mode on SQLite can only alter what has a name.
 NAMING_CONVENTION = {
@@ -29,13 +27,15 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ID = String(64)  # our ids are 32 hex characters; room for uuids with dashes
-ENUM = String(32)
-PLATFORM = String(16)
-EXTERNAL = String(64)  # a platform's own id: Slack team/user/channel, Discord snowflake
-NAME = String(200)
-KEY = String(255)
-TZ = String(64)
+# Every string column stores no control characters (bot.store.types).
+ID = CleanString(64)  # our ids are 32 hex characters; room for uuids with dashes
+ENUM = CleanString(32)
+PLATFORM = CleanString(16)
+EXTERNAL = CleanString(64)  # a platform's own id: Slack team/user/channel, Discord snowflake
+NAME = CleanString(200)
+KEY = CleanString(255)
+TZ = CleanString(64)
+SHORT = CleanString(16)
 
 
 def _parent(column: str) -> ForeignKey:
@@ -161,8 +161,8 @@ class AlertRow(Base):
     help_wanted: Mapped[list[str]] = mapped_column(Json)
     visibility: Mapped[str] = mapped_column(ENUM)
     venue: Mapped[str] = mapped_column(ENUM)
-    target_post: Mapped[str | None] = mapped_column(Text)
-    note: Mapped[str] = mapped_column(Text)
+    target_post: Mapped[str | None] = mapped_column(CleanText)
+    note: Mapped[str] = mapped_column(CleanText)
     anonymous: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(ENUM)
     consented_at: Mapped[datetime | None]
@@ -180,8 +180,10 @@ class AlertRow(Base):
     close_reason: Mapped[str | None] = mapped_column(ENUM)
     closed_by_id: Mapped[str | None] = mapped_column(ID)
     purged_at: Mapped[datetime | None]
-    held_reason: Mapped[str | None] = mapped_column(String(32))
+    held_reason: Mapped[str | None] = mapped_column(CleanString(32))
     topics: Mapped[list[str]] = mapped_column(Json)
+    idle_notice_at: Mapped[datetime | None]
+    kept_open_at: Mapped[datetime | None]
 
 
 class ResponseRow(Base):
@@ -229,8 +231,8 @@ class EvidenceRow(Base):
     added_by_id: Mapped[str] = mapped_column(ID, index=True)
     added_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(ENUM)
-    content: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(CleanText)
+    sha256: Mapped[str] = mapped_column(CleanString(64))
 
 
 class LibraryEntryRow(Base):
@@ -241,7 +243,7 @@ class LibraryEntryRow(Base):
     collective_id: Mapped[str] = mapped_column(ID, _parent("collectives.id"))
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(ENUM)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(CleanText)
     added_at: Mapped[datetime]
     # No foreign keys: forget-me sets them to NULL.
     added_by_id: Mapped[str | None] = mapped_column(ID, index=True)
@@ -279,7 +281,7 @@ class AuditEventRow(Base):
     at: Mapped[datetime]
     # Plain ids, no foreign keys: the audit trail must outlive what it talks about.
     actor_id: Mapped[str | None] = mapped_column(ID)
-    action: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(CleanString(64))
     alert_id: Mapped[str | None] = mapped_column(ID)
     subject_id: Mapped[str | None] = mapped_column(ID)
     detail: Mapped[dict[str, Any]] = mapped_column(Json)
@@ -295,9 +297,9 @@ class OutboxRow(Base):
     idempotency_key: Mapped[str] = mapped_column(KEY, unique=True)
     platform: Mapped[str] = mapped_column(PLATFORM)
     workspace: Mapped[str] = mapped_column(EXTERNAL)
-    address_kind: Mapped[str] = mapped_column(String(16))
+    address_kind: Mapped[str] = mapped_column(SHORT)
     address: Mapped[str] = mapped_column(EXTERNAL)
-    op: Mapped[str] = mapped_column(String(16))
+    op: Mapped[str] = mapped_column(SHORT)
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime]
     due_at: Mapped[datetime]
@@ -305,5 +307,6 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     ref: Mapped[str | None] = mapped_column(KEY)
     sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(CleanText)
     lease_until: Mapped[datetime | None]
+    about: Mapped[list[str]] = mapped_column(Json, server_default=text("'[]'"))

@@ -24,6 +24,7 @@ from bot.core.model import (
     AuditEvent,
     CheckIn,
     CheckInStatus,
+    CloseReason,
     Collective,
     Evidence,
     Identity,
@@ -190,12 +191,33 @@ class MemorySpaceRepo(_Repo, SpaceRepo):
 class MemoryMemberRepo(_Repo, MemberRepo):
     _UNIQUE: tuple[Callable[[Member], Hashable], ...] = (lambda m: (m.collective_id, m.handle),)
 
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        super().__init__(uow)
+        self._seen: dict[str, str] = {}
+
+    def _note(self, *members: Member | None) -> None:
+        for m in members:
+            if m is None:
+                continue
+            if m.status is MemberStatus.FORGOTTEN:
+                self._seen.pop(m.id, None)
+            else:
+                self._seen[m.id] = m.display_name
+
+    def seen(self) -> Mapping[str, str]:
+        """The display names, by id, of the members this unit of work has read or written
+        (forgotten ones left out): the names a message built in it can hold."""
+        return dict(self._seen)
+
     async def get(self, member_id: str) -> Member | None:
-        return copy.deepcopy(self._t.members.get(member_id))
+        found = copy.deepcopy(self._t.members.get(member_id))
+        self._note(found)
+        return found
 
     async def by_handle(self, collective_id: str, handle: str) -> Member | None:
         for m in self._t.members.values():
             if m.collective_id == collective_id and m.handle == handle:
+                self._note(m)
                 return copy.deepcopy(m)
         return None
 
@@ -206,21 +228,49 @@ class MemoryMemberRepo(_Repo, MemberRepo):
             for m in self._t.members.values()
             if m.collective_id == collective_id and m.status is not MemberStatus.FORGOTTEN
         ]
+        self._note(*rows)
         return _copies(sorted(rows, key=lambda m: m.handle))
 
     async def many(self, member_ids: Sequence[str]) -> Sequence[Member]:
         """The members with these ids, in the order asked; unknown ids are left out."""
-        return [
+        found = [
             copy.deepcopy(self._t.members[i])
             for i in dict.fromkeys(member_ids)
             if i in self._t.members
         ]
+        self._note(*found)
+        return found
 
     async def add(self, member: Member) -> None:
         _insert(self._t.members, member.id, member, self._UNIQUE)
+        self._note(member)
 
     async def save(self, member: Member) -> None:
         _insert(self._t.members, member.id, member, self._UNIQUE, replace=True)
+        self._note(member)
+
+    async def delete(self, member_id: str) -> None:
+        """A member row that nothing points at (a join request), with its identities and
+        link codes; like the schema, an alert pointing at it refuses, other children go."""
+        if any(member_id in (a.target_id, a.raised_by_id) for a in self._t.alerts.values()):
+            raise IntegrityError(f"an alert points at member {member_id}")
+        self._t.members.pop(member_id, None)
+        self._seen.pop(member_id, None)
+        t = self._t
+        t.identities = {k: i for k, i in t.identities.items() if i.member_id != member_id}
+        t.link_codes = {k: c for k, c in t.link_codes.items() if c.member_id != member_id}
+        t.checkins = {k: c for k, c in t.checkins.items() if c.member_id != member_id}
+        t.responses = {k: r for k, r in t.responses.items() if r.member_id != member_id}
+        t.rallied = {k: r for k, r in t.rallied.items() if r.member_id != member_id}
+
+    async def expired_requests(self, joined_before: datetime, limit: int) -> Sequence[Member]:
+        rows = [
+            m
+            for m in self._t.members.values()
+            if m.status is MemberStatus.PENDING and m.joined_at < joined_before
+        ]
+        rows.sort(key=lambda m: (m.joined_at, m.id))
+        return _copies(rows[: max(limit, 0)])
 
     async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
         for i in member_ids:
@@ -228,16 +278,19 @@ class MemoryMemberRepo(_Repo, MemberRepo):
                 self._t.members[i].last_rallied_at = at
 
     async def display_names(self, member_ids: Sequence[str]) -> Mapping[str, str]:
-        return {
+        names = {
             m.id: m.display_name
             for i in set(member_ids)
             if (m := self._t.members.get(i)) is not None and m.status is not MemberStatus.FORGOTTEN
         }
+        self._seen.update(names)
+        return names
 
     async def digest_people(
         self, collective_id: str, joined_from: datetime, joined_to: datetime
     ) -> tuple[list[str], list[str]]:
         ours = [m for m in self._t.members.values() if m.collective_id == collective_id]
+        self._note(*(m for m in ours if m.status in (MemberStatus.ACTIVE, MemberStatus.PENDING)))
         return (
             sorted(
                 m.display_name
@@ -387,6 +440,56 @@ class MemoryAlertRepo(_Repo, AlertRepo):
             and a.escalate_at <= now
         ]
         rows.sort(key=lambda a: (a.escalate_at or now, a.id))
+        return _copies(rows[: max(limit, 0)])
+
+    async def forgotten_cases(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.status is AlertStatus.CLOSED
+            and a.close_reason is CloseReason.FORGOTTEN
+            and a.closed_at is not None
+            and a.closed_at < closed_before
+            and a.purged_at is None
+        ]
+        rows.sort(key=lambda a: (a.closed_at or closed_before, a.id))
+        return _copies(rows[: max(limit, 0)])
+
+    def _activity(self, alert: Alert) -> datetime:
+        t = self._t
+        times = [
+            alert.raised_at,
+            alert.consented_at,
+            alert.activated_at,
+            alert.first_response_at,
+            alert.last_escalated_at,
+            alert.kept_open_at,
+            *(r.updated_at for r in t.responses.values() if r.alert_id == alert.id),
+            *(e.added_at for e in t.evidence.values() if e.alert_id == alert.id),
+            *(c.answered_at for c in t.checkins.values() if c.alert_id == alert.id),
+        ]
+        return max(x for x in times if x is not None)
+
+    async def last_activity(self, alert_id: str) -> datetime | None:
+        alert = self._t.alerts.get(alert_id)
+        return None if alert is None else self._activity(alert)
+
+    async def idle(self, active_before: datetime, limit: int) -> Sequence[Alert]:
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.is_open and a.idle_notice_at is None and self._activity(a) < active_before
+        ]
+        rows.sort(key=lambda a: (a.raised_at, a.id))
+        return _copies(rows[: max(limit, 0)])
+
+    async def noticed_before(self, before: datetime, limit: int) -> Sequence[Alert]:
+        rows = [
+            a
+            for a in self._t.alerts.values()
+            if a.is_open and a.idle_notice_at is not None and a.idle_notice_at < before
+        ]
+        rows.sort(key=lambda a: (a.idle_notice_at or before, a.id))
         return _copies(rows[: max(limit, 0)])
 
     async def add(self, alert: Alert) -> None:
@@ -667,7 +770,7 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
             and o.lease_until is None
         ]
         for o in doomed:
-            o.status, o.payload = OutboxStatus.SUPERSEDED, {}
+            o.status, o.payload, o.about = OutboxStatus.SUPERSEDED, {}, ()
         return len(doomed)
 
     async def ref_for(self, key: str, platform: str, workspace: str, address: str) -> str | None:
@@ -699,7 +802,20 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         ]
 
     async def save(self, item: OutboxItem) -> None:
-        _insert(self._t.outbox, item.id, item, (lambda o: o.idempotency_key,), replace=True)
+        """Write a row's delivery state back: never a row that is gone, and a pending row's
+        message and `about` only as they are stored (see the port)."""
+        stored = self._t.outbox.get(item.id)
+        if stored is None:
+            return
+        row = copy.deepcopy(item)
+        if row.status is OutboxStatus.PENDING:
+            row.payload, row.about = copy.deepcopy(stored.payload), stored.about
+        _insert(self._t.outbox, item.id, row, (lambda o: o.idempotency_key,), replace=True)
+
+    async def rewrite(self, item_id: str, payload: dict[str, object], about: Sequence[str]) -> None:
+        stored = self._t.outbox.get(item_id)
+        if stored is not None:
+            stored.payload, stored.about = copy.deepcopy(payload), tuple(about)
 
     async def delete_settled_before(self, before: datetime) -> int:
         settled = (OutboxStatus.SENT, OutboxStatus.SUPERSEDED, OutboxStatus.FAILED)
@@ -719,6 +835,25 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         for item_id in doomed:
             del self._t.outbox[item_id]
         return len(doomed)
+
+    async def unsent_about(self, ids: Sequence[str]) -> Sequence[OutboxItem]:
+        wanted = set(ids)
+        unsent = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+        rows = [o for o in self._t.outbox.values() if o.status in unsent and wanted & set(o.about)]
+        return _copies(sorted(rows, key=lambda o: (o.created_at, o.id)))
+
+    async def delete(self, item_ids: Sequence[str]) -> int:
+        doomed = [i for i in dict.fromkeys(item_ids) if i in self._t.outbox]
+        for item_id in doomed:
+            del self._t.outbox[item_id]
+        return len(doomed)
+
+    async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
+        first: dict[str, tuple[datetime, str]] = {}
+        for o in self._t.outbox.values():
+            if o.op == "post" and o.collective_id == collective_id and o.key.startswith(prefix):
+                first[o.key] = min(first.get(o.key, (o.created_at, o.key)), (o.created_at, o.key))
+        return sorted(first, key=lambda k: first[k])
 
 
 class MemoryUnitOfWork(UnitOfWork):
@@ -766,6 +901,7 @@ class MemoryUnitOfWork(UnitOfWork):
         if self._tables is not None:
             raise RuntimeError("the unit of work is already open")
         self._tables = self._store.snapshot()
+        self.members = MemoryMemberRepo(self)  # nothing seen yet in this transaction
         return self
 
     async def __aexit__(

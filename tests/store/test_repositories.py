@@ -292,6 +292,8 @@ async def test_every_entity_round_trips_with_every_field_set(uow: Uow) -> None:
         closed_at=at(90),
         close_reason=CloseReason.RESOLVED,
         closed_by_id=target.id,
+        idle_notice_at=at(80),
+        kept_open_at=at(70),
     )
     response = Response(
         alert.id, helper.id, ResponseState.DONE, frozenset(Action), first_at=at(3), updated_at=at(9)
@@ -319,6 +321,7 @@ async def test_every_entity_round_trips_with_every_field_set(uow: Uow) -> None:
         sent_at=at(1),
         last_error="429",
         payload={"nested": {"list": [1, "two", None, True]}, "channel": Channel.RALLY.value},
+        about=(target.id, helper.id),
     )
     await seed(
         uow, c, space, target, helper, identity, code, alert, response, rallied, checkin, evidence
@@ -429,6 +432,7 @@ async def test_in_place_changes_to_mutable_fields_are_saved(
     async with uow() as u:
         [got] = await u.outbox.posted(item.key)
         got.payload["title"] = "changed"
+        got.status = OutboxStatus.SENT  # a pending row's message is only written by rewrite()
         await u.outbox.save(got)
         await u.commit()
     async with uow() as u:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.core.messages import Message
+from bot.core.messages import Message, from_dict
 from bot.core.model import OutboxItem, OutboxStatus
 from bot.core.ports import Limit, RateLimited, Undeliverable
 from bot.delivery.outbox import Dispatcher
@@ -86,10 +86,15 @@ async def test_errors_back_off_then_the_row_is_parked_and_the_leads_told(rally: 
             rally.clock.advance(timedelta(minutes=10))
     assert delays and all(timedelta(0) < d <= timedelta(seconds=4) for d in delays)
     parked = [r for r in rows(rally) if r.status is OutboxStatus.FAILED]
-    assert parked and all(r.attempts == 3 and r.payload for r in parked)
+    assert parked and all(r.attempts == 3 for r in parked)
+    # A parked row keeps where it went and why it failed, not what it said.
+    assert all((r.payload, r.about, r.last_error) == ({}, (), "ConnectionError") for r in parked)
     told = [r for r in rows(rally) if r.key.startswith("undelivered:")]
     assert len(told) == len(parked) * 1  # to the leads channel, once per parked row
     assert {r.address for r in told} == {"#leads"}
+    said = "\n".join(from_dict(r.payload).plain_text() for r in told)
+    assert said.count(rally.copy("delivery.failed_title")) == len(parked)
+    assert "Rally #1" not in said and "Ana" not in said  # the leads hear where, never what
 
 
 async def test_an_undeliverable_message_is_parked_at_once(rally: Rally) -> None:

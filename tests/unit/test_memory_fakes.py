@@ -12,6 +12,7 @@ from bot.core.model import (
     AlertStatus,
     CheckIn,
     CheckInStatus,
+    CloseReason,
     Collective,
     Identity,
     Member,
@@ -266,3 +267,62 @@ async def test_the_chat_fake_remembers_what_it_was_asked_to_send() -> None:
         ("post", ref, "hello"),
         ("update", ref, "hello again"),
     ]
+
+
+async def test_a_unit_of_work_knows_the_names_it_read_and_a_request_is_deleted() -> None:
+    store = await seeded()
+    async with store.uow() as uow:
+        await uow.members.add(member("m2", "zoe", status=MemberStatus.PENDING))
+        await uow.identities.add(Identity("i2", "m2", "console", "local", "zoe"))
+        assert await uow.members.get("m1") is not None
+        assert uow.members.seen() == {"m1": "Ana", "m2": "Zoe"}
+        assert [m.id for m in await uow.members.expired_requests(T0 + timedelta(1), 5)] == ["m2"]
+        assert await uow.members.expired_requests(T0, 5) == []
+        await uow.members.delete("m2")
+        assert uow.members.seen() == {"m1": "Ana"}
+        assert await uow.identities.for_members(["m2"]) == []
+        await uow.alerts.add(alert("a1", 1))
+        with pytest.raises(IntegrityError):  # an alert points at ana: like the foreign key
+            await uow.members.delete("m1")
+    async with store.uow() as uow:
+        assert uow.members.seen() == {}  # each transaction starts with nothing read
+
+
+async def test_an_alerts_last_activity_and_the_idle_and_forgotten_queries() -> None:
+    store = await seeded()
+    later = T0 + timedelta(days=10)
+    async with store.uow() as uow:
+        await uow.alerts.add(alert("a1", 1, status=AlertStatus.ACTIVE))
+        await uow.alerts.add(alert("a2", 2, status=AlertStatus.ACTIVE, idle_notice_at=T0))
+        await uow.alerts.add(
+            alert(
+                "a3", 3, status=AlertStatus.CLOSED, close_reason=CloseReason.FORGOTTEN,
+                closed_at=T0,
+            )
+        )  # fmt: skip
+        await uow.responses.save(
+            Response("a1", "m1", ResponseState.ON_IT, frozenset(), T0, T0 + timedelta(days=1))
+        )
+        assert await uow.alerts.last_activity("a1") == T0 + timedelta(days=1)
+        assert await uow.alerts.last_activity("a2") == T0
+        assert await uow.alerts.last_activity("nope") is None
+        assert [a.id for a in await uow.alerts.idle(later, 5)] == ["a1"]  # a2 was told already
+        assert [a.id for a in await uow.alerts.noticed_before(later, 5)] == ["a2"]
+        assert [a.id for a in await uow.alerts.forgotten_cases(later, 5)] == ["a3"]
+        assert await uow.alerts.forgotten_cases(T0, 5) == []
+
+
+async def test_unsent_rows_are_found_by_whom_they_are_about_and_posts_by_key_prefix() -> None:
+    store = await seeded()
+    async with store.uow() as uow:
+        await uow.outbox.add(outbox("o1", "i1", key="rally:x", about=("m1",)))
+        await uow.outbox.add(outbox("o2", "i2", key="rally:x:wave1", about=("m2",)))
+        await uow.outbox.add(
+            outbox("o3", "i3", key="rally:x:wave2", about=("m1",), status=OutboxStatus.SENT)
+        )
+        await uow.outbox.add(outbox("o4", "i4", key="rally:y", op="update", about=("m1",)))
+        assert [o.id for o in await uow.outbox.unsent_about(["m1"])] == ["o1", "o4"]
+        assert await uow.outbox.post_keys("c1", "rally:x:") == ["rally:x:wave1", "rally:x:wave2"]
+        assert await uow.outbox.post_keys("c2", "rally:x:") == []
+        assert await uow.outbox.delete(["o1", "o9"]) == 1
+        assert [o.id for o in await uow.outbox.unsent_about(["m1", "m2"])] == ["o2", "o4"]

@@ -33,6 +33,7 @@ from bot.core.parse import (
     parse_link,
     parse_text,
 )
+from bot.core.text import clean
 
 LINK = "https://x.com/troll/status/1"
 ID = "0123456789abcdef0123456789abcdef"
@@ -514,6 +515,7 @@ def test_a_link_that_is_accepted_is_an_http_url_without_markup_or_spaces(word: s
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=20).filter(lambda w: "=" not in w), max_size=20))
 def test_note_words_after_the_link_are_kept_as_typed_text(words: list[str]) -> None:
+    """As typed, except control characters (removed, or a space where they act as one)."""
     note = " ".join(w for w in " ".join(words).split())
     try:
         cmd = parse_text(f"alert {LINK} . {note}")
@@ -522,4 +524,4 @@ def test_note_words_after_the_link_are_kept_as_typed_text(words: list[str]) -> N
         return
     assert isinstance(cmd, c.RaiseAlert)
     assert cmd.links == (LINK,)
-    assert cmd.note == f". {note}".strip()
+    assert cmd.note == " ".join(clean(f". {note}").split())

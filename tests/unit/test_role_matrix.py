@@ -5,7 +5,7 @@ change nothing at all (every table of the store compared before and after), exce
 forged id (another collective's alert, someone else's check-in) is audited as
 `forged_request_refused` and nothing else.
 
-The matrix has 96 commands and buttons x 10 roles = 960 cases.
+The matrix has 99 commands and buttons x 10 roles = 990 cases.
 
 The scene, in the demo collective (console) and a second collective (a Slack workspace):
 
@@ -93,7 +93,7 @@ command                                   | stranger pending suspended member re
 /rally prefer dm                          | no       no      no        ok     ok        ok     ok     ok   ok     ok
 /rally link                               | no       no      no        ok     ok        ok     ok     ok   ok     ok
 /rally link {code}                        | ok       no      no        no     no        no     no     no   no     no
-/rally forgetme                           | no       no      no        ok     ok        ok     ok     ok   ok     ok
+/rally forgetme                           | no       ok      ok        ok     ok        ok     ok     ok   ok     ok
 /rally join                               | ok       ok      no        no     no        no     no     no   no     no
 /rally help                               | ok       ok      ok        ok     ok        ok     ok     ok   ok     ok
 /rally help alert                         | ok       ok      ok        ok     ok        ok     ok     ok   ok     ok
@@ -104,6 +104,7 @@ command                                   | stranger pending suspended member re
 /rally setup timezone Europe/Dublin       | no       no      no        no     no        no     no     ok   ok     no
 /rally members                            | no       no      no        no     no        no     no     ok   ok     no
 /rally approve pat                        | no       no      no        no     no        no     no     ok   ok     no
+/rally decline pat                        | no       no      no        no     no        no     no     ok   ok     no
 /rally role dee lead                      | no       no      no        no     no        no     no     ok   ok     no
 /rally role dee member                    | no       no      no        no     no        no     no     ok   ok     no
 /rally review #4 release                  | no       no      no        no     no        no     no     ok   ok     no
@@ -147,6 +148,8 @@ button rally:checkins:{a1}:pause          | no       no      no        no     no
 button rally:checkins:{a1}:resume         | no       no      no        no     no        ok     no     no   no     F
 button rally:checkins:{a1}:stop           | no       no      no        no     no        ok     no     no   no     F
 button rally:member:{pat}:approve         | no       no      no        no     no        no     no     ok   ok     no
+button rally:member:{pat}:decline         | no       no      no        no     no        no     no     ok   ok     no
+button rally:alert:{a1}:keep              | no       no      no        no     no        ok     no     ok   ok     F
 button rally:review:{a4}:release          | no       no      no        no     no        no     no     ok   ok     no
 button rally:review:{a4}:reject           | no       no      no        no     no        no     no     ok   ok     no
 button rally:alert:{a1}:suggest           | no       no      no        ok     ok        ok     ok     ok   ok     F
@@ -154,8 +157,8 @@ button rally:alert:{a5}:suggest           | no       no      no        no     ok
 button rally:alert:{a2}:suggest           | no       no      no        no     no        no     no     no   no     F
 button rally:lib:{l1}:use:{a1}            | no       no      no        ok     ok        ok     ok     ok   ok     F
 button rally:lib:{l2}:approve             | no       no      no        no     no        no     no     ok   ok     no
-button rally:forgetme:{me}:confirm        | no       no      no        ok     ok        ok     ok     ok   ok     ok
-button rally:forgetme:{ana}:confirm       | no       no      no        F      F         ok     F      F    F      F
+button rally:forgetme:{me}:confirm        | no       ok      ok        ok     ok        ok     ok     ok   ok     ok
+button rally:forgetme:{ana}:confirm       | no       F       F         F      F         ok     F      F    F      F
 button rally:alert:{a1}:frobnicate        | no       no      no        no     no        no     no     no   no     no
 button rally:alert:{a1}:did:bribed        | no       no      no        no     no        no     no     no   no     no
 button rally:checkin:{c1}:fine            | no       no      no        no     no        no     no     no   no     no
@@ -334,7 +337,7 @@ def test_the_matrix_covers_every_subcommand_and_every_button_kind() -> None:
     language = {
         "alert", "status", "standdown", "consent", "evidence", "export", "delegate", "checkins",
         "me", "available", "pause", "quiet", "timezone", "prefer", "link", "forgetme", "join",
-        "help", "setup", "members", "approve", "role", "review", "suspend", "unsuspend", "audit",
+        "help", "setup", "members", "approve", "decline", "role", "review", "suspend", "unsuspend", "audit",
         "digest", "library",
     }  # fmt: skip
     assert language <= typed
@@ -347,7 +350,8 @@ def test_the_matrix_covers_every_subcommand_and_every_button_kind() -> None:
         "alert:on_it", "alert:cant", "alert:done", "alert:did:amplified", "alert:standdown",
         "consent:yes", "consent:no", "safety:rally", "safety:hold", "target:rally",
         "target:hold", "checkin:ok", "checkin:struggling", "checkin:need_help",
-        "checkins:pause", "checkins:stop", "checkins:resume", "member:approve",
+        "checkins:pause", "checkins:stop", "checkins:resume", "member:approve", "member:decline",
+        "alert:keep",
         "review:release", "review:reject", "forgetme:confirm", "alert:suggest",
         "lib:use:{a1}", "lib:approve",
     }  # fmt: skip

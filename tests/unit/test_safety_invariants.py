@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.core.commands import Caller
 from bot.core.messages import Link, Mention, Message, Text
-from bot.core.model import AlertStatus, CheckInStatus, MemberStatus
+from bot.core.model import AlertStatus, CheckInStatus, CloseReason, MemberStatus
 from bot.delivery.outbox import Dispatcher
 from tests.fakes import MemoryChat
 
@@ -427,10 +428,31 @@ async def test_after_forget_me_no_stored_message_names_or_reaches_them(rally) ->
 
 
 async def test_forget_me_keeps_an_open_safety_case_and_says_so(rally) -> None:
+    """Invariant 6's exception, stated to her: an open safety case is closed (nobody acts on
+    it in her name any more) and its record stays with the safety leads for a stated time."""
     await rally.raise_alert("ana", "kinds=doxxing they posted my address")
     confirm = await rally.say("ana", "forgetme")
+    days = rally.services.policy.safety_case_days
+    assert f"for {days} days" in confirm.message.plain_text()
     done = await rally.press("ana", confirm, rally.copy("button.forget_confirm"))
-    assert rally.copy("forget.kept", numbers="#1") in done.message.plain_text()
+    until = (rally.clock.now() + timedelta(days=days)).astimezone(ZoneInfo("America/Chicago"))
+    date = until.strftime(rally.copy("period.date_format"))
+    assert rally.copy("forget.kept", numbers="#1", date=date) in done.message.plain_text()
     kept = rally.alert(1)
-    assert kept.status is AlertStatus.SAFETY_REVIEW
+    assert (kept.status, kept.close_reason) == (AlertStatus.CLOSED, CloseReason.FORGOTTEN)
     assert (kept.links, kept.note) == ((LINK,), "they posted my address")
+    told = rally.last_dm("sam", prefix="forgotten:")
+    assert rally.copy("forget.case_body", number=1, date=date) in told.text
+    assert not ANA.search(told.text)
+    # What they were told to do works: the safety lead reads and exports the case.
+    assert (await rally.say("sam", "status #1")).ok
+    assert (await rally.say("sam", "export #1")).ok
+    (packet,) = rally.dms("sam", prefix="export:")
+    assert "they posted my address" in packet.message.attachments[0].content
+    assert not ANA.search(packet.message.attachments[0].content)
+    # Then it goes, as she was told.
+    rally.clock.advance(timedelta(days=days, minutes=1))
+    while await rally.services.run_due():
+        pass
+    gone = rally.alert(1)
+    assert (gone.links, gone.note, gone.purged_at) == ((), "", rally.clock.now())

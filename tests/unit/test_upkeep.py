@@ -1,11 +1,16 @@
-"""Due upkeep: consent requests that expire, one reminder to quiet responders, retention."""
+"""Due upkeep: consent requests that expire, one reminder to quiet responders, retention of
+closed alerts, and open alerts closed when nothing happens on them for a long time."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.core.model import AlertStatus, CloseReason, OutboxStatus
 from bot.delivery.outbox import Dispatcher
+from bot.settings import Settings
 from tests.fakes import MemoryChat
 from tests.unit.conftest import Rally
 
@@ -82,3 +87,150 @@ async def test_expired_link_codes_are_removed(rally: Rally) -> None:
     rally.clock.advance(timedelta(minutes=16))
     await rally.services.run_due()
     assert rally.data.link_codes == {}
+
+
+# --- open alerts left idle -------------------------------------------------------------------
+
+
+def idle_times(rally: Rally) -> tuple[timedelta, timedelta]:
+    """How long after its last activity an alert's notice goes, and then its closing."""
+    policy = rally.services.policy
+    notice = timedelta(days=policy.open_alert_notice_days)
+    return timedelta(days=policy.open_alert_idle_days) - notice, notice
+
+
+async def settle(rally: Rally) -> None:
+    while await rally.services.run_due():
+        pass
+
+
+async def idle_alert(rally: Rally, note: str = "idle-note-51") -> str:
+    """Ana's alert, rallied, escalated and left alone; its escalations are its last activity.
+    Returns its id."""
+    alert = await rally.raise_alert("ana", f"kinds=trolling {note}")
+    for _step in range(rally.services.policy.escalation_max_steps + 1):
+        rally.clock.advance(timedelta(minutes=31))  # every escalation step is done
+        await settle(rally)
+    assert rally.data.alerts[alert.id].escalate_at is None
+    await Dispatcher(rally.services.uow, {"console": MemoryChat("console")}, rally.clock).drain()
+    return alert.id
+
+
+async def test_an_idle_alert_is_announced_then_closed_then_purged(rally: Rally) -> None:
+    alert_id = await idle_alert(rally)
+    last = rally.data.alerts[alert_id].last_escalated_at
+    assert last is not None
+    until_notice, notice = idle_times(rally)
+    rally.clock.set(last + until_notice - timedelta(minutes=1))
+    await settle(rally)
+    assert rally.outbox(prefix="idle") == []
+
+    rally.clock.set(last + until_notice + timedelta(minutes=1))
+    await settle(rally)
+
+    told = rally.outbox(prefix="idle")
+    assert {s.to for s in told} == {("dm", "ana"), ("channel", "#leads")}
+    closes = (rally.clock.now() + notice).astimezone(ZoneInfo("America/Chicago"))
+    title = rally.copy(
+        "retention.notice_title", number=1, date=closes.strftime(rally.copy("period.date_format"))
+    )
+    assert all(s.message.title == title for s in told)
+    assert [b.label for b in told[0].message.buttons] == [
+        rally.copy("button.keep_open"),
+        rally.copy("button.close_now"),
+    ]
+    assert rally.data.alerts[alert_id].status is AlertStatus.ACTIVE
+    assert [e.alert_id for e in rally.audit("alert_idle_notice")] == [alert_id]
+
+    rally.clock.advance(notice - timedelta(minutes=2))
+    await settle(rally)
+    assert rally.data.alerts[alert_id].status is AlertStatus.ACTIVE
+    rally.clock.advance(timedelta(minutes=3))
+    await settle(rally)
+
+    closed = rally.data.alerts[alert_id]
+    assert (closed.status, closed.close_reason) == (AlertStatus.CLOSED, CloseReason.IDLE)
+    assert {s.to for s in rally.outbox(prefix="idle-closed")} == {
+        ("dm", "ana"),
+        ("channel", "#leads"),
+    }
+    (edit,) = [s for s in rally.outbox(key=f"rally:{alert_id}") if s.op == "update"]
+    assert rally.copy("rally.closed", reason=rally.copy("close.idle")) in edit.text
+    assert not edit.message.buttons
+    assert [e.alert_id for e in rally.audit("alert_closed_idle")] == [alert_id]
+    # Then the closed alerts' retention: its personal data goes after retention_days.
+    rally.clock.advance(timedelta(days=rally.services.policy.retention_days, minutes=1))
+    await settle(rally)
+    purged = rally.data.alerts[alert_id]
+    assert (purged.note, purged.links, purged.purged_at) == ("", (), rally.clock.now())
+
+
+async def test_keep_it_open_starts_the_clock_again(rally: Rally) -> None:
+    alert_id = await idle_alert(rally)
+    until_notice, notice = idle_times(rally)
+    rally.clock.advance(until_notice)
+    await settle(rally)
+    (told, *_) = rally.outbox(prefix="idle:")
+
+    kept = await rally.press("ana", told, rally.copy("button.keep_open"))
+
+    assert kept.ok and kept.message.title == rally.copy("retention.kept_title", number=1)
+    alert = rally.data.alerts[alert_id]
+    assert (alert.kept_open_at, alert.idle_notice_at) == (rally.clock.now(), None)
+    rally.clock.advance(notice + timedelta(days=1))
+    await settle(rally)
+    assert rally.data.alerts[alert_id].status is AlertStatus.ACTIVE
+    # Idle again for as long, it is announced again.
+    rally.clock.advance(until_notice - notice)
+    await settle(rally)
+    assert len(rally.outbox(prefix="idle:")) == 2
+
+
+@pytest.mark.parametrize(
+    "activity",
+    ["ben's answer", "new evidence", "a check-in answer"],
+)
+async def test_activity_after_the_notice_keeps_the_alert_open(rally: Rally, activity: str) -> None:
+    alert_id = await idle_alert(rally)
+    until_notice, notice = idle_times(rally)
+    rally.clock.advance(until_notice)
+    await settle(rally)
+    assert rally.data.alerts[alert_id].idle_notice_at is not None
+    rally.clock.advance(timedelta(days=1))
+    if activity == "ben's answer":
+        assert (await rally.act("ben", f"rally:alert:{alert_id}:on_it")).ok
+    elif activity == "new evidence":
+        assert (await rally.say("ana", "evidence #1 case 9001")).ok
+    else:
+        (checkin, *_) = rally.checkins(rally.data.alerts[alert_id])
+        assert (await rally.act("ana", f"rally:checkin:{checkin.id}:ok")).ok
+
+    rally.clock.advance(notice)
+    await settle(rally)
+
+    alert = rally.data.alerts[alert_id]
+    assert (alert.status, alert.idle_notice_at) == (AlertStatus.ACTIVE, None)
+    assert rally.audit("alert_closed_idle") == []
+
+
+async def test_a_closed_alert_can_not_be_kept_open(rally: Rally) -> None:
+    alert_id = await idle_alert(rally)
+    await rally.say("ana", "standdown #1")
+    before = rally.snapshot()
+    reply = await rally.act("ana", f"rally:alert:{alert_id}:keep")
+    assert not reply.ok
+    assert rally.copy("error.already_closed", number=1) in reply.message.plain_text()
+    assert rally.snapshot() == before
+
+
+def test_the_privacy_settings_reach_the_policy() -> None:
+    settings = Settings(
+        join_request_days=14, open_alert_idle_days=10, open_alert_notice_days=30, safety_case_days=5
+    )
+    policy = settings.policy()
+    assert (policy.join_request_days, policy.safety_case_days) == (14, 5)
+    # A notice longer than the idle time would go out before the alert was idle at all.
+    assert (policy.open_alert_idle_days, policy.open_alert_notice_days) == (10, 9)
+    defaults = Settings().policy()
+    assert (defaults.open_alert_idle_days, defaults.open_alert_notice_days) == (90, 7)
+    assert (defaults.join_request_days, defaults.safety_case_days) == (30, 30)

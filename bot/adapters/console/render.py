@@ -7,13 +7,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.core.messages import Link, Mention, Message, Span, Text
+from bot.core.text import strip_invisible
 
 # Terminal control sequences in user text could repaint or hide lines: keep only \n and \t.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def escape(text: str) -> str:
-    return _CONTROL.sub("", text)
+    """Text a terminal shows as it is: no control sequences, and none of the characters
+    that show nothing or reorder text (direction overrides, zero-width characters, blanks)."""
+    return strip_invisible(_CONTROL.sub("", text))
 
 
 def span(s: Span) -> str:

@@ -334,14 +334,19 @@ def make_cog(services: Services, group: str) -> commands.GroupCog:
             await self.run(interaction, "members")
 
         @app_commands.command(name="approve", description=t("cmd_approve"))
-        @app_commands.describe(member=t("opt_member"), handle=t("opt_handle"))
+        @app_commands.describe(
+            member=t("opt_member"), handle=t("opt_handle"), decline=t("opt_decline")
+        )
         async def approve(
             self,
             interaction: Interaction,
             member: discord.User | None = None,
             handle: Range[str, 1, 64] | None = None,
+            decline: bool = False,
         ) -> None:
-            await self.run(interaction, f"approve {member_word(member, handle)}".strip())
+            # `decline` rides on `approve` (Discord's 25-subcommand limit).
+            verb = "decline" if decline else "approve"
+            await self.run(interaction, f"{verb} {member_word(member, handle)}".strip())
 
         @app_commands.command(name="role", description=t("cmd_role"))
         @app_commands.describe(
@@ -415,7 +420,7 @@ SUBCOMMANDS = (
     *("setup", "members", "approve", "role", "review", "suspend", "audit", "digest"),
 )
 # Discord allows at most 25 subcommands in a group; these ride on another one.
-FOLDED = {"prefer": "me", "unsuspend": "suspend"}
+FOLDED = {"prefer": "me", "unsuspend": "suspend", "decline": "approve"}
 
 
 async def setup(bot: RallyBot) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot.core.messages import Attachment, Block, Button, Link, Mention, Message, Span, Text
+from bot.core.text import clean, strip_invisible
 
 CONTENT_LIMIT = 2000  # characters in one Discord message
 MAX_PINGED_USERS = 100  # Discord's limit on allowed_mentions.users
@@ -27,8 +28,15 @@ _MARKDOWN = re.compile(r"([\\*_~|`\[\]])")
 # [ \t]* and not \s*: \s spans line breaks, which made escaping quadratic in them.
 _LINE_START = re.compile(r"^([ \t]*)([#>+-])", re.MULTILINE)
 _ORDERED = re.compile(r"^([ \t]*\d+)\.", re.MULTILINE)
-# Control and bidirectional-override characters can hide or reorder text (link spoofing).
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(text: str) -> str:
+    """Without control characters and the characters that show nothing or reorder text
+    (direction marks and overrides, zero-width characters, blanks): they can hide or disguise
+    what people read, a name or a link."""
+    return strip_invisible(clean(text))
+
+
 _SNOWFLAKE = re.compile(r"^\d{1,20}$")
 _FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _STYLES: dict[str, discord.ButtonStyle] = {
@@ -54,7 +62,7 @@ def escape(text: str) -> str:
 
 
 def _escape_plain(text: str) -> str:
-    text = _INVISIBLE.sub("", text)
+    text = _visible(text)
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _ANGLE_SYNTAX.sub("<" + _ZWSP, text)
     return _EVERYONE.sub("@" + _ZWSP + r"\1", text)
@@ -62,7 +70,7 @@ def _escape_plain(text: str) -> str:
 
 def _link(url: str) -> str:
     # <url> shows the link without an embed; a URL can't hold "<", ">" or spaces (see _URL).
-    return "<" + _EVERYONE.sub("@" + _ZWSP + r"\1", _INVISIBLE.sub("", url)) + ">"
+    return "<" + _EVERYONE.sub("@" + _ZWSP + r"\1", _visible(url)) + ">"
 
 
 def _span(span: Span) -> tuple[str, int | None]:
@@ -89,7 +97,7 @@ def _styled(span: Text) -> str:
         return ""
     if span.style in ("code", "pre"):
         # Backslashes show literally inside code: drop backticks, still break pings.
-        inner = _INVISIBLE.sub("", span.text.replace("`", "'"))
+        inner = _visible(span.text.replace("`", "'"))
         inner = _EVERYONE.sub("@" + _ZWSP + r"\1", _ANGLE_SYNTAX.sub("<" + _ZWSP, inner))
         return f"{FENCE}{inner}{FENCE[::-1]}" if span.style == "pre" else f"`{inner}`"
     escaped = escape(span.text)
@@ -213,7 +221,8 @@ class Rendered:
 
         view = discord.ui.View(timeout=None)
         for button in self.buttons[:25]:
-            view.add_item(ActionButton(button.action_id, button.label, button_style(button)))
+            label = _visible(button.label)
+            view.add_item(ActionButton(button.action_id, label, button_style(button)))
         return view
 
     def files(self) -> list[discord.File]:

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.messages import Button, Link, Mention, Message, Span, Text
+from bot.core.text import clean, strip_invisible
 
 SECTION_CHARS = 3000  # Slack's limit for a section's text
 FALLBACK_CHARS = 3000  # notifications show far less; keep the payload small
@@ -27,15 +28,18 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _STYLE = {"bold": "*", "italic": "_", "code": "`"}
 
 
-# Bidirectional overrides and isolates would reorder what people read (a spoofed link, a
-# reversed word); Slack shows them as they are, so they go.
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
 def escape(text: str) -> str:
     """&, < and > are Slack's control characters: escaped, no typed text can become a ping
-    (<!channel>, <!subteam^…>, <@U…>) or a disguised link (<url|label>)."""
-    return _BIDI.sub("", text).translate(_ESCAPES)
+    (<!channel>, <!subteam^…>, <@U…>) or a disguised link (<url|label>). Control characters
+    and those that show nothing or reorder what people read (direction marks and overrides,
+    zero-width characters, blanks: a spoofed link, a reversed word, a name that looks like
+    another) go: Slack shows them as they are."""
+    return visible(text).translate(_ESCAPES)
+
+
+def visible(text: str) -> str:
+    """Text without control or invisible characters (plain_text objects need no escaping)."""
+    return strip_invisible(clean(text))
 
 
 def span(s: Span) -> str:
@@ -96,7 +100,7 @@ def button_rows(buttons: tuple[Button, ...]) -> list[Block]:
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        text=PlainTextObject(text=b.label[:BUTTON_CHARS], emoji=False),
+                        text=PlainTextObject(text=visible(b.label)[:BUTTON_CHARS], emoji=False),
                         action_id=b.action_id,
                         style=None if b.style == "default" else b.style,
                     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +30,13 @@ from bot.core.services import (
     upkeep,
 )
 from bot.core.services.context import Ctx, Forged
+from bot.core.text import clean, clean_fields, clean_name
 from bot.core.views import notice
 
 log = logging.getLogger(__name__)
 
 CHECKIN_BATCH = 100  # due check-ins claimed and sent in one transaction
+_ID = re.compile(r"[0-9a-f]{32}")
 
 Handler = Callable[[Ctx, Any], Awaitable[Reply]]
 
@@ -65,6 +69,8 @@ HANDLERS: dict[type, Handler] = {
     c.Suspend: review.suspend,
     c.ShowAudit: review.audit_log,
     c.Approve: membership.approve,
+    c.Decline: membership.decline,
+    c.KeepOpen: upkeep.keep_open,
     c.SetRole: membership.set_role,
     c.Digest: digest.preview,
     c.AnswerCheckIn: checkins.answer,
@@ -122,6 +128,10 @@ class Services:
 
     async def handle(self, caller: c.Caller, command: c.Command) -> Reply:
         handler = HANDLERS[type(command)]
+        # Whatever the platform or form, no control character reaches a service or the
+        # database; a display name is one line with nothing invisible in it.
+        caller = replace(clean_fields(caller), display_name=clean_name(caller.display_name))
+        command = clean_fields(command)
         ctx: Ctx | None = None
         try:
             async with self.uow() as uow:
@@ -152,7 +162,11 @@ class Services:
                 "forged_request_refused",
                 actor_id=member.id,
                 collective_id=member.collective_id,
-                detail={"command": command, **{k: str(v)[:64] for k, v in error.params.items()}},
+                # Only the ids it named: the other parameters are what someone typed.
+                detail={
+                    "command": command,
+                    **{k: str(v) for k, v in error.params.items() if _ID.fullmatch(str(v))},
+                },
             )
             await uow.commit()
         log.warning("refused a request naming another collective's data (command %s)", command)
@@ -186,7 +200,7 @@ class Services:
     async def library_import(self, collective: str | None, content: str) -> tuple[int, int]:
         """The command line's import: (messages added, already there); RallyError if bad."""
         async with self.uow() as uow:
-            counts = await library.import_for(self._ctx(uow, None), collective, content)
+            counts = await library.import_for(self._ctx(uow, None), collective, clean(content))
             await uow.commit()
         return counts
 
@@ -289,6 +303,31 @@ class Services:
                 await self._in_collective(ctx, old.collective_id)
                 await upkeep.purge(ctx, old)
                 await uow.commit()
+                return 1
+            kept_until = ctx.now - timedelta(days=self.policy.safety_case_days)
+            for case in await uow.alerts.forgotten_cases(kept_until, 1):
+                await self._in_collective(ctx, case.collective_id)
+                await upkeep.purge(ctx, case)
+                await uow.commit()
+                return 1
+            for idle in await uow.alerts.noticed_before(upkeep.idle_close_cutoff(ctx), 1):
+                await self._in_collective(ctx, idle.collective_id)
+                await upkeep.close_idle(ctx, idle)
+                await uow.commit()
+                self.on_commit()
+                return 1
+            for idle in await uow.alerts.idle(upkeep.idle_notice_cutoff(ctx), 1):
+                await self._in_collective(ctx, idle.collective_id)
+                await upkeep.notice_idle(ctx, idle)
+                await uow.commit()
+                self.on_commit()
+                return 1
+            asked_before = ctx.now - timedelta(days=self.policy.join_request_days)
+            for request in await uow.members.expired_requests(asked_before, 1):
+                await self._in_collective(ctx, request.collective_id)
+                await membership.expire_request(ctx, request)
+                await uow.commit()
+                self.on_commit()
                 return 1
         return 0
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from bot.core.commands import AlertRef, Caller, MemberRef
 from bot.core.copy import Copy
 from bot.core.errors import NotAllowed, NotFound
-from bot.core.messages import Block, Mention, Message, to_dict
+from bot.core.messages import Attachment, Block, Button, Mention, Message, Span, Text, to_dict
 from bot.core.model import (
     Alert,
     AuditEvent,
@@ -37,6 +39,7 @@ class Ctx:
     _member: Member | None = None
     _collective: Collective | None = None
     _known_identities: dict[str, list[Identity]] | None = None
+    _names: _NameIndex = field(default_factory=lambda: _NameIndex({}))
 
     # --- who is asking -------------------------------------------------------------
 
@@ -60,6 +63,18 @@ class Ctx:
         if member.status is MemberStatus.SUSPENDED:
             raise NotAllowed("error.suspended")
         await self._sync_lead_role(member)
+        return member
+
+    async def person(self) -> Member:
+        """The caller as anyone the bot knows, vetted or not: pending, suspended or active.
+        Only for what every person may do about their own data (forget-me)."""
+        member = await self.caller_member()
+        if member is None or member.status is MemberStatus.FORGOTTEN:
+            raise NotAllowed("error.not_member")
+        if self._collective is None:
+            self._collective = await self.uow.collectives.get(member.collective_id)
+            if self._collective is None:
+                raise NotFound("error.no_collective")
         return member
 
     async def _sync_lead_role(self, member: Member) -> None:
@@ -200,11 +215,14 @@ class Ctx:
             return Posted(0, frozenset())
         idents = await self._identities(m.member_id for m in message.mentions)
         await self._one_platform_each(idents, {(p, w) for p, w, _ in targets})
+        about = self.about(key, message)
         pinged: set[str] = set()
         for platform, workspace, address in targets:
             addressed = _addressed(message, platform, workspace, idents)
             pinged |= {m.member_id for m in addressed.mentions if m.user is not None}
-            await self._enqueue(key, "post", platform, workspace, "channel", address, addressed)
+            await self._enqueue(
+                key, "post", platform, workspace, "channel", address, addressed, about
+            )
         return Posted(len(targets), frozenset(pinged))
 
     async def _one_platform_each(
@@ -240,6 +258,7 @@ class Ctx:
         idents = await self._identities(
             [m.id for m in people] + [x.member_id for x in message.mentions]
         )
+        about = self.about(key, message)
         sent = 0
         for m in people:
             ident = _preferred(m, idents.get(m.id, []))
@@ -253,6 +272,7 @@ class Ctx:
                 "dm",
                 ident.user,
                 _addressed(message, ident.platform, ident.workspace, idents),
+                about,
             )
             sent += 1
         return sent
@@ -278,6 +298,7 @@ class Ctx:
         idents = await self._identities(m.member_id for m in message.mentions)
         # The newest edit replaces any edit of these copies still waiting to be sent.
         await self.uow.outbox.supersede_edits(key, address_kind)
+        about = self.about(key, message)
         addressed: dict[tuple[str, str], Message] = {}
         for post in posts:
             where = (post.platform, post.workspace)
@@ -291,6 +312,7 @@ class Ctx:
                 post.address_kind,
                 post.address,
                 addressed[where],
+                about,
                 unique=True,
             )
         return len(posts)
@@ -315,6 +337,15 @@ class Ctx:
                 out.setdefault(ident.member_id, []).append(ident)
         return out
 
+    def about(self, key: str, message: Message) -> tuple[str, ...]:
+        """Whom and what an outbox row is about, recorded with it: the members the message
+        mentions or names (by the display names this transaction read, the only names it
+        can hold) and the ids its key names (an alert, a member, a check-in)."""
+        ids = set(KEY_IDS.findall(key))
+        ids.update(m.member_id for m in message.mentions)
+        ids.update(self._names.update(self.uow.members.seen()).named(message_words(message)))
+        return tuple(sorted(ids))
+
     async def _enqueue(
         self,
         key: str,
@@ -324,6 +355,7 @@ class Ctx:
         address_kind: str,
         address: str,
         message: Message,
+        about: tuple[str, ...],
         unique: bool = False,
     ) -> None:
         item_id = self.ids.new()
@@ -342,6 +374,7 @@ class Ctx:
                 payload=to_dict(message),
                 created_at=self.now,
                 due_at=self.now,
+                about=about,
             )
         )
 
@@ -350,6 +383,89 @@ class Ctx:
 class Posted:
     count: int  # channel posts written (one per space that has the channel)
     pinged: frozenset[str]  # members whose mention resolves to a user in some post
+
+
+KEY_IDS = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
+MIN_NAME = 2  # shorter display names are not looked for in text (every "A" would match)
+
+
+class _NameIndex:
+    """Finds which of some members a text names, by their display names as whole words."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self.names = dict(names)
+        self.by_name: dict[str, list[str]] = {}
+        for member_id, name in self.names.items():
+            if len(name.strip()) >= MIN_NAME:
+                self.by_name.setdefault(name.strip(), []).append(member_id)
+
+    def update(self, names: Mapping[str, str]) -> _NameIndex:
+        return self if names == self.names else _NameIndex(names)
+
+    def named(self, text: str) -> set[str]:
+        # A substring test first (fast, in C), the whole-word test only for those it finds.
+        return {
+            member_id
+            for name, ids in self.by_name.items()
+            if name in text and _whole_word(name).search(text)
+            for member_id in ids
+        }
+
+
+@lru_cache(maxsize=4096)
+def _whole_word(name: str) -> re.Pattern[str]:
+    return re.compile(f"(?<!\\w){re.escape(name)}(?!\\w)")
+
+
+def message_words(message: Message) -> str:
+    """Every word of a message a person can read: title, headings, text, labels, files."""
+    parts = [message.plain_text(), *(b.label for b in message.buttons)]
+    for a in message.attachments:
+        parts.extend((a.filename, a.content))
+    return "\n".join(parts)
+
+
+def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of these names as a whole word."""
+    wanted = sorted(
+        {n.strip() for n in names if len(n.strip()) >= MIN_NAME}, key=lambda n: (-len(n), n)
+    )
+    if not wanted:
+        return None
+    return re.compile("|".join(f"(?<!\\w){re.escape(n)}(?!\\w)" for n in wanted))
+
+
+def unname(message: Message, member_id: str, names: Iterable[str], label: str) -> Message:
+    """The message with a member taken out: their mentions and every whole-word use of their
+    names become `label` (a forgotten member, in a message still to be sent)."""
+    pattern = name_pattern(names)
+
+    def words(text: str) -> str:
+        return text if pattern is None else pattern.sub(lambda _: label, text)
+
+    blocks = []
+    for block in message.blocks:
+        spans: list[Span] = []
+        for span in block.spans:
+            if isinstance(span, Mention) and span.member_id == member_id:
+                spans.append(Text(label))
+            elif isinstance(span, Mention):
+                spans.append(replace(span, label=words(span.label)))
+            elif isinstance(span, Text):
+                spans.append(replace(span, text=words(span.text)))
+            else:
+                spans.append(span)
+        heading = None if block.heading is None else words(block.heading)
+        blocks.append(Block(tuple(spans), heading))
+    return replace(
+        message,
+        title=words(message.title),
+        blocks=tuple(blocks),
+        buttons=tuple(Button(b.action_id, words(b.label), b.style) for b in message.buttons),
+        attachments=tuple(
+            Attachment(a.filename, words(a.content), a.mime, a.data) for a in message.attachments
+        ),
+    )
 
 
 class Forged(NotAllowed):

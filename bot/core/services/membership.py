@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core import commands as c
 from bot.core.errors import Conflict, NotAllowed, NotFound
-from bot.core.messages import Button, Reply
+from bot.core.messages import Button, Message, Reply, from_dict, para, to_dict
 from bot.core.model import (
+    Alert,
     AlertStatus,
+    CloseReason,
     Collective,
     Identity,
     LinkCode,
@@ -22,10 +25,11 @@ from bot.core.model import (
 )
 from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
 from bot.core.services import library
-from bot.core.services.context import Ctx, Forged
+from bot.core.services.context import KEY_IDS, Ctx, Forged, unname
 from bot.core.services.digest import next_digest_time
 from bot.core.services.rally import refresh_tally
-from bot.core.views import action_id, notice
+from bot.core.services.upkeep import day, period
+from bot.core.views import action_id, notice, rally_key, target_label
 
 # Unambiguous characters (no 0/O, 1/I/L): about 40 bits in 8 characters.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -238,6 +242,9 @@ async def join(ctx: Ctx, cmd: c.Join) -> Reply:
                 Button(
                     action_id("member", member.id, "approve"), ctx.copy("button.approve"), "primary"
                 ),
+                Button(
+                    action_id("member", member.id, "decline"), ctx.copy("button.decline"), "danger"
+                ),
             ),
         ),
     )
@@ -258,6 +265,46 @@ async def approve(ctx: Ctx, cmd: c.Approve) -> Reply:
         notice(ctx.copy("approve.welcome_title"), ctx.copy("approve.welcome_body")),
     )
     return Reply(notice(ctx.copy("approve.done", name=member.display_name)))
+
+
+def join_key(member: Member) -> str:
+    return f"join:{member.id}"
+
+
+async def decline(ctx: Ctx, cmd: c.Decline) -> Reply:
+    """A lead turns a join request down: the request, its platform account and its note are
+    deleted, and the leads' copies of the request say it is closed."""
+    await ctx.lead()
+    member = await ctx.member(cmd.member)
+    if member.status is not MemberStatus.PENDING:
+        raise Conflict("error.not_pending", name=member.display_name)
+    name = member.display_name
+    await drop_request(ctx, member, "declined")
+    return Reply(notice(ctx.copy("decline.done", name=name)))
+
+
+async def expire_request(ctx: Ctx, member: Member) -> None:
+    """A join request nobody decided on within join_request_days is deleted (due work)."""
+    await drop_request(ctx, member, "expired")
+
+
+async def drop_request(ctx: Ctx, member: Member, why: str) -> None:
+    """A pending member leaves nothing behind: the row, the platform accounts, the unsent
+    messages about them; the request already posted to the leads is edited to say it closed
+    (its name and note removed). `why`: declined, expired or withdrawn."""
+    await forget_outbox(ctx, member, {member.id})
+    for ident in await ctx.uow.identities.for_members([member.id]):
+        await ctx.uow.outbox.delete_dms_to(ident.platform, ident.user)
+    await ctx.uow.members.delete(member.id)
+    days = ctx.policy.join_request_days
+    await ctx.update(
+        join_key(member),
+        notice(
+            ctx.copy("decline.closed_title"),
+            ctx.copy(f"decline.closed_{why}", period=period(ctx, days)),
+        ),
+    )
+    await ctx.audit(f"join_{why}", subject=member.id)
 
 
 async def set_role(ctx: Ctx, cmd: c.SetRole) -> Reply:
@@ -307,12 +354,20 @@ async def list_members(ctx: Ctx, _: c.ListMembers) -> Reply:
     ]
     pending = [m for m in members if m.status is MemberStatus.PENDING][:APPROVE_BUTTONS]
     buttons = tuple(
-        Button(
-            action_id("member", m.id, "approve"),
-            ctx.copy("members.approve", name=m.display_name),
-            "primary",
-        )
+        button
         for m in pending
+        for button in (
+            Button(
+                action_id("member", m.id, "approve"),
+                ctx.copy("members.approve", name=m.display_name),
+                "primary",
+            ),
+            Button(
+                action_id("member", m.id, "decline"),
+                ctx.copy("members.decline", name=m.display_name),
+                "danger",
+            ),
+        )
     )
     return Reply(notice(ctx.copy("members.title", count=len(members)), *lines, buttons=buttons))
 
@@ -443,14 +498,21 @@ async def link(ctx: Ctx, cmd: c.LinkIdentity) -> Reply:
 
 
 async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
-    """Removes the member's personal data everywhere, except open safety cases (said so)."""
-    member = await ctx.actor()
+    """Anyone the bot knows (pending, suspended, member, lead) removes their personal data
+    everywhere. Their open alerts close; a safety case's record stays with the safety leads
+    for a stated time (they are told until when), then goes too."""
+    member = await ctx.person()
     copy = ctx.copy
     if not cmd.confirmed:
         return Reply(
             notice(
                 copy("forget.confirm_title"),
-                copy("forget.confirm_body"),
+                copy(
+                    "forget.confirm_request"
+                    if member.status is MemberStatus.PENDING
+                    else "forget.confirm_body",
+                    period=period(ctx, ctx.policy.safety_case_days),
+                ),
                 buttons=(
                     Button(
                         action_id("forgetme", member.id, "confirm"),
@@ -462,20 +524,45 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
         )
     if cmd.member_id != member.id:
         raise Forged("error.bad_button", member_id=cmd.member_id or "")
-    if member.is_lead and len(await ctx.leads()) <= 1:
+    if member.status is MemberStatus.PENDING:
+        # Asked to join, never vetted: the request is withdrawn and nothing of it stays.
+        await drop_request(ctx, member, "withdrawn")
+        await ctx.audit("forget_me", subject=member.id, kept="")
+        return Reply(notice(copy("forget.done_title"), copy("forget.done_request")))
+    if member.is_active and member.is_lead and len(await ctx.leads()) <= 1:
         raise Conflict("error.last_lead")
-    collective = await ctx.collective()  # while they are still a member
-    kept: list[int] = []
-    for alert in await ctx.uow.alerts.for_target(member.id):
-        if alert.is_open and (alert.status is AlertStatus.SAFETY_REVIEW or alert.is_severe):
-            kept.append(alert.number)
-            continue
-        alert.links, alert.note, alert.target_post = (), "", None
-        alert.delegates = frozenset()
-        await ctx.uow.alerts.save(alert)
-        await ctx.uow.evidence.delete_for_alert(alert.id)
+    collective = await ctx.collective()
+    until = ctx.now + timedelta(days=ctx.policy.safety_case_days)
+    alerts = await ctx.uow.alerts.for_target(member.id)
+    checkins = [ch for a in alerts for ch in await ctx.uow.checkins.for_alert(a.id)]
+    # Unsent messages about her, her alerts or her check-ins never go; those that only name
+    # her go without her name. Done first: what follows writes new messages.
+    await forget_outbox(
+        ctx, member, {member.id, *(a.id for a in alerts), *(ch.id for ch in checkins)}
+    )
     for ident in await ctx.uow.identities.for_members([member.id]):
         await ctx.uow.outbox.delete_dms_to(ident.platform, ident.user)
+    kept: list[Alert] = []
+    rallied: list[Alert] = []
+    for alert in alerts:
+        safety_case = alert.is_open and (
+            alert.status is AlertStatus.SAFETY_REVIEW or alert.is_severe
+        )
+        if alert.activated_at is not None:
+            rallied.append(alert)  # open or closed, its rally is still on the platforms
+        if alert.is_open:
+            # Closed, not left running: no escalation, reminder or check-in about her again.
+            alert.status, alert.close_reason = AlertStatus.CLOSED, CloseReason.FORGOTTEN
+            alert.closed_at, alert.closed_by_id, alert.escalate_at = ctx.now, member.id, None
+            alert.idle_notice_at = None
+        if safety_case:
+            kept.append(alert)  # its record stays for the safety leads until `until`
+        else:
+            alert.links, alert.note, alert.target_post = (), "", None
+            alert.delegates = frozenset()
+            alert.purged_at = alert.purged_at or ctx.now
+            await ctx.uow.evidence.delete_for_alert(alert.id)
+        await ctx.uow.alerts.save(alert)
     await ctx.uow.identities.delete_for_member(member.id)
     await ctx.uow.link_codes.delete_for_member(member.id)
     await ctx.uow.checkins.delete_for_member(member.id)
@@ -491,15 +578,75 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     member.timezone = member.preferred_platform = None
     member.prefers_dm = False
     await ctx.uow.members.save(member)
-    # Live tallies still name them: each open rally is edited to the scrubbed name, and the
-    # new edit supersedes any edit still waiting to go out.
+    # Her rallies, still on the platforms, are edited: closed, no name, note or links.
+    for alert in rallied:
+        await _close_rally_posts(ctx, alert)
+    # Other live tallies still name her: each is edited to the scrubbed name, and the new
+    # edit supersedes any edit still waiting to go out.
     for alert in await ctx.uow.alerts.open_for_collective(collective.id):
         if alert.status is AlertStatus.ACTIVE:
             involved = {r.member_id for r in await ctx.uow.rallied.for_alert(alert.id)}
             if member.id in involved or await ctx.uow.responses.get(alert.id, member.id):
                 await refresh_tally(ctx, alert)
-    await ctx.audit("forget_me", subject=member.id, kept=",".join(map(str, kept)))
+    await ctx.update(
+        join_key(member),
+        notice(copy("decline.closed_title"), copy("decline.closed_withdrawn")),
+    )
+    tz = collective.timezone
+    for alert in kept:
+        await ctx.to_leads(
+            f"forgotten:{alert.id}",
+            notice(
+                copy("forget.case_title", number=alert.number),
+                copy("forget.case_body", number=alert.number, date=day(ctx, until, tz)),
+            ),
+            safety_only=True,
+        )
+    numbers = [a.number for a in kept]
+    await ctx.audit("forget_me", subject=member.id, kept=",".join(map(str, numbers)))
     lines = [copy("forget.done_body")]
     if kept:
-        lines.append(copy("forget.kept", numbers=", ".join(f"#{n}" for n in kept)))
+        lines.append(
+            copy(
+                "forget.kept",
+                numbers=", ".join(f"#{n}" for n in numbers),
+                date=day(ctx, until, tz),
+            )
+        )
     return Reply(notice(copy("forget.done_title"), *lines))
+
+
+async def _close_rally_posts(ctx: Ctx, alert: Alert) -> None:
+    """Every copy of a forgotten target's rally, and its later waves' posts, edited: closed,
+    with no name, note or links (a kept safety case keeps them only in the database)."""
+    scrubbed = replace(alert, links=(), note="", target_post=None)
+    await refresh_tally(ctx, scrubbed)
+    closed = Message(
+        title=ctx.copy(
+            "rally.more_hands_title",
+            number=alert.number,
+            who=target_label(ctx.copy, alert, None, for_leads=False),
+        ),
+        blocks=(para(ctx.copy("rally.closed", reason=ctx.copy(f"close.{alert.close_reason}"))),),
+    )
+    for key in await ctx.uow.outbox.post_keys(alert.collective_id, rally_key(alert) + ":"):
+        await ctx.update(key, closed)
+
+
+async def forget_outbox(ctx: Ctx, member: Member, things: set[str]) -> None:
+    """Unsent and parked messages about a member who is being forgotten: those about their
+    own things (their request, alerts, check-ins: `things`, their id included) are dropped;
+    those that only mention or name them lose their name."""
+    label = ctx.copy("forget.former_member")
+    names = {member.display_name}
+    drop = []
+    for item in await ctx.uow.outbox.unsent_about(sorted(things)):
+        if set(KEY_IDS.findall(item.key)) & things:
+            drop.append(item.id)
+            continue
+        payload = item.payload
+        if payload:
+            payload = to_dict(unname(from_dict(payload), member.id, names, label))
+        about = [i for i in item.about if i != member.id]
+        await ctx.uow.outbox.rewrite(item.id, payload, about)
+    await ctx.uow.outbox.delete(drop)

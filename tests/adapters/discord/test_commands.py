@@ -72,6 +72,11 @@ async def test_every_subcommand_answers(world: World) -> None:
     world.add_person("eve")
     await check("eve", "join", "Request sent", note="Lee knows me from the clinic")
     await check("lee", "approve", "Eve is now a member", handle="eve")
+    world.add_person("fay")
+    await check("fay", "join", "Request sent")
+    # `decline` rides on `approve`: the request is deleted.
+    await check("lee", "approve", "The request from Fay is declined", handle="fay", decline=True)
+    assert "Request sent" in await world.say("fay", "join")
     await check(
         "lee", "review", "isn't waiting for a review", alert=1, decision="release", error=True
     )

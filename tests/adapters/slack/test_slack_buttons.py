@@ -145,6 +145,53 @@ async def test_approve_and_forget_me_buttons(bot: SlackBot) -> None:
     assert "not a member" in await bot.ask("UEVE", "status")
 
 
+async def test_decline_button_deletes_the_request_and_edits_the_leads_copy(
+    bot: SlackBot,
+) -> None:
+    await bot.seed()
+    await bot.ask("UEVE", "join eve-note-0451 from the clinic")
+    await bot.deliver()
+    request = bot.fake.in_channel(LEADS)[-1]
+    assert set(buttons(request)) == {"Approve", "Decline"}
+    assert "Only leads" in await bot.click("UBEN", buttons(request)["Decline"], channel=LEADS)
+
+    said = await bot.click("UANA", buttons(request)["Decline"], channel=LEADS)
+
+    assert "The request from Eve is declined" in said
+    await bot.deliver()
+    assert request.edits == 1  # chat.update on the leads' copy: closed, no name, no note
+    words = text_of({"blocks": request.blocks})
+    assert "A request to join is closed" in words
+    assert "Eve" not in words and "eve-note-0451" not in words
+    assert buttons(request) == {}
+    assert "not a member" in await bot.ask("UEVE", "status")
+
+
+async def test_a_target_who_forgets_herself_leaves_a_closed_rally_that_names_nobody(
+    bot: SlackBot,
+) -> None:
+    await bot.seed()
+    pressed = await rally(bot, "UBEN", "post=https://x.com/ben-own/status/7")
+    await bot.click("UCAM", pressed["I'm on it"])
+    await bot.deliver()
+    post = bot.fake.in_channel(RALLY)[-1]
+    before = text_of({"blocks": post.blocks})
+    assert "Ben" in before and "they piled on" in before and X_LINK in before
+
+    sent = await bot.cmd("UBEN", "forgetme")
+    await bot.said(sent)
+    confirm = buttons(bot.fake.responses[str(sent.response_id)][0])["Yes, forget me"]
+    assert "Your personal data has been removed" in await bot.click("UBEN", confirm)
+    await bot.deliver()
+
+    words = text_of({"blocks": post.blocks})
+    assert "(the member it is about asked to be forgotten)" in words
+    for gone in ("Ben", "they piled on", X_LINK, "ben-own"):
+        assert gone not in words, (gone, words)
+    assert buttons(post) == {}
+    assert "not a member" in await bot.ask("UBEN", "status")
+
+
 async def test_a_forged_or_garbled_button_is_refused(bot: SlackBot) -> None:
     await bot.seed()
     assert "not valid any more" in await bot.click("UBEN", "rally:alert:nothex:on_it")
