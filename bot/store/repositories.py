@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
@@ -144,6 +144,13 @@ class _Repo:
                 return postgresql.insert(row_cls)
             case other:
                 raise NotImplementedError(f"no upsert for the {other} dialect")
+
+
+def _utc(at: datetime) -> datetime:
+    """An aggregate's datetime (SQLite hands it back naive, and as text): aware UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -616,6 +623,42 @@ class SqlCheckInRepo(_Repo, CheckInRepo):
         )
         return await self._list(CheckIn, stmt)
 
+    async def scheduled_for(self, member_ids: Sequence[str], until: datetime) -> Sequence[CheckIn]:
+        if not member_ids:
+            return []
+        stmt = (
+            select(CheckInRow)
+            .where(
+                CheckInRow.member_id.in_(set(member_ids)),
+                CheckInRow.status == CheckInStatus.SCHEDULED.value,
+                CheckInRow.due_at <= until,
+            )
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+        )
+        return await self._claim(CheckIn, stmt)
+
+    async def in_group(self, group_id: str) -> Sequence[CheckIn]:
+        stmt = (
+            select(CheckInRow)
+            .where(CheckInRow.group_id == group_id)
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+        )
+        return await self._list(CheckIn, stmt)
+
+    async def last_sent(self, member_ids: Sequence[str]) -> Mapping[str, datetime]:
+        if not member_ids:
+            return {}
+        stmt = (
+            select(CheckInRow.member_id, func.max(CheckInRow.sent_at))
+            .where(CheckInRow.member_id.in_(set(member_ids)), CheckInRow.sent_at.is_not(None))
+            .group_by(CheckInRow.member_id)
+        )
+        return {
+            member_id: _utc(at)
+            for member_id, at in await self._session.execute(stmt)
+            if at is not None
+        }
+
     async def add(self, checkin: CheckIn) -> None:
         await self._add(CheckInRow(**to_values(checkin)))
 
@@ -901,6 +944,17 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
                         OutboxStatus.FAILED.value,
                     ]
                 ),
+            )
+        )
+
+    async def withdraw(self, key_prefix: str) -> int:
+        await self.flush()
+        return await self._delete(
+            delete(OutboxRow).where(
+                OutboxRow.key.startswith(key_prefix, autoescape=True),
+                OutboxRow.op == POST,
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.lease_until.is_(None),
             )
         )
 

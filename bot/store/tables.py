@@ -182,6 +182,9 @@ class AlertRow(Base):
     purged_at: Mapped[datetime | None]
     held_reason: Mapped[str | None] = mapped_column(String(32))
     topics: Mapped[list[str]] = mapped_column(Json)
+    target_choice_at: Mapped[datetime | None]
+    target_told_at: Mapped[datetime | None]
+    taken_by_id: Mapped[str | None] = mapped_column(ID)
 
 
 class ResponseRow(Base):
@@ -218,6 +221,7 @@ class CheckInRow(Base):
     sent_at: Mapped[datetime | None]
     answer: Mapped[str | None] = mapped_column(ENUM)
     answered_at: Mapped[datetime | None]
+    group_id: Mapped[str | None] = mapped_column(ID, index=True)
 
 
 class EvidenceRow(Base):

@@ -69,6 +69,8 @@ HANDLERS: dict[type, Handler] = {
     c.Digest: digest.preview,
     c.AnswerCheckIn: checkins.answer,
     c.ControlCheckIns: checkins.control,
+    c.ControlCheckInGroup: checkins.control_group,
+    c.ActOnEscalation: escalation.act,
     c.SuggestMessages: library.suggest,
     c.UseMessage: library.use,
     c.LibraryList: library.list_entries,
@@ -210,7 +212,7 @@ class Services:
                 f"undelivered:{item.id}",
                 notice(
                     self.copy("delivery.failed_title"),
-                    self.copy("delivery.failed_body", where=where, attempts=item.attempts),
+                    self.copy("delivery.failed_body", where=where, count=item.attempts),
                 ),
             )
             await ctx.audit("delivery_failed", detail={"item": item.id, "key": item.key})
@@ -258,19 +260,11 @@ class Services:
                 return 1
             due = await uow.checkins.due(ctx.now, min(room, CHECKIN_BATCH))
             if due:
-                # Claimed together (SKIP LOCKED on PostgreSQL), their alerts, targets and
-                # identities read in one query each; all sent or none, in one commit.
-                alerts = {a.id: a for a in await uow.alerts.many([ch.alert_id for ch in due])}
-                await uow.members.many([ch.member_id for ch in due])  # kept by the session
-                await ctx.prefetch_identities(ch.member_id for ch in due)
-                worked = 0
-                for checkin in due:
-                    about = alerts.get(checkin.alert_id)
-                    if about is None:
-                        continue
-                    await self._in_collective(ctx, about.collective_id)
-                    await checkins.send_due(ctx, checkin, about)
-                    worked += 1
+                # Claimed together (SKIP LOCKED on PostgreSQL), with every other due
+                # check-in of the same people: each person is asked once about all of them.
+                # Their alerts, people and identities are read in one query each; all sent
+                # or none, in one commit.
+                worked = await checkins.send_due(ctx, due)
                 if worked:
                     await uow.commit()
                     self.on_commit()

@@ -115,11 +115,13 @@ class Ctx:
         if ref.id is not None:
             alert = await self.uow.alerts.get(ref.id)
             if alert is not None and alert.collective_id != collective.id:
-                raise Forged("error.no_alert", number="?", alert_id=ref.id)
+                raise Forged("error.no_alert_button", alert_id=ref.id)
         elif ref.number is not None:
             alert = await self.uow.alerts.by_number(collective.id, ref.number)
         if alert is None:
-            raise NotFound("error.no_alert", number=ref.number if ref.number else "?")
+            if ref.number is None:
+                raise NotFound("error.no_alert_button")
+            raise NotFound("error.no_alert", number=ref.number)
         return alert
 
     async def member(self, ref: MemberRef) -> Member:
@@ -234,8 +236,15 @@ class Ctx:
             )
             idents[member.id] = [i for i in idents[member.id] if i.platform == keep]
 
-    async def to_members(self, members: Iterable[Member], key: str, message: Message) -> int:
-        """Send privately to each member, on their preferred platform."""
+    async def to_members(
+        self,
+        members: Iterable[Member],
+        key: str,
+        message: Message,
+        due_at: datetime | None = None,
+    ) -> int:
+        """Send privately to each member, on their preferred platform (at `due_at`, when
+        it must wait: for the end of someone's quiet hours)."""
         people = list({m.id: m for m in members}.values())
         idents = await self._identities(
             [m.id for m in people] + [x.member_id for x in message.mentions]
@@ -253,6 +262,7 @@ class Ctx:
                 "dm",
                 ident.user,
                 _addressed(message, ident.platform, ident.workspace, idents),
+                due_at=due_at,
             )
             sent += 1
         return sent
@@ -325,6 +335,7 @@ class Ctx:
         address: str,
         message: Message,
         unique: bool = False,
+        due_at: datetime | None = None,
     ) -> None:
         item_id = self.ids.new()
         idem = f"{key}|{op}|{platform}|{workspace}|{address}"
@@ -341,7 +352,7 @@ class Ctx:
                 op=op,
                 payload=to_dict(message),
                 created_at=self.now,
-                due_at=self.now,
+                due_at=max(due_at or self.now, self.now),
             )
         )
 
