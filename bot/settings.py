@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     # hour and the digest's load watch.
     links_file: Path | None = None
     late_consent_days: int = Field(default=7, ge=0, le=90)
-    checkin_hour: int = Field(default=10, ge=0, le=23)
+    checkin_hour: int = Field(default=9, ge=0, le=23)
     load_share: float = Field(default=0.4, gt=0, le=1)
     load_min: int = Field(default=3, ge=1, le=10_000)
     load_week_max: int = Field(default=10, ge=1, le=10_000)

@@ -37,7 +37,7 @@ class Policy:
     # Link rules (config/links.toml): shorteners are held for a lead, trackers refused.
     link_rules: LinkRules = field(default_factory=LinkRules)
     late_consent_days: int = 7  # a "yes" after a consent request expired still starts it
-    checkin_hour: int = 10  # check-ins go at this local hour, outside quiet hours
+    checkin_hour: int = 9  # check-ins go at this local hour, outside quiet hours
     # The digest's care watch: a responder who gave at least load_share of the period's
     # responses (and at least load_min), or more than load_week_max in the week.
     load_share: float = 0.4

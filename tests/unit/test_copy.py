@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.copy import PLURAL_FORMS, Copy, flatten
+from bot.core.copy import Copy, flatten
 from bot.core.model import (
     Action,
     AlertStatus,

@@ -368,7 +368,7 @@ async def test_a_leads_only_alert_reaches_only_the_leads_and_the_target(rally) -
 async def test_a_severe_leads_only_alert_is_never_sent_to_the_crowd(rally) -> None:
     alert = await rally.raise_alert("ana", "visibility=leads kinds=threat")
     offered = [b.label for _, m in all_messages(rally) for b in m.buttons]
-    assert rally.copy("button.target_rally") not in offered
+    assert rally.copy("button.crowd_named") not in offered
     assert rally.copy("button.safety_rally") not in offered
     # Even the crowd buttons' ids, typed by hand, can't call the crowd for a leads-only alert.
     assert not (await rally.act("ana", f"rally:target:{alert.id}:rally")).ok

@@ -12,6 +12,7 @@ from bot.core.copy import Copy
 from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
 from bot.core.model import Collective, OutboxItem
+from bot.core.packet import PacketRenderer
 from bot.core.parse import parse_action, parse_text
 from bot.core.policy import Policy
 from bot.core.ports import ChartRenderer, Clock, Ids, UnitOfWorkFactory
@@ -96,6 +97,7 @@ class Services:
         copy: Copy,
         policy: Policy,
         chart: ChartRenderer | None = None,
+        pdf: PacketRenderer | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
@@ -103,6 +105,7 @@ class Services:
         self.copy = copy
         self.policy = policy
         self.chart = chart
+        self.pdf = pdf
         # Called after every commit that may have written outbox rows (wakes the dispatcher).
         self.on_commit: Callable[[], None] = _nothing
 
@@ -167,6 +170,7 @@ class Services:
             copy=self.copy,
             policy=self.policy,
             caller=caller,
+            pdf=self.pdf,
         )
 
     async def seed_demo(self) -> Collective:

@@ -138,13 +138,12 @@ async def proceed(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> Mes
     return await triage(ctx, alert, target)
 
 
-def consent_message(ctx: Ctx, alert: Alert, raiser: Member, late: bool = False) -> Message:
+def consent_message(ctx: Ctx, alert: Alert, raiser: Member) -> Message:
     """Everything the target needs to decide: who raised it, what, where, what they wrote,
     the links (her own post too), who would see it and whether it names her; for a severe
     alert the safety resources at once, whatever she answers."""
     copy = ctx.copy
     lines = [
-        copy("consent.late") if late else "",
         copy(
             "consent.body",
             raiser=raiser.display_name,
@@ -176,6 +175,19 @@ def consent_message(ctx: Ctx, alert: Alert, raiser: Member, late: bool = False) 
             )
         )
     )
+    return Message(
+        title=copy("consent.title", number=alert.number),
+        blocks=tuple(blocks),
+        buttons=consent_buttons(ctx, alert),
+        has_attack_links=True,
+    )
+
+
+def consent_buttons(ctx: Ctx, alert: Alert) -> tuple[Button, ...]:
+    """Yes naming her, yes without her name, (for a severe alert) the safety team only, or
+    no; a leads-only alert has nothing to rally: yes or no."""
+    copy = ctx.copy
+    crowd = alert.visibility is not Visibility.LEADS
     buttons: list[Button] = []
     if crowd:
         buttons += [
@@ -191,12 +203,7 @@ def consent_message(ctx: Ctx, alert: Alert, raiser: Member, late: bool = False) 
             Button(action_id("consent", alert.id, "yes"), copy("button.consent_leads"), "primary")
         )
     buttons.append(Button(action_id("consent", alert.id, "no"), copy("button.consent_no")))
-    return Message(
-        title=copy("consent.title", number=alert.number),
-        blocks=tuple(blocks),
-        buttons=tuple(buttons),
-        has_attack_links=True,
-    )
+    return tuple(buttons)
 
 
 async def triage(ctx: Ctx, alert: Alert, target: Member, tell: bool = True) -> Message:

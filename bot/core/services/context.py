@@ -21,6 +21,7 @@ from bot.core.model import (
     OutboxItem,
     Role,
 )
+from bot.core.packet import PacketRenderer
 from bot.core.parse import mention_user
 from bot.core.policy import Policy
 from bot.core.ports import Ids, UnitOfWork
@@ -34,6 +35,7 @@ class Ctx:
     copy: Copy
     policy: Policy
     caller: Caller | None = None
+    pdf: PacketRenderer | None = None  # the evidence packet's PDF (None: Markdown and JSON)
     _member: Member | None = None
     _collective: Collective | None = None
     _known_identities: dict[str, list[Identity]] | None = None

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.core import commands as c
 from bot.core.errors import Conflict
-from bot.core.messages import Button, Message, Reply
+from bot.core.messages import Button, Reply
 from bot.core.model import (
     Alert,
     AlertStatus,
@@ -46,23 +46,17 @@ async def expire_consent(ctx: Ctx, alert: Alert) -> None:
                 copy("consent.expired_body"),
             ),
         )
-    if raiser is not None and ctx.policy.late_consent_days > 0 and not alert.purged_at:
-        from bot.core.services.alerts import consent_message
+    if ctx.policy.late_consent_days > 0 and not alert.purged_at:
+        from bot.core.services.alerts import consent_buttons
 
-        late = consent_message(ctx, alert, raiser, late=True)
+        # Short: her request (who raised it, the links) is still in her messages.
         await notices.tell_target(
             ctx,
             alert,
-            Message(
-                title=copy("consent.expired_target_title", number=alert.number),
-                blocks=(
-                    *notice(
-                        "", copy("consent.expired_target", days=ctx.policy.late_consent_days)
-                    ).blocks,
-                    *late.blocks,
-                ),
-                buttons=late.buttons,
-                has_attack_links=True,
+            notice(
+                copy("consent.expired_target_title", number=alert.number),
+                copy("consent.expired_target", count=ctx.policy.late_consent_days),
+                buttons=consent_buttons(ctx, alert),
             ),
         )
     await ctx.uow.alerts.save(alert)
