@@ -292,9 +292,9 @@ class OutboxRepo(Protocol):
         """Delete sent, superseded and failed rows created before this time (retention)."""
         ...
 
-    async def withdraw(self, key_prefix: str) -> int:
-        """Delete unsent, unclaimed posts whose key starts with this prefix (a newer message
-        replaces them)."""
+    async def withdraw(self, key_prefix: str, due_after: datetime) -> int:
+        """Delete unsent, unclaimed posts whose key starts with this prefix and that wait to
+        be sent after this time (a newer message takes their place)."""
         ...
 
     async def delete_dms_to(self, platform: str, user: str) -> int:

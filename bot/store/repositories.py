@@ -947,11 +947,12 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
             )
         )
 
-    async def withdraw(self, key_prefix: str) -> int:
+    async def withdraw(self, key_prefix: str, due_after: datetime) -> int:
         await self.flush()
         return await self._delete(
             delete(OutboxRow).where(
                 OutboxRow.key.startswith(key_prefix, autoescape=True),
+                OutboxRow.due_at > due_after,
                 OutboxRow.op == POST,
                 OutboxRow.status == OutboxStatus.PENDING.value,
                 OutboxRow.lease_until.is_(None),

@@ -733,12 +733,13 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
             del self._t.outbox[item_id]
         return len(doomed)
 
-    async def withdraw(self, key_prefix: str) -> int:
-        """Delete unsent, unclaimed posts whose key starts with this prefix."""
+    async def withdraw(self, key_prefix: str, due_after: datetime) -> int:
+        """Delete unsent, unclaimed posts whose key starts with this prefix, due after then."""
         doomed = [
             o.id
             for o in self._t.outbox.values()
             if o.key.startswith(key_prefix)
+            and o.due_at > due_after
             and o.op == "post"
             and o.status is OutboxStatus.PENDING
             and o.lease_until is None

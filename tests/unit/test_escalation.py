@@ -252,3 +252,98 @@ async def test_a_later_wave_calls_more_hands_and_the_channel_keeps_the_live_tall
     updates = [s for s in rally.outbox(key=f"rally:{alert.id}") if s.op == "update"]
     assert {s.to for s in updates} == {("channel", "#rally")}
     assert rally.copy("rally.tally", on_it=2, done=0, cant=0) in updates[-1].text
+
+
+# --- acting on an escalation -------------------------------------------------------------------
+
+
+async def escalated(rally, options: str = "") -> tuple:
+    alert = await rally.raise_alert("ana", options)
+    rally.clock.advance(WAIT)
+    await rally.services.run_due()
+    (told,) = escalations(rally, alert)
+    return alert, told
+
+
+async def test_call_more_now_calls_the_next_wave_at_once(make_rally) -> None:
+    rally = await make_rally(rally_cap=1)
+    alert, told = await escalated(rally)
+    assert rally.rallied(alert) == ["ben", "cam"]
+
+    reply = await rally.press("lee", told, rally.copy("button.widen"))
+
+    assert rally.copy("escalation.done_widen", count=1, number=1) in reply.message.plain_text()
+    assert rally.rallied(alert) == ["ben", "cam", "dee"]
+    assert len(rally.outbox(key=f"rally:{alert.id}:wave2")) == 1
+    event = rally.audit("escalation_widen")[-1]
+    assert (event.actor_id, event.alert_id, event.detail) == (
+        rally.member("lee").id,
+        alert.id,
+        {"called": "1"},
+    )
+    again = await rally.press("lee", told, rally.copy("button.widen"))
+    assert rally.copy("escalation.done_widen", count=0, number=1) in again.message.plain_text()
+
+
+async def test_page_everyone_available_calls_every_responder_not_yet_called(make_rally) -> None:
+    rally = await make_rally(rally_cap=1)
+    await rally.say("lee", "role sam responder")
+    alert, told = await escalated(rally)
+
+    reply = await rally.press("lee", told, rally.copy("button.page_all"))
+
+    assert rally.copy("escalation.done_page_all", count=2, number=1) in reply.message.plain_text()
+    assert sorted(rally.rallied(alert)) == ["ben", "cam", "dee", "sam"]
+    assert rally.audit("escalation_page_all")[-1].detail == {"called": "2"}
+
+
+async def test_a_lead_takes_it_on_personally(rally) -> None:
+    alert, told = await escalated(rally)
+
+    reply = await rally.press("lee", told, rally.copy("button.take"))
+
+    assert rally.copy("escalation.done_take", number=1) in reply.message.plain_text()
+    taken = rally.alert(1)
+    assert (taken.taken_by_id, taken.escalate_at) == (rally.member("lee").id, None)
+    assert taken.first_response_at == rally.clock.now()
+    assert (
+        rally.copy("escalation.taken_target", name="Lee")
+        in rally.last_dm("ana", prefix="standing:").text
+    )
+    status = (await rally.say("ana", "status #1")).message.plain_text()
+    assert rally.copy("stage.active_taken", lead="Lee") in status
+    assert "Lee (on it)" in rally.outbox(key=f"rally:{alert.id}")[-1].text
+    assert rally.audit("escalation_take")[-1].actor_id == rally.member("lee").id
+    rally.clock.advance(WAIT * 4)
+    await rally.services.run_due()
+    assert len(escalations(rally, alert)) == 1
+    # Someone else taking it too is told who has it.
+    await rally.say("lee", "role sam lead")
+    other = await rally.press("sam", told, rally.copy("button.take"))
+    assert not other.ok
+    assert rally.copy("error.already_taken", name="Lee", number=1) in other.message.plain_text()
+
+
+async def test_only_leads_act_on_an_escalation(rally) -> None:
+    _, told = await escalated(rally)
+    before = rally.snapshot()
+    for label in ("button.widen", "button.page_all", "button.take"):
+        reply = await rally.press("ben", told, rally.copy(label))
+        assert not reply.ok
+        assert rally.copy("error.leads_only") in reply.message.plain_text()
+    assert rally.snapshot() == before
+
+
+async def test_an_escalation_of_a_closed_alert_does_nothing(rally) -> None:
+    _, told = await escalated(rally)
+    await rally.say("ana", "standdown #1")
+    reply = await rally.press("lee", told, rally.copy("button.widen"))
+    assert not reply.ok
+    assert rally.copy("error.not_active", number=1) in reply.message.plain_text()
+
+
+async def test_an_anonymous_alert_counts_the_silent_responders_without_names(make_rally) -> None:
+    rally = await make_rally(rally_cap=2)
+    _, told = await escalated(rally, "anonymous=yes")
+    assert rally.copy("escalation.silent_count", count=2) in told.text
+    assert "Ben" not in told.text and "Cam" not in told.text

@@ -47,7 +47,7 @@ async def tell_target(
     collective = await ctx.collective()
     prefix = f"standing:{alert.id}:"
     last = alert.target_told_at
-    if last is not None and last > ctx.now and await ctx.uow.outbox.withdraw(prefix):
+    if last is not None and last > ctx.now and await ctx.uow.outbox.withdraw(prefix, ctx.now):
         due = last  # the waiting message's turn: the latest news takes it
     else:
         due = max(ctx.now, last + NOTICE_GAP) if last is not None else ctx.now

@@ -199,7 +199,9 @@ async def remind_leads(ctx: Ctx, alert: Alert) -> None:
 
 async def suspend(ctx: Ctx, cmd: c.Suspend) -> Reply:
     """A suspended member can do nothing and is rallied by no one, at once; the alerts they
-    raised that are still open are closed (a genuine target can raise their own)."""
+    raised that are still open are closed (a genuine target can raise their own, and hears
+    that this one closed)."""
+    from bot.core.services import notices, safety
     from bot.core.services.rally import refresh_tally
 
     lead = await ctx.lead()
@@ -218,8 +220,21 @@ async def suspend(ctx: Ctx, cmd: c.Suspend) -> Reply:
             if alert.raised_by_id != member.id:
                 continue
             was_active = alert.status is AlertStatus.ACTIVE
+            asked = safety.target_knows(alert) or alert.status is AlertStatus.PENDING_CONSENT
             alert.status, alert.close_reason = AlertStatus.CLOSED, CloseReason.SUSPENDED
             alert.closed_at, alert.closed_by_id, alert.escalate_at = ctx.now, lead.id, None
+            if asked and alert.target_id != member.id:
+                # Someone else closed an alert about her: she hears it (not why).
+                await notices.tell_target(
+                    ctx,
+                    alert,
+                    notice(
+                        ctx.copy("standdown.target_title", number=alert.number),
+                        ctx.copy(
+                            "standdown.target_body", name=lead.display_name, number=alert.number
+                        ),
+                    ),
+                )
             await ctx.uow.alerts.save(alert)
             await upkeep.after_close(ctx, alert)
             if was_active:
