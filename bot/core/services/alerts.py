@@ -562,15 +562,19 @@ async def status(ctx: Ctx, cmd: c.ShowStatus) -> Reply:
             help=list_words(copy, "want", list(alert.help_wanted)),
         ),
     ]
+    waits: Block | None = None
     if insider:
         lines.append(copy("status.anonymous" if alert.anonymous else "status.named"))
         if alert.is_severe and alert.is_open and alert.status is not AlertStatus.ACTIVE:
-            lines.extend(safety.gates(ctx, alert, target))
-        else:
-            lines.extend(copy(f"gate.held_{r}") for r in held_reasons(alert))
+            waits = safety.waits_block(ctx, alert, target)
+        elif alert.held_reason:
+            reasons = [copy(f"gate.held_{r}") for r in held_reasons(alert)]
+            waits = para("\n".join(reasons), heading=copy("safety.waits_heading"))
         evidence = await ctx.uow.evidence.for_alert(alert.id)
         lines.append(copy("status.evidence", count=len(evidence)))
     blocks = [para(line) for line in lines if line]
+    if waits is not None:
+        blocks.append(waits)
     if await sees_details(ctx, actor, alert):
         if alert.target_post and (insider or not alert.anonymous):
             blocks.append(Block((Link(alert.target_post),), copy("status.post_heading")))

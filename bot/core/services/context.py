@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.commands import AlertRef, Caller, MemberRef
 from bot.core.copy import Copy
@@ -39,6 +39,7 @@ class Ctx:
     _member: Member | None = None
     _collective: Collective | None = None
     _known_identities: dict[str, list[Identity]] | None = None
+    _written: int = 0  # outbox rows written so far, to keep their order (see _enqueue)
 
     # --- who is asking -------------------------------------------------------------
 
@@ -341,6 +342,10 @@ class Ctx:
     ) -> None:
         item_id = self.ids.new()
         idem = f"{key}|{op}|{platform}|{workspace}|{address}"
+        # Rows go out oldest first: a microsecond apart, the messages of one transaction go
+        # in the order they were written (the safety leads' before a consent request).
+        created = self.now + timedelta(microseconds=self._written)
+        self._written += 1
         await self.uow.outbox.add(
             OutboxItem(
                 id=item_id,
@@ -353,7 +358,7 @@ class Ctx:
                 address=address,
                 op=op,
                 payload=to_dict(message),
-                created_at=self.now,
+                created_at=created,
                 due_at=max(due_at or self.now, self.now),
             )
         )

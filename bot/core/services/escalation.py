@@ -182,7 +182,7 @@ def _silent_line(ctx: Ctx, alert: Alert, silent: list[Member]) -> str:
         return ""
     if alert.anonymous:
         return ctx.copy("escalation.silent_count", count=len(silent))
-    names = ", ".join(m.display_name for m in silent)
+    names = ", ".join(sorted(m.display_name for m in silent))
     return ctx.copy("escalation.silent", count=len(silent), names=names)
 
 

@@ -5,6 +5,8 @@ are in docs/safety.md."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core import commands as c
 from bot.core.errors import Conflict, NotAllowed
 from bot.core.messages import Block, Button, Link, Message, Reply, para
@@ -87,11 +89,11 @@ def safety_message(
         ),
         copy("safety.anonymous") if alert.anonymous else "",
     ]
-    waits = gates(ctx, alert, target)
+    waits = waits_block(ctx, alert, target)
     blocks = [para(line) for line in lines if line]
     blocks.extend(details_blocks(ctx, alert))
-    if waits:
-        blocks.append(para("\n".join(waits), heading=copy("safety.waits_heading")))
+    if waits is not None:
+        blocks.append(waits)
     blocks.append(para(copy("safety.resources"), heading=copy("safety.resources_heading")))
     if crowd_possible(alert):
         blocks.append(para(copy("safety.lead_question")))
@@ -205,9 +207,20 @@ async def decide(ctx: Ctx, cmd: c.SafetyDecision) -> Reply:
             lines.append(copy("safety.rally_recorded", name=name))
         else:
             lines.append(copy("safety.kept_lead", name=name))
-        lines.extend(gates(ctx, alert, target))
     lines.insert(0, copy("status.stage", stage=stage(copy, alert, target.display_name, False)))
-    return Reply(notice(title, *lines))
+    message = notice(title, *lines)
+    waits = waits_block(ctx, alert, target)
+    if waits is not None and alert.status is not AlertStatus.ACTIVE:
+        message = replace(message, blocks=(*message.blocks, waits))
+    return Reply(message)
+
+
+def waits_block(ctx: Ctx, alert: Alert, target: Member | None) -> Block | None:
+    """What the crowd still waits for, under its heading (None: nothing)."""
+    waits = gates(ctx, alert, target)
+    if not waits:
+        return None
+    return para("\n".join(waits), heading=ctx.copy("safety.waits_heading"))
 
 
 async def after_choices(ctx: Ctx, alert: Alert, target: Member, tell: bool = True) -> int | None:

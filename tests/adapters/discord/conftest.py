@@ -166,12 +166,13 @@ class World:
             await asyncio.sleep(0.05)
 
     async def pending(self) -> int:
-        """Outbox rows not yet sent (nor parked)."""
+        """Outbox rows due by now and not yet sent (nor parked); a message that waits for
+        its time (someone's quiet hours, an hour between two notices) is not pending yet."""
         assert self.runtime is not None
         async with self.runtime.engine.connect() as connection:
             count = await connection.scalar(
-                text("SELECT count(*) FROM outbox WHERE status = :pending"),
-                {"pending": OutboxStatus.PENDING.value},
+                text("SELECT count(*) FROM outbox WHERE status = :pending AND due_at <= :now"),
+                {"pending": OutboxStatus.PENDING.value, "now": self.clock.now()},
             )
         return int(count or 0)
 
