@@ -262,6 +262,20 @@ class SqlMemberRepo(_Repo, MemberRepo):
         }
         return [found[i] for i in dict.fromkeys(member_ids) if i in found]
 
+    async def lock_many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        if not member_ids:
+            return []
+        # FOR UPDATE in id order (no two workers wait on each other in a cycle); SQLite runs
+        # one transaction at a time already. populate_existing re-reads rows held.
+        stmt = (
+            select(MemberRow)
+            .where(MemberRow.id.in_(set(member_ids)))
+            .order_by(MemberRow.id)
+            .with_for_update()
+        )
+        rows = await self._session.scalars(stmt, execution_options={"populate_existing": True})
+        return [to_domain(Member, row) for row in rows]
+
     async def add(self, member: Member) -> None:
         await self._add(MemberRow(**to_values(member)))
 

@@ -216,6 +216,14 @@ class MemoryMemberRepo(_Repo, MemberRepo):
             if i in self._t.members
         ]
 
+    async def lock_many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        """Transactions are serialised here already: the members, in id order."""
+        return [
+            copy.deepcopy(self._t.members[i])
+            for i in sorted(set(member_ids))
+            if i in self._t.members
+        ]
+
     async def add(self, member: Member) -> None:
         _insert(self._t.members, member.id, member, self._UNIQUE)
 

@@ -56,10 +56,12 @@ async def send_due(ctx: Ctx, due: Sequence[CheckIn]) -> int:
         return 0
     uow = ctx.uow
     member_ids = sorted({ch.member_id for ch in due})
+    # Their rows locked first: another worker asking the same person waits, then sees when
+    # she was last asked (one message a day).
+    people = {m.id: m for m in await uow.members.lock_many(member_ids)}
     rows = list(await uow.checkins.scheduled_for(member_ids, ctx.now))
     rows += [ch for ch in due if ch.id not in {r.id for r in rows}]
     alerts = {a.id: a for a in await uow.alerts.many(sorted({ch.alert_id for ch in rows}))}
-    people = {m.id: m for m in await uow.members.many(member_ids)}
     last = await uow.checkins.last_sent(member_ids)
     await ctx.prefetch_identities(member_ids)
     handled = 0

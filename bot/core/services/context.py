@@ -39,7 +39,6 @@ class Ctx:
     _member: Member | None = None
     _collective: Collective | None = None
     _known_identities: dict[str, list[Identity]] | None = None
-    _written: int = 0  # outbox rows written so far, to keep their order (see _enqueue)
 
     # --- who is asking -------------------------------------------------------------
 
@@ -245,9 +244,11 @@ class Ctx:
         key: str,
         message: Message,
         due_at: datetime | None = None,
+        first: bool = False,
     ) -> int:
         """Send privately to each member, on their preferred platform (at `due_at`, when
-        it must wait: for the end of someone's quiet hours)."""
+        it must wait: for the end of someone's quiet hours; `first`: before anything else
+        this transaction sends)."""
         people = list({m.id: m for m in members}.values())
         idents = await self._identities(
             [m.id for m in people] + [x.member_id for x in message.mentions]
@@ -266,11 +267,14 @@ class Ctx:
                 ident.user,
                 _addressed(message, ident.platform, ident.workspace, idents),
                 due_at=due_at,
+                first=first,
             )
             sent += 1
         return sent
 
-    async def to_leads(self, key: str, message: Message, safety_only: bool = False) -> None:
+    async def to_leads(
+        self, key: str, message: Message, safety_only: bool = False, first: bool = False
+    ) -> None:
         """Reach the leads: the leads channel where one is set, else a DM to each lead.
 
         Safety matters go to the safety leads by DM (every lead where there is none), so a
@@ -278,7 +282,7 @@ class Ctx:
         """
         if safety_only:
             safety = await self.leads(safety_only=True)
-            await self.to_members(safety or await self.leads(), key, message)
+            await self.to_members(safety or await self.leads(), key, message, first=first)
         elif (await self.to_channel(Channel.LEADS, key, message)).count == 0:
             await self.to_members(await self.leads(), key, message)
 
@@ -339,13 +343,13 @@ class Ctx:
         message: Message,
         unique: bool = False,
         due_at: datetime | None = None,
+        first: bool = False,
     ) -> None:
         item_id = self.ids.new()
         idem = f"{key}|{op}|{platform}|{workspace}|{address}"
-        # Rows go out oldest first: a microsecond apart, the messages of one transaction go
-        # in the order they were written (the safety leads' before a consent request).
-        created = self.now + timedelta(microseconds=self._written)
-        self._written += 1
+        # Rows go out oldest first; a message marked `first` (the safety leads' case) is a
+        # microsecond older than the rest of its transaction, so it goes before them.
+        created = self.now - timedelta(microseconds=1) if first else self.now
         await self.uow.outbox.add(
             OutboxItem(
                 id=item_id,

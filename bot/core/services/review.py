@@ -153,13 +153,16 @@ async def release(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> Non
         raiser.trusted = True
         await ctx.uow.members.save(raiser)
     await ctx.audit("alert_released", alert, reason=",".join(reasons))
-    await ctx.to_members(
-        [raiser],
-        f"released:{alert.id}",
-        notice(
-            ctx.copy("held.released_title", number=alert.number), ctx.copy("held.released_body")
-        ),
-    )
+    if not (alert.is_severe and raiser.id == target.id):
+        # (The target of a severe alert hears the safety lead's decision itself instead.)
+        await ctx.to_members(
+            [raiser],
+            f"released:{alert.id}",
+            notice(
+                ctx.copy("held.released_title", number=alert.number),
+                ctx.copy("held.released_body"),
+            ),
+        )
     await alerts.proceed(ctx, alert, raiser, target)
 
 

@@ -121,7 +121,10 @@ def safety_message(
 async def tell_safety_leads(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> None:
     """At once, whatever else the alert waits for (a lead's review, the target's consent)."""
     await ctx.to_leads(
-        f"safety:{alert.id}", safety_message(ctx, alert, raiser, target), safety_only=True
+        f"safety:{alert.id}",
+        safety_message(ctx, alert, raiser, target),
+        safety_only=True,
+        first=True,  # before the target's resources, a consent request or anything else
     )
     await ctx.audit("safety_leads_told", alert, waits=",".join(held_reasons(alert)))
 
