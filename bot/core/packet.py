@@ -39,4 +39,6 @@ class PacketRenderer(Protocol):
     """Lays a packet out as a PDF; None where the PDF library is missing (Markdown and JSON
     still go)."""
 
-    def pdf(self, packet: Packet) -> bytes: ...
+    async def pdf(self, packet: Packet) -> bytes:
+        """The PDF's bytes (laid out off the event loop: a long packet takes a while)."""
+        ...

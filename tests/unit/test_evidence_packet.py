@@ -78,9 +78,9 @@ async def test_the_pdf_holds_every_item_with_its_hash(rally: Rally) -> None:
     assert real is not None
 
     class Spy:
-        def pdf(self, packet: Packet) -> bytes:
+        async def pdf(self, packet: Packet) -> bytes:
             captured.append(packet)
-            return real.pdf(packet)
+            return await real.pdf(packet)
 
     rally.services.pdf = Spy()
     _, _, _, js = await export(rally)
@@ -118,7 +118,7 @@ def test_non_latin_text_is_drawn_in_the_embedded_unicode_font() -> None:
     # Cyrillic, Greek and Arabic are drawn; what DejaVu Sans lacks (CJK) is written as a code.
     assert "Они опубликовали мой адрес" in shown and "Ελληνικά" in shown and "مرحبا" in shown
     assert "[U+4F8B][U+3048]" in shown
-    data = renderer.pdf(sample(NON_LATIN))
+    data = renderer.render(sample(NON_LATIN))
     assert data.startswith(b"%PDF-")
     assert b"/FontFile2" in data  # the font is embedded, so it reads the same anywhere
 
@@ -128,7 +128,7 @@ def test_without_a_unicode_font_nothing_is_lost_silently() -> None:
     shown = renderer.text(NON_LATIN)
     assert "[U+041E]" in shown  # the Cyrillic capital O
     assert all(ord(ch) in LATIN_1 or ch == "\n" for ch in shown)
-    assert renderer.pdf(sample(NON_LATIN)).startswith(b"%PDF-")
+    assert renderer.render(sample(NON_LATIN)).startswith(b"%PDF-")
 
 
 def test_invisible_and_direction_changing_characters_are_made_visible() -> None:
@@ -139,7 +139,7 @@ def test_invisible_and_direction_changing_characters_are_made_visible() -> None:
 @pytest.mark.parametrize("note", [HOSTILE_NOTE, NON_LATIN, "a" * 1000, "line\r\nline\tend"])
 def test_any_text_a_person_types_makes_a_pdf(note: str) -> None:
     for renderer in (FpdfPackets(), FpdfPackets(font=None)):
-        assert renderer.pdf(sample(note)).startswith(b"%PDF-")
+        assert renderer.render(sample(note)).startswith(b"%PDF-")
 
 
 # --- the Markdown: no forged headings, items, links or HTML ---------------------------------------

@@ -128,7 +128,9 @@ async def export(ctx: Ctx, cmd: c.ExportEvidence) -> Reply:
     ]
     if ctx.pdf is not None:
         document = packet_document(copy, collective.name, alert, names, items, whole, ctx.now)
-        files.insert(0, Attachment(f"{base}.pdf", "", "application/pdf", ctx.pdf.pdf(document)))
+        files.insert(
+            0, Attachment(f"{base}.pdf", "", "application/pdf", await ctx.pdf.pdf(document))
+        )
     message = Message(
         title=copy("evidence.packet_title", number=alert.number),
         blocks=(
