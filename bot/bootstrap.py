@@ -12,6 +12,7 @@ from bot.charts import MatplotlibCharts
 from bot.core.ports import Clock
 from bot.core.services import Services
 from bot.delivery.work import WorkQueue
+from bot.pdf import FpdfPackets
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 
@@ -58,5 +59,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Runtime:
         copy=settings.make_copy(),
         policy=settings.policy(),
         chart=MatplotlibCharts(),
+        pdf=FpdfPackets(),
     )
     return Runtime(settings=settings, engine=engine, services=services, clock=clock)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from bot.core.copy import Copy, flatten
 from bot.core.errors import BadInput
 from bot.core.library import DEFAULT_LIMITS, LibraryFile, parse_file
+from bot.core.links import LinkRules
 from bot.core.policy import Policy
 
 SECRETS = frozenset(
@@ -196,6 +197,14 @@ class Settings(BaseSettings):
     message_limits: dict[str, int] = Field(default_factory=dict)
     suggestions: int = Field(default=3, ge=1, le=5)
     copy_texts: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Issue 17: the link rules (config/links.toml unless set), late consent, the check-in
+    # hour and the digest's load watch.
+    links_file: Path | None = None
+    late_consent_days: int = Field(default=7, ge=0, le=90)
+    checkin_hour: int = Field(default=9, ge=0, le=23)
+    load_share: float = Field(default=0.4, gt=0, le=1)
+    load_min: int = Field(default=3, ge=1, le=10_000)
+    load_week_max: int = Field(default=10, ge=1, le=10_000)
 
     @field_validator("timezone")
     @classmethod
@@ -346,7 +355,34 @@ class Settings(BaseSettings):
             starter_library=self.starter_library(),
             message_limits=dict(self.message_limits),
             suggestions=self.suggestions,
+            link_rules=self.link_rules(),
+            late_consent_days=self.late_consent_days,
+            checkin_hour=self.checkin_hour,
+            load_share=self.load_share,
+            load_min=self.load_min,
+            load_week_max=self.load_week_max,
         )
+
+    def link_rules(self) -> LinkRules:
+        """The link rules, checked at start-up: the file named in the settings, else
+        config/links.toml beside the config file, else the one shipped with rallybot."""
+        path: Path | Traversable | None = self.links_file
+        if path is None:
+            own = config_path()
+            beside = own.parent / "links.toml" if own is not None else None
+            path = beside if beside is not None and beside.is_file() else shipped("links.toml")
+            if not path.is_file():
+                # The shipped rules are part of the safety path: never run without them.
+                raise ConfigError(
+                    "rallybot's own links.toml is missing from this installation: reinstall "
+                    "rallybot, or name a links file with RALLYBOT_LINKS_FILE"
+                )
+        data = load_toml(path)
+        lists = {name: data.get(name, []) for name in ("shorteners", "trackers")}
+        for name, hosts in lists.items():
+            if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+                raise ConfigError(f"links file {path}: {name} must be a list of host names")
+        return LinkRules.from_lists(lists["shorteners"], lists["trackers"])
 
     def starter_library(self) -> LibraryFile | None:
         """The starter library, checked at start-up: a broken or missing file named in the

@@ -89,6 +89,8 @@ class StandDown:
 class GiveConsent:
     alert: AlertRef
     yes: bool
+    anonymous: bool | None = None  # None: as raised; else whether the rally may name her
+    crowd: bool = True  # False: a severe alert for the safety team only
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,24 @@ class TargetSafetyChoice:
 
     alert: AlertRef
     rally: bool
+    anonymous: bool | None = None  # with rally: whether the rally may name her
+
+
+@dataclass(frozen=True)
+class ActOnEscalation:
+    """A lead acts on an escalation: call more now, page every available responder, or
+    take the alert on personally."""
+
+    alert: AlertRef
+    action: str  # "widen", "page_all" or "take"
+
+
+@dataclass(frozen=True)
+class ControlCheckInGroup:
+    """The target pauses or stops the check-ins of every alert one check-in asked about."""
+
+    group_id: str
+    action: str  # "pause" or "stop"
 
 
 @dataclass(frozen=True)
@@ -371,6 +391,8 @@ Command = (
     | Digest
     | AnswerCheckIn
     | ControlCheckIns
+    | ActOnEscalation
+    | ControlCheckInGroup
     | SuggestMessages
     | UseMessage
     | LibraryList

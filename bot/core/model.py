@@ -265,10 +265,13 @@ class Alert:
     close_reason: CloseReason | None = None
     closed_by_id: str | None = None
     purged_at: datetime | None = None  # personal data removed by the retention purge
-    held_reason: str | None = None  # "first_alert" or "brigading" while HELD
+    held_reason: str | None = None  # "first_alert", "brigading" or "link" while held
     topics: frozenset[str] = frozenset()  # from the collective's list: picks suggestions
     idle_notice_at: datetime | None = None  # the target and leads were told it closes soon
     kept_open_at: datetime | None = None  # someone pressed "Keep it open" (counts as activity)
+    target_choice_at: datetime | None = None  # when the target said crowd or not (target_ok)
+    target_told_at: datetime | None = None  # the last "where your alert stands" message
+    taken_by_id: str | None = None  # a lead who took the alert on personally
 
     @property
     def is_severe(self) -> bool:
@@ -281,6 +284,12 @@ class Alert:
     @property
     def on_behalf(self) -> bool:
         return self.raised_by_id != self.target_id
+
+    @property
+    def keeps_details_private(self) -> bool:
+        """Threats, doxxing, sexual harassment (and anything critical): the note and links
+        go only to those who take it on, never to the whole crowd."""
+        return self.is_severe
 
 
 @dataclass
@@ -316,6 +325,7 @@ class CheckIn:
     sent_at: datetime | None = None
     answer: CheckInAnswer | None = None
     answered_at: datetime | None = None
+    group_id: str | None = None  # the check-ins asked in one message share an id
 
 
 @dataclass

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from bot.core import commands as c
+from bot.core import links
 from bot.core.errors import BadInput, FieldError
 from bot.core.library import Draft, check_sources, check_text, check_topic
 from bot.core.model import (
@@ -382,14 +383,28 @@ def parse_action(action_id: str) -> c.Command:
                 return c.LibraryApprove(entry_id=ident)
             case "alert", "standdown", []:
                 return c.StandDown(ref)
-            case "consent", ("yes" | "no"), []:
-                return c.GiveConsent(ref, verb == "yes")
+            case "consent", "yes", []:
+                return c.GiveConsent(ref, True, anonymous=False)
+            case "consent", "yes_anon", []:
+                return c.GiveConsent(ref, True, anonymous=True)
+            case "consent", "safety", []:
+                return c.GiveConsent(ref, True, crowd=False)
+            case "consent", "no", []:
+                return c.GiveConsent(ref, False)
             case "safety", ("rally" | "hold"), []:
                 return c.SafetyDecision(ref, verb == "rally")
-            case "target", ("rally" | "hold"), []:
-                return c.TargetSafetyChoice(ref, verb == "rally")
+            case "target", "rally", []:
+                return c.TargetSafetyChoice(ref, True, anonymous=False)
+            case "target", "rally_anon", []:
+                return c.TargetSafetyChoice(ref, True, anonymous=True)
+            case "target", "hold", []:
+                return c.TargetSafetyChoice(ref, False)
+            case "escalation", ("widen" | "page_all" | "take"), []:
+                return c.ActOnEscalation(ref, verb)
             case "checkins", ("pause" | "stop" | "resume"), []:
                 return c.ControlCheckIns(ref, verb)
+            case "checkgroup", ("pause" | "stop"), []:
+                return c.ControlCheckInGroup(ident, verb)
             case "checkin", answer, []:
                 return c.AnswerCheckIn(ident, CheckInAnswer(answer))
             case "review", ("release" | "reject"), []:
@@ -455,7 +470,9 @@ def parse_link(word: str) -> str:
         or has_invisible(url)  # and the blanks that are letters to Unicode (U+3164, …)
     ):
         raise BadInput("error.bad_link", link=url[:80])
-    return url
+    # Links that hide where they go are refused here (bot/core/links.py); the host is
+    # shown in its punycode form from now on.
+    return links.normalise(url)
 
 
 def _unwrap_link(word: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.core.library import LibraryFile
+from bot.core.links import LinkRules
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Policy:
     starter_library: LibraryFile | None = None
     message_limits: Mapping[str, int] = field(default_factory=dict)  # over DEFAULT_LIMITS
     suggestions: int = 3  # suggestions shown at a time
+    # Link rules (config/links.toml): shorteners are held for a lead, trackers refused.
+    link_rules: LinkRules = field(default_factory=LinkRules)
+    late_consent_days: int = 7  # a "yes" after a consent request expired still starts it
+    checkin_hour: int = 9  # check-ins go at this local hour, outside quiet hours
+    # The digest's care watch: a responder who gave at least load_share of the period's
+    # responses (and at least load_min), or more than load_week_max in the week.
+    load_share: float = 0.4
+    load_min: int = 3
+    load_week_max: int = 10
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,11 @@ class MemberRepo(Protocol):
         (forgotten ones left out): the names a message built in it can hold."""
         ...
 
+    async def lock_many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        """These members as committed now, their rows locked until the transaction ends (in
+        id order), so two workers asking one person a check-in take turns."""
+        ...
+
     async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
         """Set last_rallied_at of these members, in one statement."""
         ...
@@ -231,6 +236,20 @@ class CheckInRepo(Protocol):
         """Check-ins of this collective's alerts that fell due in [start, end)."""
         ...
 
+    async def scheduled_for(self, member_ids: Sequence[str], until: datetime) -> Sequence[CheckIn]:
+        """Scheduled check-ins of these members due by `until`, oldest first (with a batch of
+        due ones: a person's are asked together)."""
+        ...
+
+    async def in_group(self, group_id: str) -> Sequence[CheckIn]:
+        """The check-ins asked in one message."""
+        ...
+
+    async def last_sent(self, member_ids: Sequence[str]) -> Mapping[str, datetime]:
+        """When each of these members was last asked a check-in (those never asked are left
+        out)."""
+        ...
+
     async def add(self, checkin: CheckIn) -> None: ...
     async def save(self, checkin: CheckIn) -> None: ...
     async def delete_for_member(self, member_id: str) -> int: ...
@@ -322,6 +341,11 @@ class OutboxRepo(Protocol):
 
     async def delete_settled_before(self, before: datetime) -> int:
         """Delete sent, superseded and failed rows created before this time (retention)."""
+        ...
+
+    async def withdraw(self, key_prefix: str, due_after: datetime) -> int:
+        """Delete unsent, unclaimed posts whose key starts with this prefix and that wait to
+        be sent after this time (a newer message takes their place)."""
         ...
 
     async def delete_dms_to(self, platform: str, user: str) -> int:

@@ -6,7 +6,17 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from bot.core.copy import Copy
 from bot.core.messages import Block, Button, Link, Mention, Message, Span, Text, para
-from bot.core.model import Alert, Help, Kind, Member, Response, ResponseState
+from bot.core.model import (
+    SEVERE_KINDS,
+    Alert,
+    AlertStatus,
+    Help,
+    Kind,
+    Member,
+    Response,
+    ResponseState,
+    Visibility,
+)
 
 
 def rally_key(alert: Alert) -> str:
@@ -17,10 +27,13 @@ def action_id(scope: str, ident: str, verb: str, *extra: str) -> str:
     return ":".join(("rally", scope, ident, verb, *extra))
 
 
-def target_label(copy: Copy, alert: Alert, target: Member | None, for_leads: bool) -> str:
-    """Who the alert is about, as this audience may know it."""
+def target_label(
+    copy: Copy, alert: Alert, target: Member | None, for_leads: bool, start: bool = False
+) -> str:
+    """Who the alert is about, as this audience may know it (`start`: it begins a
+    sentence)."""
     if target is None or (alert.anonymous and not for_leads):
-        return copy("alert.anonymous_target")
+        return copy("alert.anonymous_target_start" if start else "alert.anonymous_target")
     return target.display_name
 
 
@@ -96,19 +109,30 @@ def rally_message(
         para(
             copy(
                 "rally.what",
-                who=who,
+                who=target_label(copy, alert, target, for_leads=False, start=True),
                 kinds=kinds_text(copy, alert.kinds),
                 venue=copy(f"venue.{alert.venue}"),
             )
         ),
     ]
-    if alert.target_post and not alert.anonymous and Help.AMPLIFY in alert.help_wanted:
-        blocks.append(Block((Link(alert.target_post),), copy("rally.amplify_heading")))
-    if alert.note:
-        blocks.append(para(alert.note, heading=copy("rally.note_heading")))
-    blocks.append(Block(link_lines(alert.links), copy("rally.links_heading")))
+    private = alert.keeps_details_private
+    if private:
+        # A doxx or a threat repeated to a wider audience is itself harm: the note and
+        # every link go privately to those who press "I'm on it".
+        blocks.append(para(copy("rally.private_details")))
+    else:
+        if alert.target_post and not alert.anonymous and Help.AMPLIFY in alert.help_wanted:
+            blocks.append(Block((Link(alert.target_post),), copy("rally.amplify_heading")))
+        if alert.note:
+            blocks.append(para(alert.note, heading=copy("rally.note_heading")))
+        blocks.append(Block(link_lines(alert.links), copy("rally.links_heading")))
     blocks.append(para(copy("rally.help", help=list_words(copy, "want", list(alert.help_wanted)))))
-    blocks.append(para(copy("rally.practice"), heading=copy("rally.practice_heading")))
+    blocks.append(
+        para(
+            copy("rally.practice_private" if private else "rally.practice"),
+            heading=copy("rally.practice_heading"),
+        )
+    )
     if called:
         blocks.append(calling(copy, called))
     if live_tally:
@@ -124,6 +148,33 @@ def rally_message(
         title=copy("rally.title", number=alert.number, who=who),
         blocks=tuple(blocks),
         buttons=buttons,
+        has_attack_links=not private,
+    )
+
+
+def practice_for(copy: Copy, alert: Alert) -> list[str]:
+    """What to do, and not do, for each kind of severe attack in the alert."""
+    kinds = sorted(alert.kinds & SEVERE_KINDS)
+    return [copy(f"practice.{k}") for k in kinds] or [copy("practice.critical")]
+
+
+def private_details(copy: Copy, alert: Alert, target: Member | None) -> Message:
+    """For one responder who took a severe alert on: the practice, then the details the
+    crowd never sees (her own post unless anonymous, the note, the attack links)."""
+    blocks: list[Block] = [
+        para(line, heading=copy("details.practice_heading") if i == 0 else None)
+        for i, line in enumerate(practice_for(copy, alert))
+    ]
+    if alert.target_post and not alert.anonymous:
+        blocks.append(Block((Link(alert.target_post),), copy("details.post_heading")))
+    if alert.note:
+        blocks.append(para(alert.note, heading=copy("details.note_heading")))
+    if alert.links:
+        blocks.append(Block(link_lines(alert.links), copy("details.links_heading")))
+    blocks.append(para(copy("details.keep_private")))
+    return Message(
+        title=copy("details.title", number=alert.number),
+        blocks=tuple(blocks),
         has_attack_links=True,
     )
 
@@ -180,3 +231,41 @@ def notice(
     if links:
         blocks.append(Block(link_lines(links)))
     return Message(title=title, blocks=tuple(blocks), buttons=buttons, has_attack_links=bool(links))
+
+
+def held_reasons(alert: Alert) -> list[str]:
+    """Why a lead looks at a held alert first: "first_alert", "brigading", "link"."""
+    return [r for r in (alert.held_reason or "").split(",") if r]
+
+
+_SAFETY_STAGES: dict[tuple[bool | None, bool | None], str] = {
+    (None, None): "safety_open",
+    (None, True): "safety_target_yes",
+    (None, False): "safety_target_no",
+    (True, None): "safety_lead_yes",
+    (True, True): "safety_lead_yes",
+    (True, False): "safety_lead_yes_target_no",
+    (False, None): "safety_kept",
+    (False, False): "safety_kept",
+    (False, True): "safety_kept_target_yes",
+}
+
+
+def stage(copy: Copy, alert: Alert, who: str, you: bool, taker: str | None = None) -> str:
+    """Where the alert stands, truthfully, for someone who may know who it is about (`who`;
+    `you`: the target herself reads it)."""
+    key = f"stage.{alert.status}"
+    if alert.status is AlertStatus.SAFETY_REVIEW:
+        lead = None if alert.safety_lead_id is None else alert.safety_lead_ok
+        if alert.visibility is Visibility.LEADS:
+            key = "stage.safety_picked_up" if lead is not None else "stage.safety_leads_only"
+        else:
+            target = None if alert.target_choice_at is None else alert.target_ok
+            key = "stage." + _SAFETY_STAGES[(lead, target)]
+    elif alert.status is AlertStatus.ACTIVE and taker is not None:
+        key = "stage.active_taken"
+    elif alert.status is AlertStatus.CLOSED:
+        return copy("stage.closed", reason=copy(f"close.{alert.close_reason}"))
+    if you and copy.has(key + "_you"):
+        key += "_you"
+    return copy(key, who=who, lead=taker or "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
@@ -152,6 +152,13 @@ class _Repo:
                 raise NotImplementedError(f"no upsert for the {other} dialect")
 
 
+def _utc(at: datetime) -> datetime:
+    """An aggregate's datetime (SQLite hands it back naive, and as text): aware UTC."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def _rowcount(result: Result[Any]) -> int:
     assert isinstance(result, CursorResult)
     return result.rowcount
@@ -283,6 +290,22 @@ class SqlMemberRepo(_Repo, MemberRepo):
         }
         self._note(found.values())
         return [found[i] for i in dict.fromkeys(member_ids) if i in found]
+
+    async def lock_many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        if not member_ids:
+            return []
+        # FOR UPDATE in id order (no two workers wait on each other in a cycle); SQLite runs
+        # one transaction at a time already. populate_existing re-reads rows held.
+        stmt = (
+            select(MemberRow)
+            .where(MemberRow.id.in_(set(member_ids)))
+            .order_by(MemberRow.id)
+            .with_for_update()
+        )
+        rows = await self._session.scalars(stmt, execution_options={"populate_existing": True})
+        locked = [to_domain(Member, row) for row in rows]
+        self._note(locked)
+        return locked
 
     async def add(self, member: Member) -> None:
         await self._add(MemberRow(**to_values(member)))
@@ -737,6 +760,42 @@ class SqlCheckInRepo(_Repo, CheckInRepo):
         )
         return await self._list(CheckIn, stmt)
 
+    async def scheduled_for(self, member_ids: Sequence[str], until: datetime) -> Sequence[CheckIn]:
+        if not member_ids:
+            return []
+        stmt = (
+            select(CheckInRow)
+            .where(
+                CheckInRow.member_id.in_(set(member_ids)),
+                CheckInRow.status == CheckInStatus.SCHEDULED.value,
+                CheckInRow.due_at <= until,
+            )
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+        )
+        return await self._claim(CheckIn, stmt)
+
+    async def in_group(self, group_id: str) -> Sequence[CheckIn]:
+        stmt = (
+            select(CheckInRow)
+            .where(CheckInRow.group_id == group_id)
+            .order_by(CheckInRow.due_at, CheckInRow.id)
+        )
+        return await self._list(CheckIn, stmt)
+
+    async def last_sent(self, member_ids: Sequence[str]) -> Mapping[str, datetime]:
+        if not member_ids:
+            return {}
+        stmt = (
+            select(CheckInRow.member_id, func.max(CheckInRow.sent_at))
+            .where(CheckInRow.member_id.in_(set(member_ids)), CheckInRow.sent_at.is_not(None))
+            .group_by(CheckInRow.member_id)
+        )
+        return {
+            member_id: _utc(at)
+            for member_id, at in await self._session.execute(stmt)
+            if at is not None
+        }
+
     async def add(self, checkin: CheckIn) -> None:
         await self._add(CheckInRow(**to_values(checkin)))
 
@@ -1036,6 +1095,18 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
                         OutboxStatus.FAILED.value,
                     ]
                 ),
+            )
+        )
+
+    async def withdraw(self, key_prefix: str, due_after: datetime) -> int:
+        await self.flush()
+        return await self._delete(
+            delete(OutboxRow).where(
+                OutboxRow.key.startswith(key_prefix, autoescape=True),
+                OutboxRow.due_at > due_after,
+                OutboxRow.op == POST,
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.lease_until.is_(None),
             )
         )
 

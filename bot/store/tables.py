@@ -184,6 +184,9 @@ class AlertRow(Base):
     topics: Mapped[list[str]] = mapped_column(Json)
     idle_notice_at: Mapped[datetime | None]
     kept_open_at: Mapped[datetime | None]
+    target_choice_at: Mapped[datetime | None]
+    target_told_at: Mapped[datetime | None]
+    taken_by_id: Mapped[str | None] = mapped_column(ID)
 
 
 class ResponseRow(Base):
@@ -220,6 +223,7 @@ class CheckInRow(Base):
     sent_at: Mapped[datetime | None]
     answer: Mapped[str | None] = mapped_column(ENUM)
     answered_at: Mapped[datetime | None]
+    group_id: Mapped[str | None] = mapped_column(ID, index=True)
 
 
 class EvidenceRow(Base):

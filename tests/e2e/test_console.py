@@ -75,7 +75,7 @@ def test_raise_rally_respond_stand_down_and_check_in_until_a_lead_hears(tmp_path
         "/as ana",
         "/rally status #1",
         "/rally standdown #1",
-        "/clock +1d",
+        "/clock +2d",  # check-ins go at 09:00 the person's time: a day on, or two
         "/press I need help",
     )
     rally = section(out, "#rally", "Rally #1: Ana is under attack")
@@ -113,11 +113,11 @@ def test_an_alert_for_a_colleague_waits_for_their_consent(tmp_path: Path) -> Non
         tmp_path,
         "/as ben",
         "/rally alert https://www.instagram.com/p/abc for=ana they are piling on",
-        "/press Yes, rally the group",  # ben may not answer for ana
+        "/press Yes, and you may name me",  # ben may not answer for ana
         "/as ana",
-        "/press Yes, rally the group",
+        "/press Yes, and you may name me",
     )
-    waiting = out.split("/press Yes, rally the group")[0]
+    waiting = out.split("/press Yes, and you may name me")[0]
     assert "Rally #1" not in waiting  # nobody rallied before ana said yes
     assert "Only the person the alert is about can give consent" in out
     section(out, "DM to ana", "Alert #1: do you want the group's help?")
@@ -133,14 +133,14 @@ def test_a_threat_goes_to_the_safety_lead_first(tmp_path: Path) -> None:
         "/as sam",
         "/press Rally the crowd",
         "/as ana",
-        "/press Yes, I want the crowd",
+        "/press Yes, and you may name me",
     )
     before = out.split("sam> /press Rally the crowd")[0]
     assert "#rally" not in before  # no crowd yet
     review = section(out, "DM to sam", "Safety review: alert #1")
     assert "law enforcement" in review
     section(out, "DM to ana", "Alert #1: a safety lead is on it")
-    assert "Waiting for the target's choice." in out
+    assert "waiting for Ana's choice" in out
     section(out, "#rally", "Rally #1")
 
 
@@ -195,7 +195,7 @@ def test_the_library_suggests_in_the_rally_and_files_go_in_and_out(tmp_path: Pat
         "/rally library export",
     )
     assert "m25 is approved: it can be suggested now." in out
-    assert "1 messages added, 0 already in the library. Topics:" in out and "long-covid" in out
+    assert "1 message added, none already in the library. Topics:" in out and "long-covid" in out
     assert "missing.toml is not a file" in out
     suggestions = section(out, "only ben sees this", "1. Public reply")
     assert "  │ " in suggestions  # the block to copy
@@ -234,3 +234,48 @@ def test_the_digest_command_line_prints_any_week(tmp_path: Path) -> None:
     assert text.returncode == 0 and "weekly digest for 2026-W48" in text.stdout
     bad = cli(tmp_path, "digest", "--week", "last tuesday")
     assert bad.returncode == 2 and "isn't a week I understand" in bad.stderr
+
+
+def test_a_doxxing_alert_never_reaches_the_rally_channel_with_its_details(tmp_path: Path) -> None:
+    out = run_console(
+        tmp_path,
+        "/rally alert https://x.com/doxxer/status/1 link=https://pastebin.com/raw/ana-home "
+        "kinds=doxxing post=https://x.com/ana/status/9 they posted my home address",
+        "/as sam",
+        "/press Keep it with the safety team",
+        "/as ana",
+        "/press Yes, but don't name me",
+        "/as sam",
+        "/press Rally the crowd",
+        "/as ben",
+        "/press I'm on it",
+        "/as ana",
+        "/rally export #1",
+    )
+    before = out.split("sam> /press Keep it with the safety team")[0]
+    assert "#rally" not in before
+    # Ana asked for the crowd after the safety lead kept it: told the truth, and Sam heard.
+    assert "decided to keep this with the safety team for now" in out
+    assert "Ana would now like the crowd" in section(out, "DM to sam", "Alert #1: Ana's choice")
+    rally_posts = [p for p in out.split("── ")[1:] if p.startswith("#rally")]
+    assert rally_posts
+    for post in rally_posts:
+        for secret in ("pastebin", "doxxer", "ana/status/9", "home address", "Ana"):
+            assert secret not in post
+    details = section(out, "only ben sees this", "Alert #1: the details, for you only")
+    assert "https://pastebin.com/raw/ana-home" in details and "home address" in details
+    packet = section(out, "DM to ana", "Evidence packet: alert #1")
+    assert "[file alert-1-evidence.pdf" in packet and "[file alert-1-evidence.md" in packet
+
+
+def test_a_shortened_link_is_held_and_a_tracker_refused(tmp_path: Path) -> None:
+    out = run_console(
+        tmp_path,
+        "/rally alert https://grabify.link/ABC pile-on",
+        "/rally alert https://x.com/troll/1 post=https://bit.ly/my-post pile-on",
+        "/rally alert https://x.com@evil.example/ pile-on",
+    )
+    assert "records who opens it" in out
+    review = section(out, "#leads", "Review before rallying: alert #1")
+    assert "https://bit.ly/my-post" in review and "link shortener" in review
+    assert "a name before its address" in out

@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.store import schema
 from tests.fakes.slack import FakeSlack, User
 
 pytestmark = pytest.mark.e2e
@@ -115,6 +116,17 @@ def test_the_installed_wheel_runs_every_command_from_anywhere(image: Path, tmp_p
         cwd=tmp_path, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert all("site-packages" in path and str(ROOT) not in path for path in where)
+    # Every file the code loads from config/ and migrations/ travels in the wheel.
+    shipped_defaults, shipped_migrations = (Path(w) for w in where[1:])
+    wanted = [p.relative_to(ROOT / "config") for p in (ROOT / "config").glob("*.toml")]
+    assert wanted and all((shipped_defaults / name).is_file() for name in wanted), wanted
+    migration_files = [
+        p.relative_to(ROOT / "migrations")
+        for p in (ROOT / "migrations").rglob("*")
+        if p.is_file() and p.suffix in (".py", ".mako")
+    ]
+    missing = [m for m in migration_files if not (shipped_migrations / m).is_file()]
+    assert not missing, missing
     version = outside(image, tmp_path, "--version")
     assert version.returncode == 0 and version.stdout.startswith("rallybot ")
     config = outside(image, tmp_path, "config")
@@ -122,7 +134,7 @@ def test_the_installed_wheel_runs_every_command_from_anywhere(image: Path, tmp_p
     assert "bot/defaults/rallybot.toml" in config.stdout and "copy = " in config.stdout
     migrated = outside(image, tmp_path, "migrate", RALLYBOT_DATA_DIR=str(tmp_path))
     assert migrated.returncode == 0, migrated.stderr
-    assert "the database schema is at 0005" in migrated.stdout
+    assert f"the database schema is at {schema.head_revision()}" in migrated.stdout
     script = "\n".join(
         [
             "/rally alert https://x.com/troll/status/1 pile-on after my vaccine video",

@@ -241,6 +241,16 @@ class MemoryMemberRepo(_Repo, MemberRepo):
         self._note(*found)
         return found
 
+    async def lock_many(self, member_ids: Sequence[str]) -> Sequence[Member]:
+        """Transactions are serialised here already: the members, in id order."""
+        locked = [
+            copy.deepcopy(self._t.members[i])
+            for i in sorted(set(member_ids))
+            if i in self._t.members
+        ]
+        self._note(*locked)
+        return locked
+
     async def add(self, member: Member) -> None:
         _insert(self._t.members, member.id, member, self._UNIQUE)
         self._note(member)
@@ -601,6 +611,29 @@ class MemoryCheckInRepo(_Repo, CheckInRepo):
         ]
         return _copies(sorted(rows, key=lambda c: (c.due_at, c.id)))
 
+    async def scheduled_for(self, member_ids: Sequence[str], until: datetime) -> Sequence[CheckIn]:
+        """Scheduled check-ins of these members due by `until`, oldest first."""
+        wanted = set(member_ids)
+        rows = [
+            c
+            for c in self._t.checkins.values()
+            if c.member_id in wanted and c.status is CheckInStatus.SCHEDULED and c.due_at <= until
+        ]
+        return _copies(sorted(rows, key=lambda c: (c.due_at, c.id)))
+
+    async def in_group(self, group_id: str) -> Sequence[CheckIn]:
+        """The check-ins asked in one message."""
+        rows = [c for c in self._t.checkins.values() if c.group_id == group_id]
+        return _copies(sorted(rows, key=lambda c: (c.due_at, c.id)))
+
+    async def last_sent(self, member_ids: Sequence[str]) -> Mapping[str, datetime]:
+        """When each of these members was last asked a check-in."""
+        out: dict[str, datetime] = {}
+        for c in self._t.checkins.values():
+            if c.member_id in member_ids and c.sent_at is not None:
+                out[c.member_id] = max(out.get(c.member_id, c.sent_at), c.sent_at)
+        return out
+
     async def add(self, checkin: CheckIn) -> None:
         _insert(self._t.checkins, checkin.id, checkin)
 
@@ -821,6 +854,21 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         settled = (OutboxStatus.SENT, OutboxStatus.SUPERSEDED, OutboxStatus.FAILED)
         doomed = [
             o.id for o in self._t.outbox.values() if o.created_at < before and o.status in settled
+        ]
+        for item_id in doomed:
+            del self._t.outbox[item_id]
+        return len(doomed)
+
+    async def withdraw(self, key_prefix: str, due_after: datetime) -> int:
+        """Delete unsent, unclaimed posts whose key starts with this prefix, due after then."""
+        doomed = [
+            o.id
+            for o in self._t.outbox.values()
+            if o.key.startswith(key_prefix)
+            and o.due_at > due_after
+            and o.op == "post"
+            and o.status is OutboxStatus.PENDING
+            and o.lease_until is None
         ]
         for item_id in doomed:
             del self._t.outbox[item_id]

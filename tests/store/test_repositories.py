@@ -773,6 +773,34 @@ async def test_due_checkins_are_scheduled_due_and_in_order(
         assert await u.checkins.due(at(10), 10) == [late]
 
 
+async def test_a_persons_due_check_ins_their_group_and_when_they_were_last_asked(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, target, helper = world
+    first, second = an_alert(c, target, 1), an_alert(c, target, 2)
+    a = CheckIn(new_id(), first.id, target.id, at(5))
+    b = CheckIn(new_id(), second.id, target.id, at(1))
+    later = CheckIn(new_id(), second.id, target.id, at(50))
+    theirs = CheckIn(new_id(), first.id, helper.id, at(1))
+    asked = CheckIn(
+        new_id(), first.id, target.id, at(0), CheckInStatus.SENT, sent_at=at(3), group_id="g1"
+    )
+    older = CheckIn(
+        new_id(), second.id, target.id, at(0), CheckInStatus.SENT, sent_at=at(2), group_id="g1"
+    )
+    await seed(uow, first, second, a, b, later, theirs, asked, older)
+    async with uow() as u:
+        assert await u.checkins.scheduled_for([target.id], at(10)) == [b, a]
+        both = await u.checkins.scheduled_for([target.id, helper.id], at(10))
+        assert both == sorted([theirs, b, a], key=lambda ch: (ch.due_at, ch.id))
+        assert await u.checkins.scheduled_for([], at(10)) == []
+        assert {ch.id for ch in await u.checkins.in_group("g1")} == {asked.id, older.id}
+        assert await u.checkins.in_group("nope") == []
+        last = await u.checkins.last_sent([target.id, helper.id])
+        assert last == {target.id: at(3)}
+        assert last[target.id].tzinfo is not None
+
+
 # --- evidence and audit --------------------------------------------------------------------
 
 
@@ -796,6 +824,27 @@ async def test_evidence_and_audit(uow: Uow, world: tuple[Collective, Member, Mem
 
 
 # --- outbox --------------------------------------------------------------------------------
+
+
+async def test_a_waiting_message_is_withdrawn_and_nothing_else(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, _, _ = world
+    dm = {"address_kind": "dm", "address": "U1"}
+    waiting = an_outbox_item(c, key="standing:a1:100", due_at=at(60), **dm)
+    due_now = an_outbox_item(c, key="standing:a1:50", due_at=at(0), **dm)
+    claimed = an_outbox_item(c, key="standing:a1:200", due_at=at(90), lease_until=at(95), **dm)
+    other_alert = an_outbox_item(c, key="standing:a2:100", due_at=at(60), **dm)
+    like_sql = an_outbox_item(c, key="standing:a1_x:100", due_at=at(60), **dm)
+    await seed(uow, waiting, due_now, claimed, other_alert, like_sql)
+    async with uow() as u:
+        assert await u.outbox.withdraw("standing:a1:", at(10)) == 1
+        await u.commit()
+    async with uow() as u:
+        left = {o.key for o in await u.outbox.claim(at(94), at(99), 10, ["slack"])}
+        assert await u.outbox.posted("standing:a1:200")  # claimed: never withdrawn
+    # "_" is a LIKE wildcard: the prefix is matched literally.
+    assert left == {"standing:a1:50", "standing:a2:100", "standing:a1_x:100"}
 
 
 async def test_a_repeated_idempotency_key_is_ignored(

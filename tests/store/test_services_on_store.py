@@ -151,9 +151,16 @@ async def test_two_workers_never_send_one_check_in_twice(
                 select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING.value)
             )
         ]
-    assert sent == 18
+        waiting = await work.session.scalar(
+            select(func.count())
+            .select_from(CheckInRow)
+            .where(CheckInRow.status == CheckInStatus.SCHEDULED.value)
+        )
+    # Ana, Lee and Sam each have two alerts with three check-ins due: each is asked once,
+    # about both alerts (one message a day); whatever the other worker held waits a day.
     checkin_messages = [t for t in titles if t.startswith("Checking in after alert")]
-    assert len(checkin_messages) == 18  # one message per check-in, none twice
+    assert len(checkin_messages) == 3
+    assert sent + waiting == 18 and sent >= 6
     assert sum(done) >= 18
 
 

@@ -19,6 +19,7 @@ from bot.core.messages import Button, Message, Reply, from_dict
 from bot.core.model import Alert, AuditEvent, CheckIn, Collective, Member, OutboxItem
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.pdf import FpdfPackets
 from tests.fakes import FakeClock, MemoryStore, SeqIds, Tables
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,9 +215,10 @@ class Rally:
         assert reply.ok, reply.message.plain_text()
         return lead, await self.raise_alert(lead, "olga's own trouble")
 
-    def literal(self, key: str) -> str:
-        """The longest fixed part of a copy template, to find it in a formatted message."""
-        return max(re.split(r"\{[^}]*\}", self.copy.texts[key]), key=len)
+    def literal(self, key: str, count: int | None = None) -> str:
+        """The longest fixed part of a copy template (the form for `count`, of a plural
+        key), to find it in a formatted message."""
+        return max(re.split(r"\{[^}]*\}", self.copy.template(key, count)), key=len)
 
     async def edit_member(self, handle: str, **changes: Any) -> None:
         """Change a member the way an admin tool would: through a committed transaction."""
@@ -242,6 +244,7 @@ async def build_rally(policy: Policy | None = None, copy: Copy | None = None) ->
         copy=text,
         policy=policy or Policy(),
         chart=MatplotlibCharts(),
+        pdf=FpdfPackets(),
     )
     await services.seed_demo()
     return Rally(services, store, clock, text)

@@ -53,6 +53,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "checkin.": ("paused", "resumed", "stopped"),
     "digest.answer_": ("need_help", "struggling"),  # follow-up never lists "ok"
     "held.why_": ("first_alert", "brigading"),
+    "held.why_link_": ("shortener", "mixed_script"),
+    "gate.held_": ("first_alert", "brigading", "link"),
+    "stage.": tuple(AlertStatus),
+    "practice.": ("threat", "doxxing", "sexual_harassment"),
+    "escalation.done_": ("widen", "page_all"),
     "library.where_": ("support", "report"),  # replies and counters name the venue
     "library.status_": tuple(EntryStatus),
     "message_kind.": tuple(MessageKind),
@@ -199,6 +204,42 @@ def test_every_blank_a_template_has_is_filled_by_the_code(copy: Copy) -> None:
     ]
     # Each of these would show a person a literal "{placeholder}".
     assert unfilled == []
+
+
+def test_every_plural_key_is_given_its_count(copy: Copy) -> None:
+    """A key with .one/.other forms picks its form by `count`: every ask of one passes it."""
+    plural = [k for a in ASKS for k in a.keys if copy.is_plural(k)]
+    assert len(plural) > 20
+    missing = [
+        (ask.where, key)
+        for ask in ASKS
+        if ask.params is not None
+        for key in ask.keys
+        if copy.is_plural(key) and "count" not in ask.params
+    ]
+    assert missing == []
+
+
+def test_every_plural_key_has_one_and_other(copy: Copy) -> None:
+    # (venue.other is a platform, not a plural form: plural tables always have .one)
+    bases = {k.rsplit(".", 1)[0] for k in copy.texts if k.endswith((".one", ".zero"))}
+    assert bases
+    for base in bases:
+        assert f"{base}.other" in copy.texts and f"{base}.one" in copy.texts, base
+        assert base not in copy.texts, base
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"), [(0, "not used yet"), (1, "used once"), (2, "used 2 times")]
+)
+def test_a_plural_key_picks_the_form_that_fits_the_count(copy: Copy, count, expected) -> None:
+    assert copy("library.uses", count=count) == expected
+
+
+def test_a_plural_key_without_a_zero_form_uses_other_for_zero() -> None:
+    text = Copy({"x.y.one": "1 thing", "x.y.other": "{count} things"})
+    assert [text("x.y", count=n) for n in (0, 1, 5)] == ["0 things", "1 thing", "5 things"]
+    assert text.has("x.y") and text.keys_used_in("x.y") == {"count"}
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,23 @@ import pytest
 
 from bot.charts import HEIGHT_PX, WIDTH_PX, MatplotlibCharts
 from bot.core.errors import BadInput
+from bot.core.model import (
+    Action,
+    Alert,
+    AlertStatus,
+    CheckIn,
+    CheckInAnswer,
+    CheckInStatus,
+    CloseReason,
+    Collective,
+    Help,
+    Kind,
+    Response,
+    ResponseState,
+    Severity,
+    Venue,
+    Visibility,
+)
 from bot.core.services import digest
 from tests.unit.conftest import Rally
 
@@ -186,6 +203,7 @@ async def test_the_json_form_follows_its_schema(rally: Rally) -> None:
         "checkins",
         "follow_up",
         "load",
+        "load_total",
         "tiring",
         "new_members",
         "pending_members",
@@ -201,3 +219,174 @@ async def test_an_unknown_collective_or_week_is_refused_kindly(rally: Rally) -> 
     assert error.value.key == "error.which_collective"
     with pytest.raises(BadInput):
         await rally.services.digest_report(None, "2026-W99", False)
+
+
+# --- the care figures, computed by hand ------------------------------------------------------
+
+WEEK = digest.parse_week("2026-W48", "America/Chicago")  # Mon 23 Nov 06:00 UTC to 30 Nov
+AT = WEEK.start + timedelta(days=2)  # Wednesday 25 Nov, 06:00 UTC
+
+
+def _alert(n: int, raised: datetime, **more: object) -> Alert:
+    fields: dict[str, object] = {
+        "id": f"{n:032x}",
+        "collective_id": "c" * 32,
+        "number": n,
+        "target_id": "t" * 32,
+        "raised_by_id": "t" * 32,
+        "raised_at": raised,
+        "links": ("https://x.com/a",),
+        "kinds": frozenset({Kind.TROLLING}),
+        "severity": Severity.MEDIUM,
+        "help_wanted": frozenset({Help.REPORT}),
+        "visibility": Visibility.ALL,
+        "venue": Venue.X,
+        "status": AlertStatus.ACTIVE,
+        "activated_at": raised,
+    }
+    fields.update(more)
+    return Alert(**fields)  # type: ignore[arg-type]
+
+
+def _response(member: str, n: int, at: datetime, state: ResponseState, *acts: Action) -> Response:
+    return Response(f"{n:032x}", member, state, frozenset(acts), at, at)
+
+
+def _checkin(n: int, status: CheckInStatus, answer: CheckInAnswer | None = None) -> CheckIn:
+    return CheckIn(
+        f"{n:032x}", "1".zfill(32), "t" * 32, AT + timedelta(hours=n), status, None, answer
+    )
+
+
+def hand_counted_rows(now: datetime) -> digest.DigestRows:
+    """A week made to catch each old mistake, with every figure counted by hand below."""
+    alerts = [
+        # This week: answered after 6 minutes.
+        _alert(1, AT, kinds=frozenset({Kind.PILE_ON}), first_response_at=AT + timedelta(minutes=6)),
+        # Nobody answered in two hours: never answered.
+        _alert(2, AT, kinds=frozenset({Kind.TROLLING, Kind.MISINFORMATION}), venue=Venue.INSTAGRAM),
+        # Rallied ten minutes before the digest: not "never answered" yet (30-minute window).
+        _alert(
+            3, now - timedelta(minutes=10), kinds=frozenset({Kind.THREAT}), severity=Severity.HIGH
+        ),
+        # Leads-only: never meant to be answered.
+        _alert(4, AT, kinds=frozenset({Kind.DOXXING}), visibility=Visibility.LEADS),
+        # Stood down five minutes after the rally, before anyone could answer: not unanswered.
+        _alert(
+            5,
+            AT,
+            status=AlertStatus.CLOSED,
+            closed_at=AT + timedelta(minutes=5),
+            close_reason=CloseReason.STOOD_DOWN,
+        ),
+        # Last week: never answered.
+        _alert(6, AT - timedelta(days=7)),
+    ]
+    week = [_response("ben", 1, AT, ResponseState.DONE, Action.REPORTED, Action.AMPLIFIED)]
+    week += [_response("eve", 100 + i, AT, ResponseState.ON_IT) for i in range(11)]
+    week += [_response("cam", 1, AT, ResponseState.CANT)]
+    checkins = [
+        _checkin(1, CheckInStatus.ANSWERED, CheckInAnswer.OK),
+        _checkin(2, CheckInStatus.ANSWERED, CheckInAnswer.OK),
+        _checkin(3, CheckInStatus.ANSWERED, CheckInAnswer.STRUGGLING),
+        _checkin(4, CheckInStatus.ANSWERED, CheckInAnswer.NEED_HELP),
+        _checkin(5, CheckInStatus.SENT),
+        _checkin(6, CheckInStatus.SENT),
+        _checkin(7, CheckInStatus.SENT),
+        _checkin(8, CheckInStatus.SKIPPED),
+        _checkin(9, CheckInStatus.CANCELLED),
+        _checkin(10, CheckInStatus.CANCELLED),
+        _checkin(11, CheckInStatus.SCHEDULED),
+    ]
+    return digest.DigestRows(
+        alerts=alerts,
+        chart=[],
+        open_alerts=[a for a in alerts if a.status is not AlertStatus.CLOSED],
+        week_responses=week,
+        # 30 days: Ben 14, Eve 11 (all this week), Cam 2, Dee 1: 28 responses.
+        load={"ben": 14, "eve": 11, "cam": 2, "dee": 1},
+        checkins=checkins,
+        numbers={"1".zfill(32): 1},
+        names={"ben": "Ben", "eve": "Eve", "cam": "Cam", "dee": "Dee", "t" * 32: "Ana"},
+        new_members=[],
+        pending_members=[],
+    )
+
+
+def demo_collective() -> Collective:
+    return Collective(
+        id="c" * 32,
+        name="Demo collective",
+        timezone="America/Chicago",
+        created_at=AT - timedelta(days=100),
+        rally_cap=8,
+        escalation_wait_minutes=30,
+        escalation_min_responders=2,
+        escalation_max_steps=3,
+        checkin_offsets_hours=(24, 72, 168),
+        alerts_per_day=5,
+    )
+
+
+def test_a_hand_computed_week_figure_by_figure(copy) -> None:
+    now = AT + timedelta(hours=2)
+    data = digest.compute(demo_collective(), WEEK, now, hand_counted_rows(now), digest.Care())
+
+    assert data.alerts == [5, 4]  # #1-#5 this week, #6 the week before
+    assert data.by_kind == {
+        "doxxing": [1, 1],
+        "misinformation": [1, 1],
+        "pile_on": [1, 1],
+        "threat": [1, 1],
+        "trolling": [2, 1],  # #2 and #5 this week, #6 last week
+    }
+    assert data.by_platform == {"instagram": [1, 1], "x": [4, 3]}
+    assert sum(n for n, _ in data.by_platform.values()) == data.alerts[0]
+    assert data.by_severity == {"high": [1, 1], "medium": [4, 3]}
+    assert sum(n for n, _ in data.by_severity.values()) == data.alerts[0]
+    assert data.first_response == {"answered": 1, "median_minutes": 6.0, "p90_minutes": 6.0}
+    # Only #2 (two hours, nobody) this week; #6 the week before; #3, #4 and #5 are not.
+    assert data.unanswered == [1, 0]
+    assert data.responders_engaged == 2  # Ben and Eve; Cam said "can't"
+    assert data.actions == {"amplified": 1, "reported": 1}
+    # 11 due = 2 + 1 + 1 + 3 + 1 + 2 + 1.
+    assert data.checkins == {
+        "due": 11,
+        "ok": 2,
+        "struggling": 1,
+        "need_help": 1,
+        "unanswered": 3,
+        "skipped": 1,
+        "stopped": 2,
+        "waiting": 1,
+    }
+    assert sum(v for k, v in data.checkins.items() if k != "due") == data.checkins["due"]
+    # Ben gave 14 of the 28 responses (50% ≥ 40%, and at least 3); Eve 11 this week (> 10);
+    # Cam (2) and Dee (1) are well under both.
+    assert data.load_total == 28
+    assert data.tiring == ["Ben", "Eve"]
+    text = digest.render_text(copy, data)
+    assert "By kind: doxxing 1 (+1), misinformation 1 (+1), pile-on 1 (+1)" in text
+    assert "threats 1 (+1), trolling 2 (+1)" in text
+    assert (
+        "11 check-ins due: doing OK 2, still dealing with it 1, need help 1, not answered 3, "
+        "paused 1, stopped 2, not asked yet 1"
+    ) in text
+    assert "May be carrying too much (please check in with them): Ben, Eve" in text
+
+
+def test_one_responder_carrying_every_response_is_flagged(copy) -> None:
+    now = AT + timedelta(hours=2)
+    rows = hand_counted_rows(now)
+    rows = digest.DigestRows(**{**rows.__dict__, "load": {"ben": 14}, "week_responses": []})
+    data = digest.compute(demo_collective(), WEEK, now, rows, digest.Care())
+    assert data.tiring == ["Ben"]
+    assert copy("digest.not_tiring", count=14) not in digest.render_text(copy, data)
+
+
+def test_the_load_thresholds_come_from_the_settings(copy) -> None:
+    now = AT + timedelta(hours=2)
+    lenient = digest.Care(share=0.9, least=3, week_max=20)
+    data = digest.compute(demo_collective(), WEEK, now, hand_counted_rows(now), lenient)
+    assert data.tiring == []
+    assert copy("digest.not_tiring", count=28) in digest.render_text(copy, data)

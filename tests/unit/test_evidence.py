@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.errors import BadInput
 from bot.core.model import EvidenceKind
-from bot.core.services.evidence import classify
+from bot.core.services.evidence import classify, md_text
 
 LINK = "https://x.com/troll/status/1"
 
@@ -26,7 +26,8 @@ def evidence(rally) -> list:
     ("content", "kind", "stored"),
     [
         ("https://x.com/troll/status/2", EvidenceKind.LINK, "https://x.com/troll/status/2"),
-        ("HTTP://Example.org/a", EvidenceKind.LINK, "HTTP://Example.org/a"),
+        # Stored as every link is shown: scheme and host in lower case (punycode if need be).
+        ("HTTP://Example.org/a", EvidenceKind.LINK, "http://example.org/a"),
         ("case 12345", EvidenceKind.CASE, "12345"),
         ("Case #ABC-99", EvidenceKind.CASE, "ABC-99"),
         ("case: 77 (X safety)", EvidenceKind.CASE, "77 (X safety)"),
@@ -153,12 +154,14 @@ async def test_the_packet_is_markdown_and_json_with_a_correct_hash_per_item(rall
     assert rally.copy("evidence.exported", number=1, count=5) in reply.message.plain_text()
     (sent,) = rally.outbox(prefix="export:")
     assert sent.to == ("dm", who)
-    md, js = sent.message.attachments
+    pdf, md, js = sent.message.attachments
+    assert (pdf.filename, pdf.mime) == ("alert-1-evidence.pdf", "application/pdf")
+    assert pdf.payload.startswith(b"%PDF-")
     assert (md.filename, md.mime) == ("alert-1-evidence.md", "text/markdown")
     assert (js.filename, js.mime) == ("alert-1-evidence.json", "application/json")
 
     packet = json.loads(js.content)
-    assert packet["schema"] == "rallybot.evidence/1"
+    assert packet["schema"] == "rallybot.evidence/2"
     assert packet["collective"] == "Demo collective"
     assert packet["alert"]["number"] == 1
     assert packet["alert"]["target"] == "Ana"
@@ -176,10 +179,13 @@ async def test_the_packet_is_markdown_and_json_with_a_correct_hash_per_item(rall
         assert item["sha256"] == sha(item["content"])
         assert f"sha256: `{item['sha256']}`" in md.content
         assert item["content"] in md.content
-    assert md.content.startswith(f"# {rally.copy('evidence.packet_title', number=1)}\n")
+    assert md.content.startswith(f"# {md_text(rally.copy('evidence.packet_title', number=1))}\n")
     assert rally.copy("packet.footer") in md.content
     event = rally.audit("evidence_exported")[-1]
-    assert (event.actor_id, event.detail) == (rally.member(who).id, {"items": "5"})
+    assert (event.actor_id, event.detail) == (
+        rally.member(who).id,
+        {"items": "5", "packet": packet["packet_sha256"][:16]},
+    )
 
 
 async def test_every_export_is_a_new_private_message_and_a_new_audit_event(rally) -> None:
@@ -207,7 +213,7 @@ async def test_a_closed_alert_keeps_its_packet(rally) -> None:
 
     assert (await rally.say("ana", "export #1")).ok
 
-    md, js = rally.outbox(prefix="export:")[0].message.attachments
+    _, md, js = rally.outbox(prefix="export:")[0].message.attachments
     assert json.loads(js.content)["alert"]["closed_at"] == rally.clock.now().isoformat()
     assert rally.copy("packet.closed") in md.content
     assert [i["content"] for i in json.loads(js.content)["items"]] == [LINK, "1"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -212,7 +212,7 @@ async def test_alerts_are_rate_limited_per_member_over_a_rolling_day(rally) -> N
 
     refused = await rally.say("ana", f"alert {LINK}")
     assert not refused.ok
-    assert rally.copy("error.rate_limited", limit=5) in refused.message.plain_text()
+    assert rally.copy("error.rate_limited", count=5) in refused.message.plain_text()
     assert rally.snapshot() == before
     assert (await rally.say("ben", f"alert {LINK}")).ok
 
@@ -236,12 +236,19 @@ async def test_an_alert_for_someone_else_waits_for_their_consent(rally) -> None:
     assert rally.outbox(prefix="rally:") == []
     assert rally.checkins(alert) == []
     ask = rally.last_dm("ben", prefix="consent:")
-    assert labels(ask) == [rally.copy("button.consent_yes"), rally.copy("button.consent_no")]
+    assert labels(ask) == [
+        rally.copy("button.crowd_named"),
+        rally.copy("button.crowd_anonymous"),
+        rally.copy("button.consent_no"),
+    ]
     assert (
         rally.copy("consent.body", raiser="Ana", kinds=rally.copy("kind.unspecified"), venue="X")
         in ask.text
     )
     assert LINK in ask.text and ask.message.has_attack_links
+    # She sees who would see it and whether it names her, before she says yes.
+    assert rally.literal("consent.seen_by") in ask.text
+    assert rally.copy("consent.raised_named") in ask.text
     assert [s.to for s in rally.outbox()] == [("dm", "ben")]
 
 
@@ -251,7 +258,7 @@ async def test_only_the_target_can_consent(rally, who) -> None:
     ask = rally.last_dm("ben", prefix="consent:")
     before = rally.snapshot()
 
-    reply = await rally.press(who, ask, rally.copy("button.consent_yes"))
+    reply = await rally.press(who, ask, rally.copy("button.crowd_named"))
 
     assert not reply.ok
     assert rally.copy("error.not_your_consent") in reply.message.plain_text()
@@ -262,7 +269,7 @@ async def test_yes_triages_the_alert_and_tells_the_raiser(rally) -> None:
     await rally.say("ana", f"alert {LINK} for=ben")
     rally.clock.advance(timedelta(minutes=7))
 
-    reply = await rally.press_dm("ben", "consent:", "button.consent_yes")
+    reply = await rally.press_dm("ben", "consent:", "button.crowd_named")
 
     assert reply.ok
     alert = rally.alert(1)
@@ -272,9 +279,10 @@ async def test_yes_triages_the_alert_and_tells_the_raiser(rally) -> None:
     assert len(rally.posts_in("#rally", prefix="rally:")) == 1
     told = rally.last_dm("ana", prefix="consented:")
     assert rally.copy("consent.given_raiser", name="Ben") in told.text
-    assert [c.due_at - rally.clock.now() for c in rally.checkins(alert)] == [
-        timedelta(hours=h) for h in (24, 72, 168)
-    ]
+    # On the days of the offsets, at the check-in hour (09:00 in Chicago, 15:00 UTC).
+    assert [c.due_at for c in rally.checkins(alert)] == [
+        datetime(2026, 11, d, 15, 0, tzinfo=UTC) for d in (26, 28)
+    ] + [datetime(2026, 12, 2, 15, 0, tzinfo=UTC)]
     assert [e.action for e in rally.audit()][-2:] == ["consent_given", "alert_rallied"]
 
 
@@ -309,10 +317,12 @@ async def test_consent_is_given_once(rally) -> None:
     await rally.press("ben", ask, rally.copy("button.consent_no"))
     before = rally.snapshot()
 
-    again = await rally.press("ben", ask, rally.copy("button.consent_yes"))
+    again = await rally.press("ben", ask, rally.copy("button.crowd_named"))
 
     assert not again.ok
-    assert rally.copy("error.consent_not_pending", number=1) in again.message.plain_text()
+    closed = rally.copy("stage.closed", reason=rally.copy("close.declined"))
+    expected = rally.copy("error.consent_not_pending", number=1, stage=closed)
+    assert expected in again.message.plain_text()
     assert rally.snapshot() == before
 
 
@@ -337,21 +347,25 @@ async def test_a_severe_alert_goes_to_the_safety_leads_first(rally, options) -> 
     assert LINK in to_sam.text and to_sam.message.has_attack_links
     to_ana = rally.last_dm("ana", prefix="safety-target:")
     assert rally.copy("safety.resources") in to_ana.text
-    assert labels(to_ana) == [rally.copy("button.target_rally"), rally.copy("button.target_hold")]
+    assert labels(to_ana) == [
+        rally.copy("button.crowd_named"),
+        rally.copy("button.crowd_anonymous"),
+        rally.copy("button.target_hold"),
+    ]
     # Only the safety lead and the target hear of it: no channel, no other lead.
     assert sorted(s.to for s in rally.outbox()) == [("dm", "ana"), ("dm", "sam")]
 
 
 SAFETY_ORDERS = [
-    ([("ana", "target_rally"), ("sam", "safety_rally")], True),
-    ([("sam", "safety_rally"), ("ana", "target_rally")], True),
-    ([("ana", "target_rally"), ("sam", "safety_hold")], False),
-    ([("sam", "safety_hold"), ("ana", "target_rally")], False),
+    ([("ana", "crowd_named"), ("sam", "safety_rally")], True),
+    ([("sam", "safety_rally"), ("ana", "crowd_named")], True),
+    ([("ana", "crowd_named"), ("sam", "safety_hold")], False),
+    ([("sam", "safety_hold"), ("ana", "crowd_named")], False),
     ([("sam", "safety_rally"), ("ana", "target_hold")], False),
     ([("ana", "target_hold"), ("sam", "safety_rally")], False),
     ([("ana", "target_hold"), ("sam", "safety_hold")], False),
-    ([("ana", "target_hold"), ("sam", "safety_rally"), ("ana", "target_rally")], True),
-    ([("sam", "safety_hold"), ("ana", "target_rally"), ("sam", "safety_rally")], True),
+    ([("ana", "target_hold"), ("sam", "safety_rally"), ("ana", "crowd_named")], True),
+    ([("sam", "safety_hold"), ("ana", "crowd_named"), ("sam", "safety_rally")], True),
 ]
 
 
@@ -382,8 +396,8 @@ async def test_a_decision_is_recorded_and_says_who_we_wait_for(rally) -> None:
     reply = await rally.press_dm("sam", "safety:", "button.safety_rally")
     text = reply.message.plain_text()
     assert rally.copy("safety.decided_lead", number=1) in text
-    assert rally.copy("safety.waiting_target") in text
-    assert rally.copy("safety.waiting_lead") not in text
+    assert rally.copy("gate.target", name="Ana") in text
+    assert rally.copy("gate.safety") not in text
     assert rally.alert(1).safety_lead_ok is True
     assert rally.audit()[-1].action == "safety_rally_ok"
 
@@ -404,7 +418,7 @@ async def test_only_a_safety_lead_decides_when_the_collective_has_one(rally, who
 async def test_only_the_target_makes_the_targets_choice(rally, who) -> None:
     await rally.raise_alert("ana", "kinds=threat")
     before = rally.snapshot()
-    reply = await rally.press_dm(who, "safety-target:", "button.target_rally", owner="ana")
+    reply = await rally.press_dm(who, "safety-target:", "button.crowd_named", owner="ana")
     assert not reply.ok
     assert rally.copy("error.not_your_alert") in reply.message.plain_text()
     assert rally.snapshot() == before
@@ -419,7 +433,7 @@ async def test_any_lead_decides_when_the_collective_has_no_safety_lead(rally) ->
         review = rally.last_dm(lead, prefix="safety:")
         assert rally.copy("safety.resources") in review.text
     assert rally.dms("sam") == []
-    await rally.press_dm("ana", "safety-target:", "button.target_rally")
+    await rally.press_dm("ana", "safety-target:", "button.crowd_named")
     reply = await rally.press_dm("ben", "safety:", "button.safety_rally")
 
     assert reply.ok
@@ -433,8 +447,9 @@ async def test_without_a_safety_lead_a_severe_report_pending_consent_reaches_the
 ) -> None:
     await rally.say("lee", "role sam safety_lead off")
     await rally.say("ana", f"alert {LINK} for=ben kinds=threat")
-    heads_up = rally.last_dm("lee", prefix="consent-severe:")
-    assert rally.copy("safety.pending_consent_title", number=1) in heads_up.text
+    heads_up = rally.last_dm("lee", prefix="safety:")
+    assert rally.copy("safety.review_title", number=1) in heads_up.text
+    assert rally.copy("gate.consent", name="Ben") in heads_up.text
 
 
 async def test_a_severe_alert_for_someone_else_tells_the_safety_leads_while_consent_is_pending(
@@ -444,10 +459,11 @@ async def test_a_severe_alert_for_someone_else_tells_the_safety_leads_while_cons
 
     alert = rally.alert(1)
     assert alert.status is AlertStatus.PENDING_CONSENT
-    heads_up = rally.last_dm("sam", prefix="consent-severe:")
-    assert rally.copy("safety.pending_consent_title", number=1) in heads_up.text
+    heads_up = rally.last_dm("sam", prefix="safety:")
+    assert rally.copy("safety.review_title", number=1) in heads_up.text
+    assert rally.copy("gate.consent", name="Ben") in heads_up.text
     assert rally.rallied(alert) == []
-    await rally.press_dm("ben", "consent:", "button.consent_yes")
+    await rally.press_dm("ben", "consent:", "button.crowd_named")
     assert rally.alert(1).status is AlertStatus.SAFETY_REVIEW
     assert rally.rallied(alert) == []
 
@@ -455,7 +471,7 @@ async def test_a_severe_alert_for_someone_else_tells_the_safety_leads_while_cons
 async def test_a_safety_decision_on_an_alert_not_in_review_is_refused(rally) -> None:
     await rally.raise_alert("ana", "kinds=threat")
     decision = rally.last_dm("sam", prefix="safety:")
-    await rally.press_dm("ana", "safety-target:", "button.target_rally")
+    await rally.press_dm("ana", "safety-target:", "button.crowd_named")
     await rally.press("sam", decision, rally.copy("button.safety_rally"))
     before = rally.snapshot()
 
@@ -648,11 +664,11 @@ async def test_the_first_helping_response_tells_the_target_once(rally) -> None:
     post = rally.posts_in("#rally", prefix="rally:")[0]
 
     await rally.press("cam", post, rally.copy("button.cant"))
-    assert rally.dms("ana", prefix="first:") == []
+    assert rally.dms("ana", prefix="standing:") == []
     await rally.press("ben", post, rally.copy("button.on_it"))
     await rally.press("dee", post, rally.copy("button.on_it"))
 
-    (told,) = rally.dms("ana", prefix="first:")
+    (told,) = rally.dms("ana", prefix="standing:")
     assert rally.copy("respond.first_body", name="Ben") in told.text
     assert rally.alert(1).first_response_at == rally.clock.now()
 
@@ -686,7 +702,15 @@ async def test_a_lead_stands_an_alert_down_and_the_target_is_told(rally) -> None
     await rally.raise_alert("ana")
     assert (await rally.say("lee", "standdown #1")).ok
     assert rally.alert(1).closed_by_id == rally.member("lee").id
-    assert rally.copy("standdown.target_body") in rally.last_dm("ana", prefix="closed:").text
+    told = rally.last_dm("ana", prefix="standing:")
+    assert rally.copy("standdown.target_body", name="Lee", number=1) in told.text
+    # The lead is told what happens next for the target; the target is never told about
+    # herself in the third person.
+    mine = await rally.say("ana", "alert https://x.com/troll/status/2")
+    assert mine.ok
+    reply = await rally.say("ana", "standdown #2")
+    assert rally.copy("standdown.body_target", number=2) in reply.message.plain_text()
+    assert "the target" not in reply.message.plain_text()
 
 
 async def test_others_cannot_stand_an_alert_down(rally) -> None:
@@ -766,7 +790,7 @@ async def test_status_of_one_alert_shows_its_state_links_and_tally(rally) -> Non
         rally.copy(
             "status.line",
             who="Ana",
-            status=rally.copy("status.active"),
+            stage=rally.copy("stage.active"),
             kinds=rally.copy("kind.pile_on"),
             venue="X",
             severity="medium",
@@ -775,8 +799,8 @@ async def test_status_of_one_alert_shows_its_state_links_and_tally(rally) -> Non
     )
     assert LINK in text and reply.message.has_attack_links
     assert rally.copy("rally.tally", on_it=1, done=0, cant=0) in text
-    assert rally.literal("status.evidence") not in text
+    assert rally.copy("status.evidence", count=0) not in text
     assert (
-        rally.literal("status.evidence")
+        rally.copy("status.evidence", count=0)
         in (await rally.say("ana", "status #1")).message.plain_text()
     )

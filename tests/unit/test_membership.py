@@ -624,11 +624,12 @@ async def test_the_digest_preview_counts_this_weeks_alerts(rally) -> None:
     assert digest.title == rally.copy("digest.title", name="Demo collective", week="2026-W48")
     text = digest.plain_text()
     assert rally.copy("digest.alerts", count=2, change="+2") in text
-    assert rally.copy("digest.kinds", kinds="a pile-on 2 (+2), trolling 1 (+1)") in text
+    assert rally.copy("digest.kinds", kinds="pile-on 2 (+2), trolling 1 (+1)") in text
     assert rally.copy("digest.venues", venues="Instagram 1 (+1), X 1 (+1)") in text
     assert rally.copy("digest.first_response", median="4", p90="4", answered=1) in text
     assert rally.copy("digest.responders", count=1) in text
-    assert rally.copy("digest.unanswered", count=1, change="+1") in text
+    # Cam's alert is a minute old: not "never answered" within the escalation window.
+    assert rally.copy("digest.unanswered", count=0, change="0") in text
     assert rally.copy("digest.open_line", number=1, status="active", days=0.0) in text
 
 

@@ -183,7 +183,7 @@ async def test_quiet_hours_keep_a_responder_out_of_ordinary_rallies(
 async def test_quiet_hours_do_not_hold_back_a_severe_alert(rally) -> None:
     await rally.say("ben", "quiet 22:00-10:00")
     await rally.raise_alert("ana", "kinds=threat")
-    await rally.press_dm("ana", "safety-target:", "button.target_rally")
+    await rally.press_dm("ana", "safety-target:", "button.crowd_named")
     await rally.press_dm("sam", "safety:", "button.safety_rally")
     assert rally.rallied(rally.alert(1)) == ["ben", "cam", "dee"]
 

@@ -369,7 +369,7 @@ async def test_a_leads_only_alert_reaches_only_the_leads_and_the_target(rally) -
 async def test_a_severe_leads_only_alert_is_never_sent_to_the_crowd(rally) -> None:
     alert = await rally.raise_alert("ana", "visibility=leads kinds=threat")
     offered = [b.label for _, m in all_messages(rally) for b in m.buttons]
-    assert rally.copy("button.target_rally") not in offered
+    assert rally.copy("button.crowd_named") not in offered
     assert rally.copy("button.safety_rally") not in offered
     # Even the crowd buttons' ids, typed by hand, can't call the crowd for a leads-only alert.
     assert not (await rally.act("ana", f"rally:target:{alert.id}:rally")).ok
@@ -448,7 +448,8 @@ async def test_forget_me_keeps_an_open_safety_case_and_says_so(rally) -> None:
     assert (await rally.say("sam", "status #1")).ok
     assert (await rally.say("sam", "export #1")).ok
     (packet,) = rally.dms("sam", prefix="export:")
-    assert "they posted my address" in packet.message.attachments[0].content
+    markdown = next(a for a in packet.message.attachments if a.filename.endswith(".md"))
+    assert "they posted my address" in markdown.content
     assert not ANA.search(packet.message.attachments[0].content)
     # Then it goes, as she was told.
     rally.clock.advance(timedelta(days=days, minutes=1))

@@ -14,6 +14,7 @@ from bot.core.copy import Copy
 from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
 from bot.core.model import Collective, OutboxItem
+from bot.core.packet import PacketRenderer
 from bot.core.parse import parse_action, parse_text
 from bot.core.policy import Policy
 from bot.core.ports import ChartRenderer, Clock, Ids, UnitOfWorkFactory
@@ -75,6 +76,8 @@ HANDLERS: dict[type, Handler] = {
     c.Digest: digest.preview,
     c.AnswerCheckIn: checkins.answer,
     c.ControlCheckIns: checkins.control,
+    c.ControlCheckInGroup: checkins.control_group,
+    c.ActOnEscalation: escalation.act,
     c.SuggestMessages: library.suggest,
     c.UseMessage: library.use,
     c.LibraryList: library.list_entries,
@@ -100,6 +103,7 @@ class Services:
         copy: Copy,
         policy: Policy,
         chart: ChartRenderer | None = None,
+        pdf: PacketRenderer | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
@@ -107,6 +111,7 @@ class Services:
         self.copy = copy
         self.policy = policy
         self.chart = chart
+        self.pdf = pdf
         # Called after every commit that may have written outbox rows (wakes the dispatcher).
         self.on_commit: Callable[[], None] = _nothing
 
@@ -179,6 +184,7 @@ class Services:
             copy=self.copy,
             policy=self.policy,
             caller=caller,
+            pdf=self.pdf,
         )
 
     async def seed_demo(self) -> Collective:
@@ -224,7 +230,7 @@ class Services:
                 f"undelivered:{item.id}",
                 notice(
                     self.copy("delivery.failed_title"),
-                    self.copy("delivery.failed_body", where=where, attempts=item.attempts),
+                    self.copy("delivery.failed_body", where=where, count=item.attempts),
                 ),
             )
             await ctx.audit("delivery_failed", detail={"item": item.id, "key": item.key})
@@ -272,19 +278,11 @@ class Services:
                 return 1
             due = await uow.checkins.due(ctx.now, min(room, CHECKIN_BATCH))
             if due:
-                # Claimed together (SKIP LOCKED on PostgreSQL), their alerts, targets and
-                # identities read in one query each; all sent or none, in one commit.
-                alerts = {a.id: a for a in await uow.alerts.many([ch.alert_id for ch in due])}
-                await uow.members.many([ch.member_id for ch in due])  # kept by the session
-                await ctx.prefetch_identities(ch.member_id for ch in due)
-                worked = 0
-                for checkin in due:
-                    about = alerts.get(checkin.alert_id)
-                    if about is None:
-                        continue
-                    await self._in_collective(ctx, about.collective_id)
-                    await checkins.send_due(ctx, checkin, about)
-                    worked += 1
+                # Claimed together (SKIP LOCKED on PostgreSQL), with every other due
+                # check-in of the same people: each person is asked once about all of them.
+                # Their alerts, people and identities are read in one query each; all sent
+                # or none, in one commit.
+                worked = await checkins.send_due(ctx, due)
                 if worked:
                     await uow.commit()
                     self.on_commit()

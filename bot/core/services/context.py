@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from bot.core.commands import AlertRef, Caller, MemberRef
@@ -23,6 +23,7 @@ from bot.core.model import (
     OutboxItem,
     Role,
 )
+from bot.core.packet import PacketRenderer
 from bot.core.parse import mention_user
 from bot.core.policy import Policy
 from bot.core.ports import Ids, UnitOfWork
@@ -36,6 +37,7 @@ class Ctx:
     copy: Copy
     policy: Policy
     caller: Caller | None = None
+    pdf: PacketRenderer | None = None  # the evidence packet's PDF (None: Markdown and JSON)
     _member: Member | None = None
     _collective: Collective | None = None
     _known_identities: dict[str, list[Identity]] | None = None
@@ -130,11 +132,13 @@ class Ctx:
         if ref.id is not None:
             alert = await self.uow.alerts.get(ref.id)
             if alert is not None and alert.collective_id != collective.id:
-                raise Forged("error.no_alert", number="?", alert_id=ref.id)
+                raise Forged("error.no_alert_button", alert_id=ref.id)
         elif ref.number is not None:
             alert = await self.uow.alerts.by_number(collective.id, ref.number)
         if alert is None:
-            raise NotFound("error.no_alert", number=ref.number if ref.number else "?")
+            if ref.number is None:
+                raise NotFound("error.no_alert_button")
+            raise NotFound("error.no_alert", number=ref.number)
         return alert
 
     async def member(self, ref: MemberRef) -> Member:
@@ -252,8 +256,17 @@ class Ctx:
             )
             idents[member.id] = [i for i in idents[member.id] if i.platform == keep]
 
-    async def to_members(self, members: Iterable[Member], key: str, message: Message) -> int:
-        """Send privately to each member, on their preferred platform."""
+    async def to_members(
+        self,
+        members: Iterable[Member],
+        key: str,
+        message: Message,
+        due_at: datetime | None = None,
+        first: bool = False,
+    ) -> int:
+        """Send privately to each member, on their preferred platform (at `due_at`, when
+        it must wait: for the end of someone's quiet hours; `first`: before anything else
+        this transaction sends)."""
         people = list({m.id: m for m in members}.values())
         idents = await self._identities(
             [m.id for m in people] + [x.member_id for x in message.mentions]
@@ -273,11 +286,15 @@ class Ctx:
                 ident.user,
                 _addressed(message, ident.platform, ident.workspace, idents),
                 about,
+                due_at=due_at,
+                first=first,
             )
             sent += 1
         return sent
 
-    async def to_leads(self, key: str, message: Message, safety_only: bool = False) -> None:
+    async def to_leads(
+        self, key: str, message: Message, safety_only: bool = False, first: bool = False
+    ) -> None:
         """Reach the leads: the leads channel where one is set, else a DM to each lead.
 
         Safety matters go to the safety leads by DM (every lead where there is none), so a
@@ -285,7 +302,7 @@ class Ctx:
         """
         if safety_only:
             safety = await self.leads(safety_only=True)
-            await self.to_members(safety or await self.leads(), key, message)
+            await self.to_members(safety or await self.leads(), key, message, first=first)
         elif (await self.to_channel(Channel.LEADS, key, message)).count == 0:
             await self.to_members(await self.leads(), key, message)
 
@@ -357,9 +374,14 @@ class Ctx:
         message: Message,
         about: tuple[str, ...],
         unique: bool = False,
+        due_at: datetime | None = None,
+        first: bool = False,
     ) -> None:
         item_id = self.ids.new()
         idem = f"{key}|{op}|{platform}|{workspace}|{address}"
+        # Rows go out oldest first; a message marked `first` (the safety leads' case) is a
+        # microsecond older than the rest of its transaction, so it goes before them.
+        created = self.now - timedelta(microseconds=1) if first else self.now
         await self.uow.outbox.add(
             OutboxItem(
                 id=item_id,
@@ -372,8 +394,8 @@ class Ctx:
                 address=address,
                 op=op,
                 payload=to_dict(message),
-                created_at=self.now,
-                due_at=self.now,
+                created_at=created,
+                due_at=max(due_at or self.now, self.now),
                 about=about,
             )
         )

@@ -27,6 +27,7 @@ from bot.core.model import (
     ResponseState,
     Visibility,
 )
+from bot.core.policy import Policy
 from bot.core.ports import ChartRenderer, FirstResponseTimes
 from bot.core.services.context import Ctx
 
@@ -144,6 +145,7 @@ class DigestData:
     tiring: list[str]
     new_members: list[str]
     pending_members: list[str]
+    load_total: int = 0  # responses (not "can't") in the load window: the share's base
     weeks: list[dict[str, str | int | float | None]] = field(default_factory=list)
     library_used: list[dict[str, str | int]] = field(default_factory=list)
     topics_without_messages: list[str] = field(default_factory=list)
@@ -160,7 +162,7 @@ class DigestRows:
     alerts: Sequence[Alert]  # raised this week and the week before
     chart: Sequence[FirstResponseTimes]  # every alert raised in the chart's weeks
     open_alerts: Sequence[Alert]
-    week_responses: Sequence[Response]  # first given this week
+    week_responses: Sequence[Response]  # first given this week (their first_at)
     load: Mapping[str, int]  # responses other than "can't" per member, over LOAD_DAYS
     checkins: Sequence[CheckIn]  # fallen due this week
     numbers: Mapping[str, int]  # alert id -> number, for the check-ins' alerts
@@ -169,8 +171,38 @@ class DigestRows:
     pending_members: list[str]
 
 
-def compute(collective: Collective, week: Week, now: datetime, rows: DigestRows) -> DigestData:
+@dataclass(frozen=True)
+class Care:
+    """When the digest calls a responder's load a care signal (docs/digest.md)."""
+
+    share: float = 0.4  # of the 30 days' responses...
+    least: int = 3  # ...and at least this many
+    week_max: int = 10  # or more than this many in the week
+
+    @classmethod
+    def of(cls, policy: Policy) -> Care:
+        return cls(policy.load_share, policy.load_min, policy.load_week_max)
+
+
+CHECKIN_BUCKETS = ("ok", "struggling", "need_help", "unanswered", "skipped", "stopped", "waiting")
+
+
+def checkin_bucket(ch: CheckIn) -> str:
+    """Each check-in due in the week counts in exactly one bucket, so they add up to due."""
+    if ch.status is CheckInStatus.ANSWERED and ch.answer is not None:
+        return ch.answer.value
+    return {
+        CheckInStatus.SENT: "unanswered",
+        CheckInStatus.SKIPPED: "skipped",  # fell due while paused
+        CheckInStatus.CANCELLED: "stopped",  # stopped by the target, or she has left
+    }.get(ch.status, "waiting")  # not asked yet: waiting for her hour or the next day
+
+
+def compute(
+    collective: Collective, week: Week, now: datetime, rows: DigestRows, care: Care | None = None
+) -> DigestData:
     """The digest of `week` from rows already bounded by time (see DigestRows)."""
+    care = care or Care()
     names, numbers, alerts, checkins = rows.names, rows.numbers, rows.alerts, rows.checkins
     previous_start = week.start - (week.end - week.start)
     this = [a for a in alerts if week.start <= a.raised_at < week.end]
@@ -191,23 +223,38 @@ def compute(collective: Collective, week: Week, now: datetime, rows: DigestRows)
     def was_rallied(a: Alert) -> bool:
         return a.activated_at is not None and a.visibility is not Visibility.LEADS
 
+    # "Never answered": rallied, nobody answered, and the escalation window has passed
+    # (an alert raised a minute ago, or stood down within it, is not unanswered).
+    window = timedelta(minutes=collective.escalation_wait_minutes)
+
+    def never_answered(a: Alert) -> bool:
+        if not was_rallied(a) or a.first_response_at is not None or a.activated_at is None:
+            return False
+        return (a.closed_at or now) - a.activated_at >= window
+
     rallied = [a for a in this if was_rallied(a)]
     waits = [w for a in rallied if (w := _minutes_to_first(a)) is not None]
-    unanswered_now = [a for a in rallied if a.first_response_at is None]
-    unanswered_before = [a for a in last if was_rallied(a) and a.first_response_at is None]
+    unanswered_now = [a for a in this if never_answered(a)]
+    unanswered_before = [a for a in last if never_answered(a)]
     week_responses = rows.week_responses
     actions: Counter[str] = Counter(
         act.value for r in week_responses if r.state is ResponseState.DONE for act in r.actions
     )
     load = rows.load
     loads = sorted(load.items(), key=lambda kv: (-kv[1], names.get(kv[0], "")))
-    typical = median(load.values()) if load else 0
-    tiring = [names.get(mid, "?") for mid, n in loads if n >= max(3, 2 * typical)]
-    answered: Counter[str] = Counter()
+    total = sum(load.values())
+    this_week: Counter[str] = Counter(
+        r.member_id for r in week_responses if r.state is not ResponseState.CANT
+    )
+    tiring = [
+        names.get(mid, "?")
+        for mid, n in loads
+        if (n >= care.least and n >= care.share * total) or this_week[mid] > care.week_max
+    ]
+    buckets: Counter[str] = Counter(checkin_bucket(ch) for ch in checkins)
     follow: dict[str, tuple[CheckInAnswer, int]] = {}
     for ch in sorted(checkins, key=lambda ch: ch.due_at):
         if ch.status is CheckInStatus.ANSWERED and ch.answer is not None:
-            answered[ch.answer.value] += 1
             if ch.answer is not CheckInAnswer.OK:
                 follow[ch.member_id] = (ch.answer, numbers.get(ch.alert_id, 0))
             else:
@@ -272,16 +319,10 @@ def compute(collective: Collective, week: Week, now: datetime, rows: DigestRows)
             for a in sorted(rows.open_alerts, key=lambda a: a.raised_at)
             if a.status is not AlertStatus.CLOSED and a.raised_at < week.end
         ],
-        checkins={
-            "due": len(checkins),
-            "ok": answered[CheckInAnswer.OK.value],
-            "struggling": answered[CheckInAnswer.STRUGGLING.value],
-            "need_help": answered[CheckInAnswer.NEED_HELP.value],
-            "unanswered": sum(1 for ch in checkins if ch.status is CheckInStatus.SENT),
-            "skipped": sum(1 for ch in checkins if ch.status is CheckInStatus.SKIPPED),
-        },
+        checkins={"due": len(checkins), **{b: buckets[b] for b in CHECKIN_BUCKETS}},
         follow_up=follow_up,
         load=[{"member": names.get(mid, "?"), "responses": n} for mid, n in loads[:5]],
+        load_total=total,
         tiring=tiring,
         new_members=rows.new_members,
         pending_members=rows.pending_members,
@@ -315,7 +356,7 @@ async def gather(ctx: Ctx, collective: Collective, week: Week) -> DigestData:
         new_members=new_members,
         pending_members=pending_members,
     )
-    data = compute(collective, week, ctx.now, rows)
+    data = compute(collective, week, ctx.now, rows, Care.of(ctx.policy))
     await add_library(ctx, collective, week, data)
     return data
 
@@ -344,6 +385,7 @@ def _signed(n: int) -> str:
 
 
 def _pairs(copy: Copy, prefix: str, values: dict[str, list[int]]) -> str:
+    """Names with this week's count and the change: "pile-on 1 (+1), threats 0 (-1)"."""
     if not values:
         return copy("word.none")
     return ", ".join(
@@ -380,7 +422,7 @@ def sections(copy: Copy, d: DigestData) -> list[tuple[str, list[str]]]:
             copy("digest.h_alerts"),
             [
                 copy("digest.alerts", count=d.alerts[0], change=_signed(d.alerts[1])),
-                copy("digest.kinds", kinds=_pairs(copy, "kind", d.by_kind)),
+                copy("digest.kinds", kinds=_pairs(copy, "kind_name", d.by_kind)),
                 copy("digest.venues", venues=_pairs(copy, "venue", d.by_platform)),
                 copy("digest.severities", severities=_pairs(copy, "severity", d.by_severity)),
             ],
@@ -415,7 +457,7 @@ def sections(copy: Copy, d: DigestData) -> list[tuple[str, list[str]]]:
         (
             copy("digest.h_care"),
             [
-                copy("digest.checkins", **{k: v for k, v in d.checkins.items()}),
+                copy("digest.checkins", count=d.checkins["due"], **d.checkins),
                 *(
                     copy(
                         "digest.follow_up",
@@ -437,14 +479,16 @@ def sections(copy: Copy, d: DigestData) -> list[tuple[str, list[str]]]:
                 ),
                 copy("digest.tiring", names=", ".join(d.tiring))
                 if d.tiring
-                else copy("digest.not_tiring"),
+                else copy("digest.not_tiring", count=d.load_total),
             ],
         ),
         (
             copy("digest.h_library"),
             [
                 *(
-                    copy("digest.library_used", number=u["message"], uses=u["uses"], text=u["text"])
+                    copy(
+                        "digest.library_used", number=u["message"], count=u["uses"], text=u["text"]
+                    )
                     for u in d.library_used
                 ),
                 *([] if d.library_used else [copy("digest.library_unused")]),

@@ -200,7 +200,7 @@ def entry_message(copy: Copy, entry: LibraryEntry, added_by: str) -> Message:
     ]
     if entry.sources:
         blocks.append(Block(link_lines(entry.sources), copy("library.sources_heading")))
-    blocks.append(para(copy("library.added_by", name=added_by)))
+    blocks.append(para(added_by))
     if has_placeholder(entry.text):
         blocks.append(para(copy("library.has_placeholder", number=_label(entry))))
     buttons: tuple[Button, ...] = ()
@@ -215,10 +215,12 @@ def entry_message(copy: Copy, entry: LibraryEntry, added_by: str) -> Message:
 
 
 async def _added_by(ctx: Ctx, entry: LibraryEntry) -> str:
+    """The line saying where a message came from: a person, or a library file."""
     if entry.added_by_id is None:
-        return ctx.copy("library.added_by_library")
+        return ctx.copy("library.added_from_file")
     member = await ctx.uow.members.get(entry.added_by_id)
-    return member.display_name if member else ctx.copy("alert.anonymous_member")
+    name = member.display_name if member else ctx.copy("alert.anonymous_member")
+    return ctx.copy("library.added_by", name=name)
 
 
 async def show(ctx: Ctx, cmd: c.LibraryShow) -> Reply:
@@ -244,7 +246,7 @@ async def add(ctx: Ctx, cmd: c.LibraryAdd) -> Reply:
     entry = await _store(ctx, collective, cmd.draft, actor, approved=False)
     await ctx.audit("library_added", subject=entry.id, number=_label(entry))
     copy = ctx.copy
-    message = entry_message(copy, entry, actor.display_name)
+    message = entry_message(copy, entry, copy("library.added_by", name=actor.display_name))
     if not actor.is_lead:
         await ctx.to_leads(
             f"library:proposed:{entry.id}",
@@ -406,7 +408,12 @@ async def import_file(ctx: Ctx, cmd: c.LibraryImport) -> Reply:
     return Reply(
         notice(
             copy("library.import_title"),
-            copy("library.imported", added=added, same=same, topics=topic_list(collective.topics)),
+            copy(
+                "library.imported",
+                count=added,
+                same=copy("library.already_there", count=same),
+                topics=topic_list(collective.topics),
+            ),
             copy("library.imported_starter") if starter else copy("library.imported_pending"),
         )
     )

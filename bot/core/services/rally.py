@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.messages import Message
 from bot.core.model import (
     Alert,
+    AlertStatus,
     Channel,
     Help,
     Member,
@@ -21,6 +22,7 @@ from bot.core.services.context import Ctx
 from bot.core.views import (
     TALLY_NAMES,
     more_hands_message,
+    notice,
     rally_key,
     rally_message,
     target_label,
@@ -76,18 +78,43 @@ def is_public(alert: Alert) -> bool:
     return alert.visibility is Visibility.ALL and Help.QUIET not in alert.help_wanted
 
 
-async def rally_wave(ctx: Ctx, alert: Alert, wave: int) -> list[Member]:
-    """Call the next responders for this alert; returns who was called (maybe nobody)."""
+async def activate(ctx: Ctx, alert: Alert) -> list[Member]:
+    """Make the alert active and rally the first wave; nobody available reaches the leads."""
+    collective = await ctx.collective()
+    alert.status = AlertStatus.ACTIVE
+    alert.activated_at = ctx.now
+    alert.escalate_at = ctx.now + timedelta(minutes=collective.escalation_wait_minutes)
+    await ctx.uow.alerts.save(alert)
+    called = await rally_wave(ctx, alert, 0)
+    if not called:
+        await ctx.to_leads(
+            f"nobody:{alert.id}",
+            notice(
+                ctx.copy("leads.nobody_title", number=alert.number), ctx.copy("leads.nobody_body")
+            ),
+        )
+    await ctx.audit("alert_rallied", alert, count=str(len(called)))
+    return called
+
+
+async def rally_wave(
+    ctx: Ctx, alert: Alert, wave: int | None = None, everyone: bool = False
+) -> list[Member]:
+    """Call the next responders for this alert, in the next wave unless told (`everyone`:
+    every available responder not called yet, not only the rally cap); returns who was
+    called (maybe nobody)."""
     collective = await ctx.collective()
     members = await ctx.members()
     previous = await ctx.uow.rallied.for_alert(alert.id)
+    if wave is None:
+        wave = max((r.wave for r in previous), default=-1) + 1
     chosen = select_responders(
         members,
         alert,
         {r.member_id for r in previous},
         ctx.now,
         collective.timezone,
-        collective.rally_cap,
+        len(members) if everyone else collective.rally_cap,
     )
     if not chosen:
         return []
@@ -170,6 +197,6 @@ async def refresh_tally(ctx: Ctx, alert: Alert, tally_only: bool = False) -> Non
     await ctx.update(key, message)
 
 
-def who(ctx: Ctx, alert: Alert, target: Member | None, viewer: Member) -> str:
+def who(ctx: Ctx, alert: Alert, target: Member | None, viewer: Member, start: bool = False) -> str:
     sees_all = viewer.is_lead or viewer.id in (alert.target_id, alert.raised_by_id)
-    return target_label(ctx.copy, alert, target, for_leads=sees_all)
+    return target_label(ctx.copy, alert, target, for_leads=sees_all, start=start)

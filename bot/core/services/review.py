@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core import commands as c
+from bot.core import links
 from bot.core.errors import Conflict
-from bot.core.messages import Button, Message, Reply
+from bot.core.messages import Button, Message, Reply, para
 from bot.core.model import (
     Alert,
     AlertStatus,
@@ -18,10 +19,11 @@ from bot.core.model import (
 )
 from bot.core.services import upkeep
 from bot.core.services.context import Ctx
-from bot.core.views import action_id, kinds_text, notice
+from bot.core.views import action_id, held_reasons, kinds_text, notice
 
 FIRST_ALERT = "first_alert"
 BRIGADING = "brigading"
+LINK = "link"  # a link that hides where it goes (bot/core/links.py)
 
 
 async def hold_reason(ctx: Ctx, collective: Collective, raiser: Member, alert: Alert) -> str | None:
@@ -44,43 +46,75 @@ async def hold_reason(ctx: Ctx, collective: Collective, raiser: Member, alert: A
     return BRIGADING if len(newcomers) >= collective.brigade_threshold else None
 
 
-async def hold(ctx: Ctx, alert: Alert, reason: str, raiser: Member, target: Member) -> Reply:
-    """Nobody is rallied yet: the leads review it (and are reminded until someone does)."""
+async def hold(ctx: Ctx, alert: Alert, reasons: list[str], raiser: Member, target: Member) -> Reply:
+    """Nobody is rallied yet: the leads review it (and are reminded until someone does). A
+    severe alert reaches the safety leads at once instead, the reason it waits shown: their
+    decision is the review."""
+    from bot.core.services import safety
+
     collective = await ctx.collective()
     alert.status = AlertStatus.HELD
-    alert.held_reason = reason
+    alert.held_reason = ",".join(reasons)
     alert.escalate_at = ctx.now + timedelta(minutes=collective.escalation_wait_minutes)
     await ctx.uow.alerts.add(alert)
-    await ctx.audit("alert_held", alert, reason=reason)
-    await ctx.to_leads(f"held:{alert.id}", review_message(ctx, alert, reason, raiser, target))
-    return Reply(notice(ctx.copy("raised.title", number=alert.number), ctx.copy("held.raiser")))
-
-
-def review_message(ctx: Ctx, alert: Alert, reason: str, raiser: Member, target: Member) -> Message:
+    await ctx.audit("alert_held", alert, reason=alert.held_reason)
     copy = ctx.copy
-    return notice(
-        copy("held.title", number=alert.number),
-        copy(f"held.why_{reason}", raiser=raiser.display_name),
-        copy(
-            "held.summary",
-            raiser=raiser.display_name,
-            name=target.display_name,
-            kinds=kinds_text(copy, alert.kinds),
-            venue=copy(f"venue.{alert.venue}"),
+    lines = [copy("held.raiser")]
+    if alert.is_severe:
+        await safety.tell_safety_leads(ctx, alert, raiser, target)
+        if not alert.on_behalf:
+            await safety.ask_target(ctx, alert, target)
+        lines = [copy("held.raiser_severe")]
+    else:
+        await ctx.to_leads(f"held:{alert.id}", review_message(ctx, alert, raiser, target))
+    if LINK in reasons:
+        lines.append(copy("held.raiser_link"))
+    return Reply(notice(copy("raised.title", number=alert.number), *lines))
+
+
+def review_message(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> Message:
+    """Everything a lead needs to judge a held alert: why it waits (each link that hides
+    where it goes, named), who raised it for whom, and every link it would send people to."""
+    from bot.core.services import safety
+
+    copy = ctx.copy
+    why: list[str] = []
+    for reason in held_reasons(alert):
+        if reason == LINK:
+            for held in links.assess_all(
+                (*alert.links, *filter(None, [alert.target_post])), ctx.policy.link_rules
+            ):
+                why.append(copy(f"held.why_link_{held.reason}", link=held.link))
+        else:
+            why.append(copy(f"held.why_{reason}", raiser=raiser.display_name))
+    summary = copy(
+        "held.summary_self" if raiser.id == target.id else "held.summary",
+        raiser=raiser.display_name,
+        name=target.display_name,
+        kinds=kinds_text(copy, alert.kinds),
+        venue=copy(f"venue.{alert.venue}"),
+    )
+    visibility = copy(
+        "status.visibility",
+        visibility=copy(f"visibility.{alert.visibility}"),
+        help=", ".join(copy(f"want.{h}") for h in sorted(alert.help_wanted)),
+    )
+    return Message(
+        title=copy("held.title", number=alert.number),
+        blocks=(
+            *(para(line) for line in (*why, summary, visibility)),
+            *safety.details_blocks(ctx, alert),
         ),
-        copy("leads.note", note=alert.note) if alert.note else "",
-        links=alert.links,
         buttons=(
             Button(action_id("review", alert.id, "release"), copy("button.release"), "primary"),
             Button(action_id("review", alert.id, "reject"), copy("button.reject"), "danger"),
         ),
+        has_attack_links=True,
     )
 
 
 async def review(ctx: Ctx, cmd: c.ReviewAlert) -> Reply:
     """A lead lets a held alert through (it goes on as if just raised) or turns it down."""
-    from bot.core.services import alerts  # the lifecycle continues there
-
     lead = await ctx.lead()
     alert = await ctx.alert(cmd.alert)
     if alert.status is not AlertStatus.HELD:
@@ -89,8 +123,8 @@ async def review(ctx: Ctx, cmd: c.ReviewAlert) -> Reply:
     target = await ctx.uow.members.get(alert.target_id)
     if raiser is None or target is None:
         raise Conflict("error.not_held", number=alert.number)
-    reason, alert.held_reason, alert.escalate_at = alert.held_reason, None, None
     if not cmd.release:
+        reason, alert.held_reason, alert.escalate_at = alert.held_reason, None, None
         alert.status = AlertStatus.CLOSED
         alert.close_reason = CloseReason.REJECTED
         alert.closed_at, alert.closed_by_id = ctx.now, lead.id
@@ -104,19 +138,32 @@ async def review(ctx: Ctx, cmd: c.ReviewAlert) -> Reply:
             ),
         )
         return Reply(notice(ctx.copy("held.rejected_lead", number=alert.number)))
-    if reason == FIRST_ALERT and not raiser.trusted:
+    await release(ctx, alert, raiser, target)
+    return Reply(notice(ctx.copy("held.released_lead", number=alert.number)))
+
+
+async def release(ctx: Ctx, alert: Alert, raiser: Member, target: Member) -> None:
+    """The hold is lifted (a lead's review, or a safety lead's decision): a new member is
+    trusted from now on, and the alert goes on as if just raised."""
+    from bot.core.services import alerts  # the lifecycle continues there
+
+    reasons = held_reasons(alert)
+    alert.held_reason, alert.escalate_at = None, None
+    if FIRST_ALERT in reasons and not raiser.trusted:
         raiser.trusted = True
         await ctx.uow.members.save(raiser)
-    await ctx.audit("alert_released", alert, reason=reason or "")
-    await ctx.to_members(
-        [raiser],
-        f"released:{alert.id}",
-        notice(
-            ctx.copy("held.released_title", number=alert.number), ctx.copy("held.released_body")
-        ),
-    )
+    await ctx.audit("alert_released", alert, reason=",".join(reasons))
+    if not (alert.is_severe and raiser.id == target.id):
+        # (The target of a severe alert hears the safety lead's decision itself instead.)
+        await ctx.to_members(
+            [raiser],
+            f"released:{alert.id}",
+            notice(
+                ctx.copy("held.released_title", number=alert.number),
+                ctx.copy("held.released_body"),
+            ),
+        )
     await alerts.proceed(ctx, alert, raiser, target)
-    return Reply(notice(ctx.copy("held.released_lead", number=alert.number)))
 
 
 async def remind_leads(ctx: Ctx, alert: Alert) -> None:
@@ -127,19 +174,37 @@ async def remind_leads(ctx: Ctx, alert: Alert) -> None:
     alert.escalate_at = (
         None if final else ctx.now + timedelta(minutes=collective.escalation_wait_minutes)
     )
+    if final and alert.is_severe and alert.safety_lead_id is None:
+        alert.escalate_at = alert.raised_at + timedelta(days=1)  # then daily: still waiting
     await ctx.uow.alerts.save(alert)
     raiser = await ctx.uow.members.get(alert.raised_by_id)
     target = await ctx.uow.members.get(alert.target_id)
-    if raiser is not None and target is not None:
+    if raiser is None or target is None:
+        return
+    if alert.is_severe:
+        # Every lead hears that a severe alert still waits; the details stay with the
+        # safety leads, who have them already.
         await ctx.to_leads(
             f"held:{alert.id}:{alert.escalation_step}",
-            review_message(ctx, alert, alert.held_reason or FIRST_ALERT, raiser, target),
+            notice(
+                ctx.copy("held.reminder_severe_title", number=alert.number),
+                ctx.copy("held.reminder_severe", kinds=kinds_text(ctx.copy, alert.kinds)),
+                buttons=(
+                    Button(action_id("alert", alert.id, "standdown"), ctx.copy("button.standdown")),
+                ),
+            ),
         )
+        return
+    await ctx.to_leads(
+        f"held:{alert.id}:{alert.escalation_step}", review_message(ctx, alert, raiser, target)
+    )
 
 
 async def suspend(ctx: Ctx, cmd: c.Suspend) -> Reply:
     """A suspended member can do nothing and is rallied by no one, at once; the alerts they
-    raised that are still open are closed (a genuine target can raise their own)."""
+    raised that are still open are closed (a genuine target can raise their own, and hears
+    that this one closed)."""
+    from bot.core.services import notices, safety
     from bot.core.services.rally import refresh_tally
 
     lead = await ctx.lead()
@@ -158,8 +223,21 @@ async def suspend(ctx: Ctx, cmd: c.Suspend) -> Reply:
             if alert.raised_by_id != member.id:
                 continue
             was_active = alert.status is AlertStatus.ACTIVE
+            asked = safety.target_knows(alert) or alert.status is AlertStatus.PENDING_CONSENT
             alert.status, alert.close_reason = AlertStatus.CLOSED, CloseReason.SUSPENDED
             alert.closed_at, alert.closed_by_id, alert.escalate_at = ctx.now, lead.id, None
+            if asked and alert.target_id != member.id:
+                # Someone else closed an alert about her: she hears it (not why).
+                await notices.tell_target(
+                    ctx,
+                    alert,
+                    notice(
+                        ctx.copy("standdown.target_title", number=alert.number),
+                        ctx.copy(
+                            "standdown.target_body", name=lead.display_name, number=alert.number
+                        ),
+                    ),
+                )
             await ctx.uow.alerts.save(alert)
             await upkeep.after_close(ctx, alert)
             if was_active:

@@ -167,7 +167,7 @@ async def keep_open(ctx: Ctx, cmd: c.KeepOpen) -> Reply:
 
 def period(ctx: Ctx, days: int) -> str:
     """ "1 day", "30 days": a number of days in words."""
-    return ctx.copy("period.one_day") if days == 1 else ctx.copy("period.days", count=days)
+    return ctx.copy("period.days", count=days)
 
 
 def day(ctx: Ctx, when: datetime, tz: str) -> str:

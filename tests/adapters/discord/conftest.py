@@ -166,12 +166,17 @@ class World:
             await asyncio.sleep(0.05)
 
     async def pending(self) -> int:
-        """Outbox rows not yet sent (nor parked)."""
+        """Outbox rows not yet sent (nor parked) that are due within a minute (a retry after
+        a backoff counts); a message that waits for its time (someone's quiet hours, the
+        hour between two notices to a target) is not pending yet."""
         assert self.runtime is not None
         async with self.runtime.engine.connect() as connection:
             count = await connection.scalar(
-                text("SELECT count(*) FROM outbox WHERE status = :pending"),
-                {"pending": OutboxStatus.PENDING.value},
+                text("SELECT count(*) FROM outbox WHERE status = :pending AND due_at <= :soon"),
+                {
+                    "pending": OutboxStatus.PENDING.value,
+                    "soon": self.clock.now() + timedelta(minutes=1),
+                },
             )
         return int(count or 0)
 

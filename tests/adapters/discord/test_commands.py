@@ -39,7 +39,7 @@ async def test_every_subcommand_answers(world: World) -> None:
         help="amplify, report",
         visibility="all",
     )
-    await check("ben", "status", "Open alerts you can see (1)")
+    await check("ben", "status", "The open alert you can see")
     await check("ben", "status", "Alert #1", alert=1)
     await check(
         "ana", "evidence", "Added to alert #1: report case number", alert=1, item="case 12345"

@@ -131,8 +131,9 @@ async def test_dms_open_a_channel_once_and_the_evidence_packet_arrives_as_files(
     await world.deliver()
     packet = world.latest(world.dms("ana"), "Evidence packet: alert #1")
     names = [a["filename"] for a in packet["attachments"]]
-    assert names == ["alert-1-evidence.md", "alert-1-evidence.json"]
+    assert names == ["alert-1-evidence.pdf", "alert-1-evidence.md", "alert-1-evidence.json"]
     files = packet["_files"]
+    assert files["alert-1-evidence.pdf"].startswith(b"%PDF-")
     data = json.loads(files["alert-1-evidence.json"])
     assert [i["content"] for i in data["items"]] == [ATTACK, "12345"]
     assert data["items"][0]["sha256"] == hashlib.sha256(ATTACK.encode()).hexdigest()

@@ -86,7 +86,7 @@ async def test_import_a_file_and_export_one(world: World) -> None:
     assert "Only leads" in refused
     assert world.fake.downloads == []  # a member's file is not even fetched
     said = await library(world, "lee", "import", file=Upload("ours.toml", file))
-    assert "1 messages added" in said and "long-covid" in said
+    assert "1 message added" in said and "long-covid" in said
     assert len(world.fake.downloads) == 1
     broken = await library(world, "lee", "import", file=Upload("bad.toml", b"[[message]]\nkind=1"))
     assert "can't be read" in broken or "Message 1 in the file" in broken

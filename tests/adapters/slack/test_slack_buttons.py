@@ -67,10 +67,10 @@ async def test_consent_yes_and_no_buttons(bot: SlackBot) -> None:
     assert len(asks) == 2
     first, second = buttons(asks[0]), buttons(asks[1])
     assert "Only the person the alert is about" in await bot.click(
-        "UBEN", first["Yes, rally the group"], channel="DUCAM"
+        "UBEN", first["Yes, and you may name me"], channel="DUCAM"
     )
-    said = await bot.click("UCAM", first["Yes, rally the group"], channel="DUCAM")
-    assert "responder(s) called" in said
+    said = await bot.click("UCAM", first["Yes, and you may name me"], channel="DUCAM")
+    assert "responders called" in said
     assert "Nobody was rallied" in await bot.click("UCAM", second["No, thank you"], channel="DUCAM")
     await bot.deliver()
     assert [m.text for m in bot.fake.in_channel(RALLY)] == ["Rally #1: Cam is under attack"] or (
@@ -89,8 +89,8 @@ async def test_safety_decisions_by_the_safety_lead_and_the_target(bot: SlackBot)
         "UANA", buttons(review)["Rally the crowd"], channel="DUANA"
     )
     said = await bot.click("USAM", buttons(review)["Rally the crowd"], channel="DUSAM")
-    assert "Waiting for the target's choice" in said
-    said = await bot.click("UDEE", buttons(target)["Yes, I want the crowd"], channel="DUDEE")
+    assert "waiting for Dee's choice" in said
+    said = await bot.click("UDEE", buttons(target)["Yes, and you may name me"], channel="DUDEE")
     assert "the crowd is rallied" in said
     await bot.deliver()
     assert bot.fake.in_channel(RALLY)
@@ -197,4 +197,4 @@ async def test_a_forged_or_garbled_button_is_refused(bot: SlackBot) -> None:
     assert "not valid any more" in await bot.click("UBEN", "rally:alert:nothex:on_it")
     assert "not valid any more" in await bot.click("UBEN", "rally:home:quiet", selected="03:00")
     said = await bot.click("UBEN", "rally:alert:" + "0" * 32 + ":on_it")
-    assert "There is no alert" in said
+    assert "That alert doesn't exist" in said

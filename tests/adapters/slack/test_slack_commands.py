@@ -72,9 +72,14 @@ async def test_every_member_and_lead_subcommand(bot: SlackBot) -> None:
     assert "back on" in await ask("UEVE", "checkins #1 resume")
     assert "stood down" in await ask("UEVE", "standdown #1")
     await bot.deliver()
-    # The packet went by DM as two files (files_upload_v2 → getUploadURLExternal + complete).
+    # The packet went by DM as three files (files_upload_v2 → getUploadURLExternal + complete).
     packets = [f for f in bot.fake.shared_files if f["channel"] == "DUEVE"]
-    assert {f["title"] for f in packets} == {"alert-1-evidence.md", "alert-1-evidence.json"}
+    assert {f["title"] for f in packets} == {
+        "alert-1-evidence.pdf",
+        "alert-1-evidence.md",
+        "alert-1-evidence.json",
+    }
+    assert next(f["content"] for f in packets if f["title"].endswith(".pdf")).startswith(b"%PDF-")
     assert b"case" in next(f["content"] for f in packets if f["title"].endswith(".md"))
 
     # consent for an alert raised on someone's behalf

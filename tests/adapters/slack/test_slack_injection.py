@@ -18,7 +18,7 @@ CORPUS = (
     "<!everyone>",
     "<!subteam^S1>",
     "<@U123>",
-    "<https://evil|innocent>",
+    "<https://evil.example|innocent>",
     "&<>",
 )
 EVIL = " ".join(CORPUS)
@@ -55,10 +55,10 @@ async def test_the_corpus_in_every_field_never_becomes_a_ping_or_a_link(bot: Sla
     await ask("UANA", "approve <@UMAL>")
     await ask("UANA", "role <@UMAL> responder")
     # the note of a one-line alert (the rally, the status), and a disguised post link
-    await ask("UMAL", f"alert {X_LINK} post=<https://evil|innocent> note {EVIL}")
+    await ask("UMAL", f"alert {X_LINK} post=<https://evil.example|innocent> note {EVIL}")
     await ask("UBEN", f"alert {X_LINK} for=<@UMAL> {EVIL}")  # the consent request quotes it
     await ask("UMAL", f"evidence #1 {EVIL}")
-    await ask("UMAL", "evidence #1 <https://evil|innocent>")
+    await ask("UMAL", "evidence #1 <https://evil.example|innocent>")
     await ask("UMAL", f"status #1 {EVIL}")
     await ask("UBEN", "<!channel> please")  # an unknown command is echoed in the error
     await ask("UBEN", "alert https://x.com/<!here>")  # a bad link is echoed in the error
@@ -74,7 +74,7 @@ async def test_the_corpus_in_every_field_never_becomes_a_ping_or_a_link(bot: Sla
         T1,
         "UMAL",
         form(
-            links=text("<https://evil|innocent>"),
+            links=text("<https://evil.example|innocent>"),
             post=text("<https://evil.example/post|my post>"),
             note=text(EVIL),
         ),
@@ -89,7 +89,7 @@ async def test_the_corpus_in_every_field_never_becomes_a_ping_or_a_link(bot: Sla
     seen = list(outgoing(bot, acks))
     # The corpus really went out, escaped.
     assert any("&lt;!channel&gt;" in s for s in seen)
-    assert any("&lt;https://evil|innocent&gt;" in s for s in seen)
+    assert any("&lt;https://evil.example|innocent&gt;" in s for s in seen)
     assert any("&amp;&lt;&gt;" in s for s in seen)
     members = {"UANA", "UBEN", "UCAM", "UDEE", "USAM", "UMAL"}
     for s in seen:

@@ -62,7 +62,7 @@ async def test_import_opens_a_form_and_a_lead_pastes_a_file(bot: SlackBot) -> No
     )  # fmt: skip
     await bot.fake.wait_for(lambda: bot.fake.ok_calls("chat.postEphemeral"))
     said = text_of(bot.fake.ok_calls("chat.postEphemeral")[-1].args)
-    assert "1 messages added" in said and "long-covid" in said
+    assert "1 message added" in said and "long-covid" in said
     # A member's submission (the form forged without the command) changes nothing.
     await bot.send.submit(
         "T0000001", "UBEN", form(file=text(file.replace("We hear", "I hear"))),

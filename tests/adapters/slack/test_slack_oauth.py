@@ -128,7 +128,7 @@ async def test_install_into_two_workspaces_and_keep_them_apart(
     assert "No open alerts" in said and "team A" not in said
     assert "There is no alert" in await bot.ask("UBEN2", "status #1", channel="CRALLY2", team=T2)
     refused = await bot.click("UBEN2", on_it, team=T2, channel="CRALLY2")
-    assert "There is no alert" in refused
+    assert "That alert doesn't exist" in refused
     # Typing A's user id in B finds nobody.
     assert "no member" in await bot.ask("UBEN2", "approve <@UANA>", channel="CRALLY2", team=T2)
     await bot.deliver()
