@@ -36,7 +36,7 @@ from sqlalchemy import make_url
 
 from bench.common import TEAM, Config, Result, Stopwatch, collective_row, database, median, r
 from bot.bootstrap import Runtime, build
-from bot.core.services.digest import parse_week
+from bot.core.digest.weeks import parse_week
 from bot.settings import Settings
 
 TZ = "America/Chicago"

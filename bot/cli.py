@@ -320,7 +320,7 @@ async def _digest_data(
     settings: Settings, args: argparse.Namespace
 ) -> tuple[str, bytes | None] | int:
     """The rendered digest and its chart, or an exit code after saying what went wrong."""
-    from bot.core.services import digest
+    from bot.core.digest.render import render_markdown, render_text
 
     async def job(services: Services) -> tuple[str, bytes | None]:
         data = await services.digest_report(args.collective, args.week, args.send)
@@ -328,9 +328,9 @@ async def _digest_data(
         if args.format == "json":
             rendered = data.to_json()
         elif args.format == "markdown":
-            rendered = digest.render_markdown(copy, data)
+            rendered = render_markdown(copy, data)
         else:
-            rendered = digest.render_text(copy, data)
+            rendered = render_text(copy, data)
         png = None
         if args.chart and services.chart is not None:
             png = services.chart.weekly(

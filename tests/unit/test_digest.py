@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.charts import HEIGHT_PX, WIDTH_PX, MatplotlibCharts
+from bot.core.digest import figures, render, weeks
 from bot.core.errors import BadInput
 from bot.core.model import (
     Action,
@@ -28,7 +29,6 @@ from bot.core.model import (
     Venue,
     Visibility,
 )
-from bot.core.services import digest
 from tests.unit.conftest import Rally
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -94,7 +94,7 @@ async def test_the_digest_never_names_a_target(rally: Rally) -> None:
     await seeded_history(rally)
     rally.clock.set(local(2026, 11, 24, 12, 0))
     data = await rally.services.digest_report(None, "2026-W47", send=False)
-    text = digest.render_text(rally.services.copy, data) + data.to_json()
+    text = render.render_text(rally.services.copy, data) + data.to_json()
     for target in ("Ana", "Dee", "Sam"):  # #3 is anonymous, #4 leads-only
         assert target not in text
 
@@ -104,8 +104,8 @@ async def test_an_empty_week_reads_as_none(rally: Rally) -> None:
     data = await rally.services.digest_report(None, "2026-W40", send=False)
     assert data.alerts == [0, 0]
     assert data.first_response["median_minutes"] is None
-    assert [w["alerts"] for w in data.weeks] == [0] * digest.CHART_WEEKS
-    text = digest.render_text(rally.services.copy, data)
+    assert [w["alerts"] for w in data.weeks] == [0] * figures.CHART_WEEKS
+    text = render.render_text(rally.services.copy, data)
     assert rally.copy("digest.open_none") in text
 
 
@@ -118,16 +118,16 @@ async def test_the_chart_covers_the_eight_weeks_up_to_the_digest(rally: Rally) -
 
 
 def test_a_week_across_the_end_of_daylight_saving_is_169_hours() -> None:
-    week = digest.parse_week("2026-W44", "America/Chicago")  # DST ends Sun 1 Nov 2026
+    week = weeks.parse_week("2026-W44", "America/Chicago")  # DST ends Sun 1 Nov 2026
     assert week.end - week.start == timedelta(hours=169)
     assert week.start == local(2026, 10, 26, 0, 0)
-    assert digest.week_containing(local(2026, 11, 1, 23, 59), "America/Chicago") == week
+    assert weeks.week_containing(local(2026, 11, 1, 23, 59), "America/Chicago") == week
 
 
 @pytest.mark.parametrize("label", ["2026-48", "W48", "2026-W54", "2026-W00", "last week"])
 def test_bad_week_labels_are_refused(label: str) -> None:
     with pytest.raises(BadInput):
-        digest.parse_week(label, "UTC")
+        weeks.parse_week(label, "UTC")
 
 
 async def test_the_digest_falls_due_at_nine_on_monday_local_time_and_reaches_each_lead(
@@ -155,7 +155,7 @@ async def test_the_digest_falls_due_at_nine_on_monday_local_time_and_reaches_eac
 def test_the_next_digest_time_keeps_local_time_across_daylight_saving(rally: Rally) -> None:
     collective = rally.data.collectives[next(iter(rally.data.collectives))]
     # Monday 26 Oct is CDT (UTC-5); Monday 2 Nov is CST (UTC-6): both 09:00 local.
-    first = digest.next_digest_time(collective, local(2026, 10, 26, 9, 0))
+    first = weeks.next_digest_time(collective, local(2026, 10, 26, 9, 0))
     assert first == local(2026, 11, 2, 9, 0)
     assert first.hour == 15
 
@@ -223,7 +223,7 @@ async def test_an_unknown_collective_or_week_is_refused_kindly(rally: Rally) -> 
 
 # --- the care figures, computed by hand ------------------------------------------------------
 
-WEEK = digest.parse_week("2026-W48", "America/Chicago")  # Mon 23 Nov 06:00 UTC to 30 Nov
+WEEK = weeks.parse_week("2026-W48", "America/Chicago")  # Mon 23 Nov 06:00 UTC to 30 Nov
 AT = WEEK.start + timedelta(days=2)  # Wednesday 25 Nov, 06:00 UTC
 
 
@@ -258,7 +258,7 @@ def _checkin(n: int, status: CheckInStatus, answer: CheckInAnswer | None = None)
     )
 
 
-def hand_counted_rows(now: datetime) -> digest.DigestRows:
+def hand_counted_rows(now: datetime) -> figures.DigestRows:
     """A week made to catch each old mistake, with every figure counted by hand below."""
     alerts = [
         # This week: answered after 6 minutes.
@@ -298,7 +298,7 @@ def hand_counted_rows(now: datetime) -> digest.DigestRows:
         _checkin(10, CheckInStatus.CANCELLED),
         _checkin(11, CheckInStatus.SCHEDULED),
     ]
-    return digest.DigestRows(
+    return figures.DigestRows(
         alerts=alerts,
         chart=[],
         open_alerts=[a for a in alerts if a.status is not AlertStatus.CLOSED],
@@ -330,7 +330,7 @@ def demo_collective() -> Collective:
 
 def test_a_hand_computed_week_figure_by_figure(copy) -> None:
     now = AT + timedelta(hours=2)
-    data = digest.compute(demo_collective(), WEEK, now, hand_counted_rows(now), digest.Care())
+    data = figures.compute(demo_collective(), WEEK, now, hand_counted_rows(now), figures.Care())
 
     assert data.alerts == [5, 4]  # #1-#5 this week, #6 the week before
     assert data.by_kind == {
@@ -365,7 +365,7 @@ def test_a_hand_computed_week_figure_by_figure(copy) -> None:
     # Cam (2) and Dee (1) are well under both.
     assert data.load_total == 28
     assert data.tiring == ["Ben", "Eve"]
-    text = digest.render_text(copy, data)
+    text = render.render_text(copy, data)
     assert "By kind: doxxing 1 (+1), misinformation 1 (+1), pile-on 1 (+1)" in text
     assert "threats 1 (+1), trolling 2 (+1)" in text
     assert (
@@ -378,15 +378,15 @@ def test_a_hand_computed_week_figure_by_figure(copy) -> None:
 def test_one_responder_carrying_every_response_is_flagged(copy) -> None:
     now = AT + timedelta(hours=2)
     rows = hand_counted_rows(now)
-    rows = digest.DigestRows(**{**rows.__dict__, "load": {"ben": 14}, "week_responses": []})
-    data = digest.compute(demo_collective(), WEEK, now, rows, digest.Care())
+    rows = figures.DigestRows(**{**rows.__dict__, "load": {"ben": 14}, "week_responses": []})
+    data = figures.compute(demo_collective(), WEEK, now, rows, figures.Care())
     assert data.tiring == ["Ben"]
-    assert copy("digest.not_tiring", count=14) not in digest.render_text(copy, data)
+    assert copy("digest.not_tiring", count=14) not in render.render_text(copy, data)
 
 
 def test_the_load_thresholds_come_from_the_settings(copy) -> None:
     now = AT + timedelta(hours=2)
-    lenient = digest.Care(share=0.9, least=3, week_max=20)
-    data = digest.compute(demo_collective(), WEEK, now, hand_counted_rows(now), lenient)
+    lenient = figures.Care(share=0.9, least=3, week_max=20)
+    data = figures.compute(demo_collective(), WEEK, now, hand_counted_rows(now), lenient)
     assert data.tiring == []
-    assert copy("digest.not_tiring", count=28) in digest.render_text(copy, data)
+    assert copy("digest.not_tiring", count=28) in render.render_text(copy, data)

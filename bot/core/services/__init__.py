@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core import commands as c
 from bot.core.copy import Copy
+from bot.core.digest.figures import DigestData
 from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
 from bot.core.model import Collective, OutboxItem
@@ -195,7 +196,7 @@ class Services:
 
     async def digest_report(
         self, collective: str | None, week: str | None, send: bool
-    ) -> digest.DigestData:
+    ) -> DigestData:
         """The command line's digest; raises RallyError (with a copy key) on bad input."""
         async with self.uow() as uow:
             data = await digest.report(self._ctx(uow, None), collective, week, send, self.chart)

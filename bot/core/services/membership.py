@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core import commands as c
+from bot.core.digest.weeks import next_digest_time
 from bot.core.errors import Conflict, NotAllowed, NotFound
 from bot.core.messages import Button, Message, Reply, from_dict, para, to_dict
 from bot.core.model import (
@@ -26,7 +27,6 @@ from bot.core.model import (
 from bot.core.policy import DEMO_COLLECTIVE, DEMO_MEMBERS, Policy
 from bot.core.services import library
 from bot.core.services.context import KEY_IDS, Ctx, Forged, unname
-from bot.core.services.digest import next_digest_time
 from bot.core.services.rally import refresh_tally
 from bot.core.services.upkeep import day, period
 from bot.core.views import action_id, notice, rally_key, target_label

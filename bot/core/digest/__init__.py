@@ -1,0 +1,1 @@
+"""The weekly digest's weeks, figures and words: pure functions the digest service uses."""
