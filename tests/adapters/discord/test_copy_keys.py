@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.adapters.discord.cog import make_cog
+from bot.adapters.discord.cog import RallyCog
 from bot.adapters.discord.interactions import guarded
-from bot.adapters.discord.library import make_library_cog
+from bot.adapters.discord.library import LibraryCog
 from bot.adapters.discord.views import AlertModal, AlertOptions
 from bot.bootstrap import build
 from bot.core.copy import Copy
@@ -34,8 +34,8 @@ async def test_every_discord_word_is_in_the_copy_and_every_copy_word_is_used(db_
     copy = Recording(runtime.services.copy.texts)
     runtime.services.copy = copy
     try:
-        cog = make_cog(runtime.services, "rally")
-        library = make_library_cog(runtime.services, "rally")
+        cog = RallyCog(runtime.services, "rally")
+        library = LibraryCog(runtime.services, "rally-library")
         AlertModal(copy, 1, AlertOptions()).stop()
         for name in FORM_FIELDS:
 
