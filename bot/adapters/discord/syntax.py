@@ -11,7 +11,7 @@ from bot.core.parse import Syntax
 
 _MENTION = re.compile(r"^<@!?(\d{1,24})>$")
 _ROLE = re.compile(r"^<@&(\d{1,24})>$")
-_LINK = re.compile(r"^<(https?://[^\s<>]+)>$", re.IGNORECASE)
+_LINK = re.compile(r"^<(https?://[^\s<>|]+)>$", re.IGNORECASE)
 
 
 class DiscordSyntax:
