@@ -29,7 +29,7 @@ from bot.adapters.slack.modal import (
 from bot.adapters.slack.render import escape, render
 from bot.adapters.slack.storage import EventLog
 from bot.adapters.slack.syntax import SLACK
-from bot.core.commands import Caller, Command, LibraryImport, OpenAlertForm
+from bot.core.commands import Caller, Command, LibraryImport
 from bot.core.errors import BadInput, FieldError, RallyError
 from bot.core.messages import Reply
 from bot.core.services import Services
@@ -150,7 +150,7 @@ class Listeners:
                 channel=channel,
             )
             if action_id == RAISE:
-                reply = await self.services.handle(caller, OpenAlertForm())
+                reply = await self.services.handle_text(caller, "alert")
             elif action_id.startswith(HOME):
                 text = home_text(action_id, _get(action, "selected_option", "value"))
                 reply = (
