@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
+from bot.adapters.slack.syntax import SLACK
 from bot.adapters.slack.web import SlackHttp
 from bot.bootstrap import build
 from bot.core.commands import Caller
@@ -76,8 +77,8 @@ async def run(requests: int, database: str | None) -> dict[str, Any]:
             for person in people[1:]:
                 caller = Caller("slack", TEAM, person.id, person.display_name, channel=CHANNEL)
                 await services.handle_text(caller, "join")
-                await services.handle_text(admin, f"approve <@{person.id}>")
-                await services.handle_text(admin, f"role <@{person.id}> responder")
+                await services.handle_text(admin, f"approve <@{person.id}>", SLACK)
+                await services.handle_text(admin, f"role <@{person.id}> responder", SLACK)
             dispatcher = Dispatcher(services.uow, {"slack": http.chat}, runtime.clock)
             wake = asyncio.Event()
             services.on_commit = wake.set

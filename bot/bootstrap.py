@@ -60,5 +60,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Runtime:
         policy=settings.policy(),
         chart=MatplotlibCharts(),
         pdf=FpdfPackets(),
+        command=settings.command,
     )
     return Runtime(settings=settings, engine=engine, services=services, clock=clock)

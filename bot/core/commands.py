@@ -50,9 +50,24 @@ class AlertRef:
 
 @dataclass(frozen=True)
 class MemberRef:
-    """A member as typed: a handle, or a platform mention such as <@U123>."""
+    """A member as someone named them, exactly one of: a handle as typed ("ben", "@Ben"), a
+    user id on the caller's platform (a mention, or a person picked in a form), or a member
+    id (carried by a button). The adapter decides which; the core only looks it up."""
 
-    raw: str
+    handle: str | None = None
+    user: str | None = None
+    member_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(v is not None for v in (self.handle, self.user, self.member_id)) != 1:
+            raise ValueError("a MemberRef names a member exactly one way")
+
+    @property
+    def named(self) -> str:
+        """How to quote it back to the person who named it."""
+        if self.member_id is not None:
+            return "id:" + self.member_id
+        return self.handle if self.handle is not None else str(self.user)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.discord.syntax import DISCORD
+from bot.adapters.slack.syntax import SLACK
 from bot.charts import MatplotlibCharts
 from bot.core.commands import Caller
 from bot.core.copy import Copy, flatten
 from bot.core.messages import Button, Message, Reply, from_dict
 from bot.core.model import Alert, AuditEvent, CheckIn, Collective, Member, OutboxItem
+from bot.core.parse import PLAIN, Syntax
 from bot.core.policy import Policy
 from bot.core.services import Services
 from bot.pdf import FpdfPackets
@@ -27,6 +30,8 @@ CONFIG = ROOT / "config" / "rallybot.toml"
 # A Wednesday, 09:00 in the demo collective's America/Chicago.
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 X_LINK = "https://x.com/troll/status/1"
+# Each platform's syntax, as its adapter passes it to the core.
+SYNTAX: dict[str, Syntax] = {"slack": SLACK, "discord": DISCORD}
 
 
 def load_copy() -> Copy:
@@ -109,10 +114,12 @@ class Rally:
     def caller(who: str | Caller) -> Caller:
         return as_(who) if isinstance(who, str) else who
 
-    async def say(self, who: str | Caller, text: str) -> Reply:
-        """What `who` typed after /rally."""
+    async def say(self, who: str | Caller, text: str, syntax: Syntax | None = None) -> Reply:
+        """What `who` typed after /rally, read as their platform's adapter reads it (a Slack
+        caller's <@U…> is a mention, a Discord caller's <@123>; the console's words are plain)."""
         caller = self.caller(who)
-        reply = await self.services.handle_text(caller, text)
+        syntax = syntax or SYNTAX.get(caller.platform, PLAIN)
+        reply = await self.services.handle_text(caller, text, syntax)
         self.replies.append((caller, reply))
         return reply
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bot.adapters.slack.syntax import SLACK
 from bot.core.errors import BadInput
 from bot.core.model import EvidenceKind
 from bot.core.services.evidence import classify, md_text
@@ -83,7 +84,7 @@ async def test_the_target_adds_evidence_each_item_hashed(rally) -> None:
 
 async def test_a_slack_wrapped_link_is_kept_without_its_label(rally) -> None:
     await rally.raise_alert("ana")
-    await rally.say("ana", "evidence #1 <https://x.com/troll/status/3|innocent label>")
+    await rally.say("ana", "evidence #1 <https://x.com/troll/status/3|innocent label>", SLACK)
     (row,) = evidence(rally)
     assert (row.kind, row.content) == (EvidenceKind.LINK, "https://x.com/troll/status/3")
 

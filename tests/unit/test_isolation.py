@@ -346,23 +346,23 @@ def in_guild(user: str, guild: str, *roles: str, **more: object) -> Caller:
 
 
 async def two_guilds(rally: Rally) -> None:
-    """Ours in guild G1 (lee is L1, ben is B1, role 555 makes leads); theirs in G2 (olga O1,
-    oscar O2)."""
+    """Ours in guild G1 (lee is L1, ben is B1, role 555 makes leads); theirs in G2 (olga 201,
+    oscar 202: Discord user ids are digits, and so are its mentions)."""
     for handle, user in (("lee", "L1"), ("ben", "B1")):
         await ok(rally, handle, "link")
         (code,) = rally.data.link_codes
         await ok(rally, in_guild(user, "G1"), f"link {code}")
     await ok(rally, in_guild("L1", "G1", can_manage=True), "setup")
     await ok(rally, in_guild("L1", "G1"), "setup leadrole <@&555>")
-    olga = in_guild("O1", "G2", can_manage=True, display_name="Olga")
+    olga = in_guild("201", "G2", can_manage=True, display_name="Olga")
     await ok(rally, olga, "setup name Other collective")
-    await ok(rally, in_guild("O2", "G2", display_name="Oscar"), "join")
-    await ok(rally, olga, "approve <@O2>")
+    await ok(rally, in_guild("202", "G2", display_name="Oscar"), "join")
+    await ok(rally, olga, "approve <@202>")
 
 
 @pytest.mark.parametrize(
     "text",
-    ["approve <@O2>", "role <@O2> lead", "suspend <@O1>", "audit <@O1>", "role <@O1> member"],
+    ["approve <@202>", "role <@202> lead", "suspend <@201>", "audit <@!201>", "role <@201> member"],
 )
 async def test_a_discord_mention_of_the_other_collectives_member_is_a_forgery(
     rally: Rally, text: str

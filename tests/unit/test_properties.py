@@ -45,7 +45,9 @@ from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.adapters.discord.render import escape as escape_for_discord
 from bot.adapters.discord.render import render as discord_render
 from bot.adapters.discord.render import render_pages
+from bot.adapters.discord.syntax import DISCORD
 from bot.adapters.slack.render import render as slack_render
+from bot.adapters.slack.syntax import SLACK
 from bot.core import commands as c
 from bot.core.errors import BadInput, FieldError
 from bot.core.messages import Block, Button, Link, Mention, Message, Text
@@ -55,6 +57,8 @@ from bot.core.parse import (
     MAX_LINK_CHARS,
     MAX_LINKS,
     MAX_NOTE_CHARS,
+    PLAIN,
+    Syntax,
     alert_from_form,
     parse_action,
     parse_text,
@@ -206,14 +210,16 @@ def check_command(command: c.Command) -> None:
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=typed)
-def test_parse_text_accepts_or_refuses_kindly(text: str) -> None:
+@given(text=typed, syntax=st.sampled_from([PLAIN, SLACK, DISCORD]))
+def test_parse_text_accepts_or_refuses_kindly(text: str, syntax: Syntax) -> None:
+    """With every platform's syntax: markup a platform reads (Slack's <url|label>, Discord's
+    <@123>) never lets a label, markup or an over-long text through."""
     counted("parse_text")
     try:
-        command = parse_text(text)
+        command = parse_text(text, syntax)
     except BadInput:
         return
-    assert len(text) <= MAX_COMMAND_CHARS
+    assert len(syntax.text(text)) <= MAX_COMMAND_CHARS
     check_command(command)
 
 
@@ -230,8 +236,8 @@ def test_parse_action_accepts_only_well_formed_ids(action: str) -> None:
     ref = getattr(command, "alert", None)
     if ref is not None:
         assert ref.id == parts[2] and ref.number is None
-    if isinstance(command, c.Approve):
-        assert command.member.raw == "id:" + parts[2]
+    if isinstance(command, c.Approve | c.Decline):
+        assert command.member == c.MemberRef(member_id=parts[2])
     if isinstance(command, c.ForgetMe):
         assert command.confirmed and command.member_id == parts[2]
     if isinstance(command, c.AnswerCheckIn):
@@ -271,7 +277,8 @@ form_links = st.one_of(
     help_wanted=st.lists(form_text, max_size=4),
     visibility=form_text,
     anonymous=st.booleans(),
-    target=st.one_of(st.none(), hostile),
+    target=st.one_of(st.none(), st.builds(lambda h: c.MemberRef(handle=h), hostile)),
+    syntax=st.sampled_from([PLAIN, SLACK, DISCORD]),
 )
 def test_alert_from_form_accepts_or_names_the_bad_field(**fields: Any) -> None:
     counted("alert_from_form")

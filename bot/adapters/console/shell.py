@@ -23,7 +23,7 @@ from bot.adapters.files import FileProblem, read_text_file
 from bot.core.commands import Caller, LibraryImport
 from bot.core.errors import RallyError
 from bot.core.messages import Reply
-from bot.core.parse import parse_text
+from bot.core.parse import PLAIN, parse_text
 from bot.core.services import Services
 from bot.core.services.membership import CONSOLE, CONSOLE_WORKSPACE
 from bot.core.views import notice
@@ -143,9 +143,9 @@ class ConsoleShell:
     async def rally(self, text: str) -> Reply:
         """A /rally line; `library import FILE` reads the file here (the core reads none)."""
         try:
-            command = parse_text(text)
+            command = parse_text(text, PLAIN)  # the console's words carry no markup
         except RallyError as error:
-            return self.services.error_reply(error)
+            return self.services.error_reply(error, CONSOLE)
         if isinstance(command, LibraryImport) and command.content is None:
             name = command.name.strip()
             if name and name.lower() != "starter":

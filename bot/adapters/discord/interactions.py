@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import discord
 
 from bot.adapters.discord.render import Rendered, render_pages
-from bot.core.commands import Caller
+from bot.core.commands import Caller, Command
 from bot.core.errors import FieldError, RallyError
 from bot.core.messages import Reply
 from bot.core.services import Services
@@ -28,6 +28,7 @@ PLATFORM = "discord"
 DEFER_AFTER = 1.0
 
 Work = Callable[[], Awaitable[Reply]]
+Build = Callable[[], Command]
 FormFactory = Callable[[], discord.ui.Modal]
 
 
@@ -87,7 +88,7 @@ async def guarded(services: Services, work: Work) -> Reply:
             ok=False,
         )
     except RallyError as error:
-        return services.error_reply(error)
+        return services.error_reply(error, PLATFORM)
     except Exception as error:
         # The frames, not the message: a database error's message can quote what was typed.
         log.error(
@@ -124,13 +125,15 @@ async def answer(
         log.warning("could not send a Discord reply: %s %s", error.status, error.code)
 
 
-async def run_text(interaction: discord.Interaction[Any], text: str) -> None:
-    """Most subcommands: the words of the command language, handled by the core."""
+async def run(interaction: discord.Interaction[Any], command: Command | Build) -> None:
+    """A subcommand's command, handled by the core. Built from typed options: a build that
+    checks a value runs inside the work, so its BadInput becomes the kind reply of
+    `guarded`, like any other refusal."""
     caller = caller_of(interaction)
     services = client_of(interaction).services
 
     async def work() -> Reply:
-        return await services.handle_text(caller, text)
+        return await services.handle(caller, command() if callable(command) else command)
 
     await answer(interaction, work)
 

@@ -10,6 +10,8 @@ import discord
 
 from bot.adapters.discord.interactions import answer, caller_of, client_of, fail
 from bot.adapters.discord.render import ACTION_TEMPLATE
+from bot.adapters.discord.syntax import DISCORD
+from bot.core.commands import MemberRef
 from bot.core.copy import Copy
 from bot.core.messages import Reply
 from bot.core.model import Kind, Venue
@@ -67,7 +69,7 @@ class AlertOptions:
     help_wanted: tuple[str, ...] = ()
     visibility: str = ""
     anonymous: bool = False
-    target: str | None = None
+    target: MemberRef | None = None
     topics: str = ""
 
 
@@ -166,6 +168,7 @@ class AlertModal(discord.ui.Modal):
                 anonymous=o.anonymous,
                 target=o.target,
                 topics=o.topics,
+                syntax=DISCORD,
             )
             return await services.handle(caller, command)
 

@@ -28,6 +28,7 @@ from bot.adapters.slack.modal import (
 )
 from bot.adapters.slack.render import escape, render
 from bot.adapters.slack.storage import EventLog
+from bot.adapters.slack.syntax import SLACK
 from bot.core.commands import Caller, Command, LibraryImport
 from bot.core.errors import BadInput, FieldError, RallyError
 from bot.core.messages import Reply
@@ -70,12 +71,6 @@ def _team(body: Mapping[str, Any]) -> str:
     return team
 
 
-def typed(text: str) -> str:
-    """A slash command's text as the person typed it: Slack sends &, < and > as entities
-    (its own <@U…> and <url> sequences stay), and the renderer escapes them again on output."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def is_dm(channel: str | None) -> bool:
     return channel is not None and channel.startswith("D")
 
@@ -110,7 +105,8 @@ class Listeners:
         self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         try:
-            text = typed(str(body.get("text") or ""))
+            # As Slack sent it: SLACK reads its mentions, links and entities word by word.
+            text = str(body.get("text") or "")
             words = text.split()
             verb = words[0].lower() if words else ""
             channel = _get(body, "channel_id")
@@ -124,7 +120,7 @@ class Listeners:
             if verb in NEEDS_PROFILE:
                 name, admin = await self._profile(client, team, user, name)
             caller = Caller(PLATFORM, team, user, name, channel=channel, can_manage=admin)
-            reply = await self.services.handle_text(caller, text)
+            reply = await self.services.handle_text(caller, text, SLACK)
             await self._show(reply, caller, client, respond, _get(body, "trigger_id"))
         except Exception:
             log.exception("a /%s command could not be finished", self.deps.command)
@@ -160,7 +156,7 @@ class Listeners:
                 reply = (
                     await self.services.handle_text(caller, text)
                     if text is not None
-                    else self.services.error_reply(BadInput("error.bad_button"))
+                    else self.services.error_reply(BadInput("error.bad_button"), PLATFORM)
                 )
             else:
                 reply = await self.services.handle_action(caller, action_id)

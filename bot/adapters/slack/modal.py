@@ -20,7 +20,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.core.commands import RaiseAlert
+from bot.adapters.slack.syntax import SLACK
+from bot.core.commands import MemberRef, RaiseAlert
 from bot.core.copy import Copy
 from bot.core.model import Help, Kind, Severity, Venue, Visibility
 from bot.core.parse import MAX_NOTE_CHARS, alert_from_form
@@ -249,8 +250,9 @@ def form_alert(values: Mapping[str, Any]) -> RaiseAlert:
         visibility=state.choice(VISIBILITY),
         anonymous="yes" in state.choices(ANONYMOUS),
         # A Slack user id, resolved by the core through this workspace's identities.
-        target=f"<@{target}>" if target else None,
+        target=MemberRef(user=target) if target else None,
         topics=state.text(TOPICS),
+        syntax=SLACK,  # a link typed as <url|label> loses its label
     )
 
 

@@ -16,7 +16,7 @@ from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
 from bot.core.model import Collective, OutboxItem
 from bot.core.packet import PacketRenderer
-from bot.core.parse import parse_action, parse_text
+from bot.core.parse import PLAIN, Syntax, parse_action, parse_text
 from bot.core.policy import Policy
 from bot.core.ports import ChartRenderer, Clock, Ids, UnitOfWorkFactory
 from bot.core.services import (
@@ -105,6 +105,7 @@ class Services:
         policy: Policy,
         chart: ChartRenderer | None = None,
         pdf: PacketRenderer | None = None,
+        command: str = "rally",
     ) -> None:
         self.uow = uow
         self.clock = clock
@@ -113,15 +114,17 @@ class Services:
         self.policy = policy
         self.chart = chart
         self.pdf = pdf
+        self.command = command  # the slash command's name, as usage texts show it
         # Called after every commit that may have written outbox rows (wakes the dispatcher).
         self.on_commit: Callable[[], None] = _nothing
 
-    async def handle_text(self, caller: c.Caller, text: str) -> Reply:
-        """What a person typed after /rally."""
+    async def handle_text(self, caller: c.Caller, text: str, syntax: Syntax = PLAIN) -> Reply:
+        """What a person typed after /rally; `syntax` reads the caller's platform's markup
+        (mentions, roles, links) and is the adapter's."""
         try:
-            command = parse_text(text)
+            command = parse_text(text, syntax)
         except RallyError as error:
-            return self.error_reply(error)
+            return self.error_reply(error, caller.platform)
         return await self.handle(caller, command)
 
     async def handle_action(self, caller: c.Caller, action: str) -> Reply:
@@ -129,7 +132,7 @@ class Services:
         try:
             command = parse_action(action)
         except RallyError as error:
-            return self.error_reply(error)
+            return self.error_reply(error, caller.platform)
         return await self.handle(caller, command)
 
     async def handle(self, caller: c.Caller, command: c.Command) -> Reply:
@@ -148,15 +151,27 @@ class Services:
             return reply
         except Forged as error:
             await self._audit_forged(ctx, type(command).__name__, error)
-            return self.error_reply(error)
+            return self.error_reply(error, caller.platform)
         except RallyError as error:
-            return self.error_reply(error)
+            return self.error_reply(error, caller.platform)
 
-    def error_reply(self, error: RallyError) -> Reply:
-        lines = [self.copy(error.key, **error.params)]
+    def error_reply(self, error: RallyError, platform: str | None = None) -> Reply:
+        """The one place a refusal becomes a kind reply, in the words of the caller's
+        platform where they differ (a usage: Discord people fill in options, not words)."""
+        params = dict(error.params)
+        if error.key == "error.usage":
+            params["usage"] = self.usage(str(params.get("usage", "")), platform)
+        lines = [self.copy(error.key, **params)]
         if isinstance(error, NotAllowed) and error.key == "error.not_member":
             lines.append(self.copy("error.how_to_join"))
         return Reply(notice(self.copy("error.title"), *lines), ok=False)
+
+    def usage(self, name: str, platform: str | None = None) -> str:
+        """How to write command `name`: [copy.usage.<platform>] if the platform words it
+        its own way, else [copy.usage]."""
+        own = f"usage.{platform}.{name}"
+        key = own if platform and self.copy.has(own) else f"usage.{name}"
+        return self.copy(key, command=self.command)
 
     async def _audit_forged(self, ctx: Ctx | None, command: str, error: Forged) -> None:
         member = ctx._member if ctx else None

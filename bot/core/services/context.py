@@ -24,7 +24,6 @@ from bot.core.model import (
     Role,
 )
 from bot.core.packet import PacketRenderer
-from bot.core.parse import mention_user
 from bot.core.policy import Policy
 from bot.core.ports import Ids, UnitOfWork
 
@@ -142,23 +141,26 @@ class Ctx:
         return alert
 
     async def member(self, ref: MemberRef) -> Member:
+        """The member a command names, only if they belong to the caller's collective."""
         collective = await self.collective()
         found: Member | None = None
-        raw = ref.raw.strip()
-        user = mention_user(raw)
-        if raw.startswith("id:"):
-            found = await self.uow.members.get(raw[3:])
-        elif user is not None and self.caller is not None:
-            ident = await self.uow.identities.find(
-                self.caller.platform, self.caller.workspace, user
-            )
-            found = await self.uow.members.get(ident.member_id) if ident else None
-        else:
-            found = await self.uow.members.by_handle(collective.id, raw.lstrip("@").lower())
+        if ref.member_id is not None:
+            found = await self.uow.members.get(ref.member_id)
+        elif ref.user is not None:
+            # A platform user id means a user on the caller's own platform and workspace.
+            if self.caller is not None:
+                ident = await self.uow.identities.find(
+                    self.caller.platform, self.caller.workspace, ref.user
+                )
+                found = await self.uow.members.get(ident.member_id) if ident else None
+        elif ref.handle is not None:
+            handle = ref.handle.strip().lstrip("@").lower()
+            found = await self.uow.members.by_handle(collective.id, handle)
+        name = ref.named.strip()[:40]
         if found is None or found.status is MemberStatus.FORGOTTEN:
-            raise NotFound("error.no_member", name=raw[:40])
+            raise NotFound("error.no_member", name=name)
         if found.collective_id != collective.id:
-            raise Forged("error.no_member", name=raw[:40])
+            raise Forged("error.no_member", name=name)
         return found
 
     async def members(self) -> Sequence[Member]:

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from bot.core import commands as c
 from bot.core.copy import Copy
-from bot.core.errors import BadInput, Conflict, NotAllowed
+from bot.core.errors import Conflict, NotAllowed
 from bot.core.messages import Attachment, Message, Reply, para
 from bot.core.model import Alert, Evidence, EvidenceKind, Member
 from bot.core.packet import Packet, PacketRow
-from bot.core.parse import parse_link
+from bot.core.parse import parse_link, usage
 from bot.core.services.context import Ctx
 from bot.core.views import kinds_text, notice
 
@@ -30,7 +30,7 @@ def classify(content: str) -> tuple[EvidenceKind, str]:
     """A link, a report case number ("case 12345"), or a note."""
     text = content.strip()
     if not text:
-        raise BadInput("error.usage", usage="evidence #12 <link, case number or note>")
+        raise usage("evidence")
     if text.lower().startswith(("http://", "https://")):
         return EvidenceKind.LINK, parse_link(text)
     m = _CASE.match(text)

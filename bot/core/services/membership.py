@@ -497,6 +497,16 @@ async def link(ctx: Ctx, cmd: c.LinkIdentity) -> Reply:
     )
 
 
+async def _refresh_tallies_naming(ctx: Ctx, member: Member, collective: Collective) -> None:
+    """Other live tallies still name her: each is edited to the scrubbed name, and the new
+    edit supersedes any edit still waiting to go out."""
+    for alert in await ctx.uow.alerts.open_for_collective(collective.id):
+        if alert.status is AlertStatus.ACTIVE:
+            involved = {r.member_id for r in await ctx.uow.rallied.for_alert(alert.id)}
+            if member.id in involved or await ctx.uow.responses.get(alert.id, member.id):
+                await refresh_tally(ctx, alert)
+
+
 async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     """Anyone the bot knows (pending, suspended, member, lead) removes their personal data
     everywhere. Their open alerts close; a safety case's record stays with the safety leads
@@ -581,13 +591,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     # Her rallies, still on the platforms, are edited: closed, no name, note or links.
     for alert in rallied:
         await _close_rally_posts(ctx, alert)
-    # Other live tallies still name her: each is edited to the scrubbed name, and the new
-    # edit supersedes any edit still waiting to go out.
-    for alert in await ctx.uow.alerts.open_for_collective(collective.id):
-        if alert.status is AlertStatus.ACTIVE:
-            involved = {r.member_id for r in await ctx.uow.rallied.for_alert(alert.id)}
-            if member.id in involved or await ctx.uow.responses.get(alert.id, member.id):
-                await refresh_tally(ctx, alert)
+    await _refresh_tallies_naming(ctx, member, collective)
     await ctx.update(
         join_key(member),
         notice(copy("decline.closed_title"), copy("decline.closed_withdrawn")),

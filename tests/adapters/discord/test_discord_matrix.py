@@ -229,7 +229,9 @@ async def test_the_injection_corpus_through_the_alert_form(two: TwoGuilds) -> No
         {"links": ATTACK, "where": "@everyone"},
         {"links": ATTACK, "kinds": ["<@&123>"]},
         {
-            "links": f"<{ATTACK}|label-dropped> {ATTACK}/2",
+            # Discord's own <url> (no preview) is read; Slack's <url|label> is not Discord's
+            # syntax and is refused like any bad link (tests/adapters/discord/test_syntax.py).
+            "links": f"<{ATTACK}> {ATTACK}/2",
             "note": CORPUS,
             "post": "https://x.com/@everyone/status/9",
             "kinds": ["pile_on"],

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import discord
@@ -14,6 +15,7 @@ import pytest
 from bot.adapters.discord.cog import SUBCOMMANDS
 from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
 from bot.adapters.discord.ops import invite_url, permissions, sync_commands
+from bot.core.model import Venue
 from bot.ops.startup import StartupError
 from tests.adapters.discord.conftest import discord_settings
 from tests.fakes.discord import FakeDiscord
@@ -62,6 +64,55 @@ async def test_sync_reports_a_refused_token(
 async def test_the_command_name_comes_from_the_settings(fake: FakeDiscord, db_url: str) -> None:
     assert await sync_commands(discord_settings(fake, db_url, command="shield"), None) == 0
     assert [c["name"] for c in fake.commands["global"]] == ["shield", "shield-library"]
+
+
+def option(node: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [o for o in node.get("options", []) if o["name"] == name]
+    assert len(found) == 1, (name, [o["name"] for o in node.get("options", [])])
+    return found[0]
+
+
+async def test_sync_sends_the_descriptions_and_choice_names_of_the_copy(
+    fake: FakeDiscord, db_url: str
+) -> None:
+    words = {
+        "discord.group": "Our collective answers attacks together",
+        "discord.cmd_consent": "Say whether the group may rally for you",
+        "discord.opt_alert": "The alert's number",
+        "word.yes": "Yes, rally them",
+        "discord.library_group": "Messages we may suggest",
+        "discord.cmd_library_add": "Propose a message",
+    }
+    settings = discord_settings(fake, db_url, copy_texts=words)
+    assert await sync_commands(settings, None) == 0
+    rally, library = fake.commands["global"]
+    consent = option(rally, "consent")
+    assert rally["description"] == words["discord.group"]
+    assert consent["description"] == words["discord.cmd_consent"]
+    assert option(consent, "alert")["description"] == words["discord.opt_alert"]
+    answer = {c["value"]: c["name"] for c in option(consent, "answer")["choices"]}
+    assert answer == {"yes": words["word.yes"], "no": "no"}
+    assert library["description"] == words["discord.library_group"]
+    assert option(library, "add")["description"] == words["discord.cmd_library_add"]
+    # Everything else is the shipped copy, every word of it from [copy]: no key is sent.
+    shipped = discord_settings(fake, db_url).make_copy()
+    assert option(rally, "status")["description"] == shipped("discord.cmd_status")
+    where = option(option(rally, "alert"), "where")
+    assert {c["name"] for c in where["choices"]} == {shipped(f"venue.{v}") for v in Venue}
+    assert not any(
+        d.startswith(("cmd_", "opt_", "discord.", "word.", "venue."))
+        for d in descriptions(fake.commands["global"])
+    )
+
+
+def descriptions(nodes: list[dict[str, Any]]) -> list[str]:
+    """Every description and choice name in registered commands, at any depth."""
+    out: list[str] = []
+    for node in nodes:
+        out.append(node.get("description", ""))
+        out += [str(choice["name"]) for choice in node.get("choices") or []]
+        out += descriptions(node.get("options") or [])
+    return out
 
 
 async def test_the_invite_asks_for_the_least_the_bot_needs(fake: FakeDiscord, db_url: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
+from bot.adapters.slack.syntax import SLACK
 from bot.adapters.slack.web import SlackHttp
 from bot.bootstrap import Runtime, build
 from bot.core.commands import Caller
@@ -130,9 +131,9 @@ class SlackBot:
         assert (await services.handle_text(self.caller("UANA", channel=LEADS), "setup leads")).ok
         for uid in ("UBEN", "UCAM", "UDEE", "USAM"):
             assert (await services.handle_text(self.caller(uid), "join")).ok
-            assert (await services.handle_text(ana, f"approve <@{uid}>")).ok
+            assert (await services.handle_text(ana, f"approve <@{uid}>", SLACK)).ok
             role = "safety_lead" if uid == "USAM" else "responder"
-            assert (await services.handle_text(ana, f"role <@{uid}> {role}")).ok
+            assert (await services.handle_text(ana, f"role <@{uid}> {role}", SLACK)).ok
         # The join requests and welcomes are settled unsent: the tests start from a quiet Slack.
         await Dispatcher(services.uow, {"slack": Unsent()}, self.clock).drain()
 

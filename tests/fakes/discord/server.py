@@ -1011,41 +1011,46 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> w
 
 def validate_commands(body: Any) -> Json:
     """The checks Discord makes on a bulk overwrite (names, lengths, counts, ordering)."""
-    errors: Json = {}
-
-    def check(node: Json, where: str, depth: int) -> None:
-        name, description = node.get("name", ""), node.get("description", "")
-        if not _COMMAND_NAME.match(name):
-            errors[f"{where}.name"] = name
-        if not 1 <= len(description) <= 100:
-            errors[f"{where}.description"] = description
-        options = node.get("options") or []
-        if len(options) > 25:
-            errors[f"{where}.options"] = "more than 25"
-        seen_optional = False
-        for i, option in enumerate(options):
-            if option.get("type") in (1, 2):
-                if depth >= 2:
-                    errors[f"{where}.options.{i}"] = "nested too deep"
-                check(option, f"{where}.options.{i}", depth + 1)
-                continue
-            check(option, f"{where}.options.{i}", depth + 1)
-            if option.get("required"):
-                if seen_optional:
-                    errors[f"{where}.options.{i}.required"] = "required after optional"
-            else:
-                seen_optional = True
-            choices = option.get("choices") or []
-            if len(choices) > 25:
-                errors[f"{where}.options.{i}.choices"] = "more than 25"
-            for j, choice in enumerate(choices):
-                if not 1 <= len(str(choice.get("name", ""))) <= 100:
-                    errors[f"{where}.options.{i}.choices.{j}"] = choice
-            if choices and option.get("autocomplete"):
-                errors[f"{where}.options.{i}.autocomplete"] = "choices and autocomplete"
-
     if not isinstance(body, list) or len(body) > 100:
         return {"_errors": "a list of at most 100 commands"}
+    errors: Json = {}
     for index, command in enumerate(body):
-        check(command, str(index), 0)
+        _check_command(command, str(index), 0, errors)
     return errors
+
+
+def _check_command(node: Json, where: str, depth: int, errors: Json) -> None:
+    name, description = node.get("name", ""), node.get("description", "")
+    if not _COMMAND_NAME.match(name):
+        errors[f"{where}.name"] = name
+    if not 1 <= len(description) <= 100:
+        errors[f"{where}.description"] = description
+    options = node.get("options") or []
+    if len(options) > 25:
+        errors[f"{where}.options"] = "more than 25"
+    seen_optional = False
+    for i, option in enumerate(options):
+        here = f"{where}.options.{i}"
+        if option.get("type") in (1, 2):
+            if depth >= 2:
+                errors[here] = "nested too deep"
+            _check_command(option, here, depth + 1, errors)
+            continue
+        _check_command(option, here, depth + 1, errors)
+        if option.get("required"):
+            if seen_optional:
+                errors[f"{here}.required"] = "required after optional"
+        else:
+            seen_optional = True
+        _check_choices(option, here, errors)
+
+
+def _check_choices(option: Json, where: str, errors: Json) -> None:
+    choices = option.get("choices") or []
+    if len(choices) > 25:
+        errors[f"{where}.choices"] = "more than 25"
+    for j, choice in enumerate(choices):
+        if not 1 <= len(str(choice.get("name", ""))) <= 100:
+            errors[f"{where}.choices.{j}"] = choice
+    if choices and option.get("autocomplete"):
+        errors[f"{where}.autocomplete"] = "choices and autocomplete"
