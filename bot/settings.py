@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     open_alert_notice_days: int = Field(default=7, ge=1, le=365)
     safety_case_days: int = Field(default=30, ge=1, le=3650)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
+    # Recorded on every outbox row this process claims; the next process with the same id
+    # takes back what it had claimed when it died. Unset: the dyno, or host name and command.
+    worker_id: str | None = Field(default=None, min_length=1, max_length=64)
     # Workers taking acknowledged Slack and Discord requests from a queue (per platform);
     # unset: the database pool's size (at least 2), so no request waits on the pool's timeout.
     request_workers: int | None = Field(default=None, ge=1, le=1000)

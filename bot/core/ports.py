@@ -302,11 +302,22 @@ class OutboxRepo(Protocol):
         ...
 
     async def claim(
-        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        platforms: Sequence[str],
+        worker: str | None = None,
     ) -> Sequence[OutboxItem]:
         """Lease pending items due by now on these platforms, oldest first, in one statement:
-        each gets lease_until and one more attempt, so no other dispatcher takes it before the
-        lease ends. An edit waits while an earlier edit of the same message is in flight."""
+        each gets lease_until, one more attempt and the claiming worker's id, so no other
+        dispatcher takes it before the lease ends. An edit waits while an earlier edit of the
+        same message is in flight."""
+        ...
+
+    async def take_back(self, worker: str, now: datetime) -> int:
+        """End the leases this worker id still holds on pending rows (a process that died
+        held them; the new one with its id takes them back at once). Returns how many."""
         ...
 
     async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:

@@ -959,7 +959,12 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         await connection.execute(stmt, rows)
 
     async def claim(
-        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        platforms: Sequence[str],
+        worker: str | None = None,
     ) -> Sequence[OutboxItem]:
         if not platforms:
             return []
@@ -996,7 +1001,7 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         stmt = (
             update(OutboxRow)
             .where(OutboxRow.id.in_(wanted.scalar_subquery()))
-            .values(lease_until=lease_until, attempts=OutboxRow.attempts + 1)
+            .values(lease_until=lease_until, attempts=OutboxRow.attempts + 1, claimed_by=worker)
             .returning(OutboxRow)
         )
         rows = await self._session.scalars(
@@ -1004,6 +1009,20 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         )
         claimed = [to_domain(OutboxItem, row) for row in rows]
         return sorted(claimed, key=lambda o: (o.created_at, o.id))
+
+    async def take_back(self, worker: str, now: datetime) -> int:
+        await self.flush()
+        stmt = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.claimed_by == worker,
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.lease_until > now,
+            )
+            .values(lease_until=None, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(stmt))
 
     async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
         await self.flush()

@@ -762,7 +762,12 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         _insert(self._t.outbox, item.id, item)
 
     async def claim(
-        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        platforms: Sequence[str],
+        worker: str | None = None,
     ) -> Sequence[OutboxItem]:
         """Lease pending items due by now, oldest first; an edit waits for one in flight."""
 
@@ -790,7 +795,21 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         for o in rows[: max(limit, 0)]:
             o.lease_until = lease_until
             o.attempts += 1
+            o.claimed_by = worker
         return _copies(rows[: max(limit, 0)])
+
+    async def take_back(self, worker: str, now: datetime) -> int:
+        held = [
+            o
+            for o in self._t.outbox.values()
+            if o.claimed_by == worker
+            and o.status is OutboxStatus.PENDING
+            and o.lease_until is not None
+            and o.lease_until > now
+        ]
+        for o in held:
+            o.lease_until, o.claimed_by = None, None
+        return len(held)
 
     async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
         doomed = [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +25,17 @@ bots = SQLAlchemyInstallationStore.build_bots_table(
 oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(
     metadata, SQLAlchemyOAuthStateStore.default_table_name
 )
+# Tokens are stored encrypted (bot.adapters.slack.secrets), longer than Slack's own 200
+# characters: migration 0008 widened these columns.
+TOKEN_COLUMNS = {
+    installations: ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token"),
+    bots: ("bot_token", "bot_refresh_token"),
+}
+for _table, _names in TOKEN_COLUMNS.items():
+    for _name in _names:
+        _table.c[_name].type = Text()
+# Unused states expire: the purge finds them by this index.
+Index("ix_slack_oauth_states_expire_at", oauth_states.c.expire_at)
 events = Table(
     "slack_events",
     metadata,

@@ -147,7 +147,8 @@ async def serve_web(settings: Settings) -> int:
         return 2
     runtime = build(settings)
     try:
-        await serve(runtime, [SlackHttp(runtime)])  # stops gracefully on SIGTERM/SIGINT
+        # Stops gracefully on SIGTERM/SIGINT.
+        await serve(runtime, [SlackHttp(runtime)], command="web")
     except asyncio.CancelledError:
         log.info("rallybot web was cancelled")
     finally:
