@@ -24,6 +24,7 @@ from bot.core.errors import BadInput
 from bot.core.library import DEFAULT_LIMITS, LibraryFile, parse_file
 from bot.core.links import LinkRules
 from bot.core.policy import Policy
+from bot.keys import parse_keys
 
 SECRETS = frozenset(
     {
@@ -34,6 +35,8 @@ SECRETS = frozenset(
         "discord_token",
         "database_url",
         "metrics_token",
+        "secret_key",
+        "old_secret_keys",
     }
 )
 # The schemes DATABASE_URL may use (bot.store.uow picks the async driver for each).
@@ -162,6 +165,11 @@ class Settings(BaseSettings):
     # /metrics on a public port (PORT) answers only `Authorization: Bearer <this>`.
     metrics_token: SecretStr | None = None
     outbox_lag_alarm: float = Field(default=300.0, gt=0)  # /readyz turns 503 past this
+    # Encrypts Slack's tokens at rest (Fernet; comma-separated keys: the first encrypts).
+    # Required on PostgreSQL; on SQLite a key file in the data folder stands in.
+    secret_key: SecretStr | None = None
+    # During a rotation: the keys tokens may still be encrypted with (read, never written).
+    old_secret_keys: SecretStr | None = None
     # Tunables ([rallybot] in config/rallybot.toml; RALLYBOT_<NAME> overrides).
     command: str = "rally"
     timezone: str = "America/Chicago"
@@ -234,6 +242,13 @@ class Settings(BaseSettings):
                 f"{shown} is not a database rallybot uses: give "
                 "postgresql://user:password@host:5432/name or sqlite:////path/to/rallybot.db"
             )
+        return value
+
+    @field_validator("secret_key", "old_secret_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not parse_keys(value.get_secret_value()):
+            raise ValueError("empty: give a key made with `rallybot new-key`, or unset it")
         return value
 
     @field_validator("log_level")

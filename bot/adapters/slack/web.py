@@ -23,6 +23,7 @@ from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
+from bot.adapters.slack.storage import SealedInstallations, reseal
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat
 from bot.ops.observe import Observer
@@ -118,6 +119,11 @@ class SlackHttp:
             self.port = int(sockets[0].getsockname()[1])
         mode = "OAuth (any number of workspaces)" if self.workspaces.oauth else "one workspace"
         log.info("Slack over HTTP on port %d, %s", self.port, mode)
+        store = self.workspaces.installations
+        if isinstance(store, SealedInstallations):
+            sealed = await reseal(self.runtime.engine, store.box, plain_only=True)
+            if sealed:
+                log.info("encrypted %d Slack tokens stored before encryption at rest", sealed)
         await reach_slack(self.workspaces.warm, "SLACK_BOT_TOKEN", self._report, self.retry_first)
         self.connected = True
 

@@ -10,7 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 
+from bot.adapters.slack.storage import TOKEN_COLUMNS
+from bot.cli import _rotate_key
+from bot.keys import KEY_FILE
+from bot.settings import Settings
 from bot.store import schema
 from tests.adapters.slack.harness import (
     LEADS,
@@ -27,6 +32,7 @@ from tests.adapters.slack.harness import (
 )
 from tests.fakes.slack import FakeSlack
 from tests.support.postgres import POSTGRES_URL, throwaway_postgres
+from tests.support.secrets import OTHER_KEY, TEST_KEY
 
 # slack_sdk's oauth.v2.access still sends the client credentials with aiohttp.BasicAuth.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
@@ -47,21 +53,28 @@ async def database(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator
         yield url
 
 
-@pytest.fixture
-async def oauth_bot(
-    fake: FakeSlack, database: str, tmp_path: Path, session: aiohttp.ClientSession
-) -> AsyncIterator[SlackBot]:
-    """HTTP mode with SLACK_CLIENT_ID/SECRET: any number of workspaces, no SLACK_BOT_TOKEN."""
-    fake.add_workspace(T2, "nurses", users("2"), {"CRALLY2", "CLEADS2"})
-    settings = slack_settings(
+def oauth_settings(fake: FakeSlack, database: str, tmp_path: Path, **more: Any) -> Settings:
+    """OAuth mode; on PostgreSQL with RALLYBOT_SECRET_KEY, on SQLite with the key file."""
+    if not database.startswith("sqlite"):
+        more.setdefault("secret_key", SecretStr(TEST_KEY))
+    return slack_settings(
         fake,
         database,
         tmp_path,
         slack_bot_token=None,
         slack_client_id=fake.client_id,
         slack_client_secret=SecretStr(fake.client_secret),
+        **more,
     )
-    running = await start_bot(fake, settings, session)
+
+
+@pytest.fixture
+async def oauth_bot(
+    fake: FakeSlack, database: str, tmp_path: Path, session: aiohttp.ClientSession
+) -> AsyncIterator[SlackBot]:
+    """HTTP mode with SLACK_CLIENT_ID/SECRET: any number of workspaces, no SLACK_BOT_TOKEN."""
+    fake.add_workspace(T2, "nurses", users("2"), {"CRALLY2", "CLEADS2"})
+    running = await start_bot(fake, oauth_settings(fake, database, tmp_path), session)
     try:
         yield running
     finally:
@@ -154,3 +167,90 @@ async def test_a_callback_without_the_state_cookie_is_refused(
         assert answer.status == 400
         assert "The installation did not finish" in await answer.text()
     assert not oauth_bot.fake.ok_calls("oauth.v2.access")
+
+
+async def stored_tokens(bot: SlackBot) -> list[str]:
+    """Every token as the database holds it (raw rows, no store in between)."""
+    found: list[str] = []
+    async with bot.runtime.engine.connect() as connection:
+        for table, names in TOKEN_COLUMNS.items():
+            for row in (await connection.execute(table.select())).mappings():
+                found += [row[n] for n in names if row[n] is not None]
+    return found
+
+
+async def test_tokens_are_unreadable_in_the_database_and_survive_a_key_rotation(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession, database: str, tmp_path: Path
+) -> None:
+    bot, fake = oauth_bot, oauth_bot.fake
+    token = fake.workspaces[T1].bot_token
+    await install(bot, session, T1, "UANA")
+    stored = await stored_tokens(bot)
+    assert len(stored) == 2  # the installation's bot token and the bot row's
+    assert all(token not in value and "xox" not in value for value in stored)
+    if database.startswith("sqlite"):
+        # No RALLYBOT_SECRET_KEY on SQLite: a key file beside the database, for its owner only.
+        key_file = tmp_path / KEY_FILE
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        old_key = key_file.read_text().strip()
+    else:
+        old_key = TEST_KEY
+    # Found and decrypted: rallybot answers in that workspace with the real token.
+    assert "is set up" in await bot.ask("UANA", "setup")
+    assert [c.token for c in fake.calls if c.method == "users.info"] == [token]
+
+    # Rotation: the new key encrypts, the old one is read; one transaction rewrites them all.
+    rotated = oauth_settings(
+        fake,
+        database,
+        tmp_path,
+        secret_key=SecretStr(OTHER_KEY),
+        old_secret_keys=SecretStr(old_key),
+    )
+    assert await _rotate_key(rotated) == 0
+    after = await stored_tokens(bot)
+    assert len(after) == 2 and not set(after) & set(stored)
+    assert all(token not in value for value in after)
+    await stop_bot(bot)
+
+    # With only the old key, nothing can be read: the workspace looks uninstalled.
+    only_old = oauth_settings(fake, database, tmp_path, secret_key=SecretStr(old_key))
+    stale = await start_bot(fake, only_old, session)
+    try:
+        assert "isn't installed in this workspace" in await stale.ask("UANA", "status")
+    finally:
+        await stop_bot(stale)
+    # With only the new key, it works as before.
+    fresh = await start_bot(
+        fake, oauth_settings(fake, database, tmp_path, secret_key=SecretStr(OTHER_KEY)), session
+    )
+    try:
+        assert "No open alerts" in await fresh.ask("UANA", "status")
+    finally:
+        await stop_bot(fresh)
+
+
+async def test_tokens_stored_in_plain_text_before_are_encrypted_when_web_starts(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession, database: str, tmp_path: Path
+) -> None:
+    bot, fake = oauth_bot, oauth_bot.fake
+    await install(bot, session, T1, "UANA")
+    await stop_bot(bot)
+    # As an older rallybot stored it: slack_sdk's store with no encryption in between.
+    plain = AsyncSQLAlchemyInstallationStore(fake.client_id, bot.runtime.engine)
+    stored = await plain.async_find_installation(enterprise_id=None, team_id=T1)
+    assert stored is not None
+    opened = await bot.http.workspaces.installations.async_find_installation(  # type: ignore[union-attr]
+        enterprise_id=None, team_id=T1
+    )
+    assert opened is not None
+    stored.bot_token = opened.bot_token
+    await plain.async_save(stored)
+    assert fake.workspaces[T1].bot_token in await stored_tokens(bot)
+
+    again = await start_bot(fake, oauth_settings(fake, database, tmp_path), session)
+    try:
+        assert not any("xox" in value for value in await stored_tokens(again))
+        assert "is set up" in await again.ask("UANA", "setup")
+    finally:
+        await stop_bot(again)
