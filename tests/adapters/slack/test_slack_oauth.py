@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,8 +12,10 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from sqlalchemy import func, select, update
 
-from bot.adapters.slack.storage import TOKEN_COLUMNS
+from bot.adapters.slack import storage
+from bot.adapters.slack.storage import TOKEN_COLUMNS, oauth_states
 from bot.cli import _rotate_key
 from bot.keys import KEY_FILE
 from bot.settings import Settings
@@ -254,3 +257,28 @@ async def test_tokens_stored_in_plain_text_before_are_encrypted_when_web_starts(
         assert "is set up" in await again.ask("UANA", "setup")
     finally:
         await stop_bot(again)
+
+
+async def test_anonymous_install_visits_do_not_grow_the_state_table_forever(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "STATE_PURGE_SECONDS", 0.0)  # purge on every visit
+    base = f"http://127.0.0.1:{oauth_bot.http.port}"
+
+    async def visit() -> None:
+        async with session.get(f"{base}/slack/install", allow_redirects=False) as started:
+            assert started.status == 302
+
+    async def states() -> int:
+        async with oauth_bot.runtime.engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(oauth_states)))
+
+    for _ in range(5):
+        await visit()
+    assert await states() == 5  # each visit's state lives its ten minutes
+    async with oauth_bot.runtime.engine.begin() as connection:
+        await connection.execute(
+            update(oauth_states).values(expire_at=datetime.now(UTC).replace(tzinfo=None))
+        )
+    await visit()
+    assert await states() == 1  # the expired ones went when the next was issued
