@@ -21,6 +21,7 @@ from bot.adapters.slack.app import (
 )
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
+from bot.adapters.slack.gate import SlackGate
 from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.adapters.slack.storage import SealedInstallations, reseal
@@ -64,6 +65,10 @@ class SlackHttp:
         self.app: AsyncApp | None = None
         self.listeners: Listeners | None = None
         self.work = runtime.work_queue("slack")  # the work after each ack
+        secret = runtime.settings.slack_signing_secret
+        assert secret is not None
+        # Signatures are checked on the raw bytes before Bolt (or anything) parses a body.
+        self.gate = SlackGate(secret.get_secret_value())
         self._runner: web.AppRunner | None = None
         # Set by bot.runtime.serve before start(): health and metrics with delivery figures.
         self.observer: Observer | None = None
@@ -95,7 +100,7 @@ class SlackHttp:
                 await flow.handle_callback(await to_bolt_request(request))
             )
 
-        site = web.Application()
+        site = web.Application(middlewares=[self.gate.middleware(frozenset({EVENTS_PATH}))])
         site.router.add_post(EVENTS_PATH, events)
         site.router.add_get(INSTALL_PATH, install)
         site.router.add_get(REDIRECT_PATH, redirect)
@@ -131,6 +136,8 @@ class SlackHttp:
         if self._runner is not None:
             await self._runner.cleanup()  # no new requests
             self._runner = None
+        self.gate.refusals.flush(EVENTS_PATH)  # the last refused requests are counted too
+        self.gate.refusals.close()
         if self.listeners is not None:
             # Finish what was acknowledged.
             await self.listeners.drain(self.runtime.settings.shutdown_grace)
