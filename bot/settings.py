@@ -192,6 +192,8 @@ class Settings(BaseSettings):
     open_alert_idle_days: int = Field(default=90, ge=2, le=3650)
     open_alert_notice_days: int = Field(default=7, ge=1, le=365)
     safety_case_days: int = Field(default=30, ge=1, le=3650)
+    uninstall_grace_days: int = Field(default=30, ge=1, le=3650)
+    channel_check_days: int = Field(default=7, ge=1, le=365)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
     # Recorded on every outbox row this process claims; the next process with the same id
     # takes back what it had claimed when it died. Unset: the dyno, or host name and command.
@@ -365,6 +367,8 @@ class Settings(BaseSettings):
             open_alert_idle_days=self.open_alert_idle_days,
             open_alert_notice_days=min(self.open_alert_notice_days, self.open_alert_idle_days - 1),
             safety_case_days=self.safety_case_days,
+            uninstall_grace_days=self.uninstall_grace_days,
+            channel_check_days=self.channel_check_days,
             review_first_alerts=self.review_first_alerts,
             brigade_threshold=self.brigade_threshold,
             digest_weekday=self.digest_weekday,

@@ -57,6 +57,10 @@ class CollectiveRepo(Protocol):
         """Atomically take the next per-collective alert number."""
         ...
 
+    async def delete(self, collective_id: str) -> None:
+        """The collective and every row that belongs to it, in every table."""
+        ...
+
 
 class SpaceRepo(Protocol):
     async def get(self, space_id: str) -> Space | None: ...
@@ -64,6 +68,23 @@ class SpaceRepo(Protocol):
     async def for_collective(self, collective_id: str) -> Sequence[Space]: ...
     async def add(self, space: Space) -> None: ...
     async def save(self, space: Space) -> None: ...
+    async def delete(self, space_id: str) -> None: ...
+    async def removed(self) -> Sequence[Space]:
+        """The spaces of every collective that a platform removed rallybot from (few: they
+        are deleted after the grace period)."""
+        ...
+
+    async def due_deletions(self, now: datetime, limit: int) -> Sequence[Space]:
+        """Spaces the platform removed rallybot from whose grace period ended, oldest first
+        (claimed on PostgreSQL)."""
+        ...
+
+    async def due_checks(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[Space]:
+        """Spaces on these platforms, not removed, whose channel check fell due, oldest first
+        (claimed on PostgreSQL)."""
+        ...
 
 
 class MemberRepo(Protocol):
@@ -117,6 +138,14 @@ class IdentityRepo(Protocol):
     async def for_members(self, member_ids: Sequence[str]) -> Sequence[Identity]: ...
     async def add(self, identity: Identity) -> None: ...
     async def delete_for_member(self, member_id: str) -> int: ...
+    async def in_workspace(
+        self, collective_id: str, platform: str, workspace: str
+    ) -> Sequence[Identity]:
+        """The identities of this collective's members in one workspace ("" for a platform's
+        global accounts)."""
+        ...
+
+    async def delete(self, identity_ids: Sequence[str]) -> int: ...
 
 
 class LinkCodeRepo(Protocol):
@@ -369,6 +398,13 @@ class OutboxRepo(Protocol):
         ...
 
     async def delete(self, item_ids: Sequence[str]) -> int: ...
+    async def delete_at_workspace(
+        self, collective_id: str, platform: str, workspace: str, unsent_only: bool
+    ) -> int:
+        """Delete this collective's rows addressed to one workspace: the unsent ones (the
+        platform removed rallybot: they can't go), or all of them (its data goes)."""
+        ...
+
     async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
         """The keys, in order, of this collective's messages posted under keys that start
         with this prefix (a rally's later waves)."""

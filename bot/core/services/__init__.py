@@ -27,6 +27,7 @@ from bot.core.services import (
     help,
     library,
     membership,
+    removal,
     review,
     upkeep,
 )
@@ -237,6 +238,21 @@ class Services:
             await uow.commit()
         self.on_commit()
 
+    async def space_removed(self, platform: str, external_id: str) -> bool:
+        """The platform removed rallybot from a workspace or server (its tokens are gone):
+        its data is deleted after the grace period unless a lead sets it up again. False
+        when rallybot never knew that space."""
+        async with self.uow() as uow:
+            ctx = self._ctx(uow, None)
+            space = await uow.spaces.find(platform, external_id)
+            if space is None:
+                return False
+            await self._in_collective(ctx, space.collective_id)
+            await removal.removed(ctx, space)
+            await uow.commit()
+        self.on_commit()
+        return True
+
     async def run_due(self, limit: int | None = None) -> int:
         """Everything that fell due (escalations, check-ins), each escalation or digest in its
         own transaction and check-ins in batches, so a late start still delivers what fell
@@ -317,6 +333,12 @@ class Services:
             for idle in await uow.alerts.idle(upkeep.idle_notice_cutoff(ctx), 1):
                 await self._in_collective(ctx, idle.collective_id)
                 await upkeep.notice_idle(ctx, idle)
+                await uow.commit()
+                self.on_commit()
+                return 1
+            for space in await uow.spaces.due_deletions(ctx.now, 1):
+                await self._in_collective(ctx, space.collective_id)
+                await removal.delete(ctx, space)
                 await uow.commit()
                 self.on_commit()
                 return 1
