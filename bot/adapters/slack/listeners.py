@@ -273,6 +273,9 @@ class Listeners:
             await self.revocations.handle_tokens_revoked_events(event, context)
         tokens = event.get("tokens")
         if isinstance(tokens, Mapping) and tokens.get("bot"):
+            if self.revocations is not None:
+                # Bolt deletes the bot row only; the installation row holds the bot token too.
+                await self.revocations.handle_app_uninstalled_events(context)
             self._removed(team)
 
     def _removed(self, team: str) -> None:

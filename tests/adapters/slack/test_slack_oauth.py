@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from sqlalchemy import func, select, update
 from bot.adapters.slack import storage
 from bot.adapters.slack.storage import TOKEN_COLUMNS, oauth_states
 from bot.cli import _rotate_key
+from bot.core.model import Space
 from bot.keys import KEY_FILE
 from bot.settings import Settings
 from bot.store import schema
@@ -282,3 +284,90 @@ async def test_anonymous_install_visits_do_not_grow_the_state_table_forever(
         )
     await visit()
     assert await states() == 1  # the expired ones went when the next was issued
+
+
+async def tokens_of(bot: SlackBot, team: str) -> int:
+    found = 0
+    async with bot.runtime.engine.connect() as connection:
+        for table in TOKEN_COLUMNS:
+            query = select(func.count()).select_from(table).where(table.c.team_id == team)
+            found += int(await connection.scalar(query) or 0)
+    return found
+
+
+async def space_of(bot: SlackBot, team: str) -> Space | None:
+    async with bot.runtime.services.uow() as uow:
+        return await uow.spaces.find("slack", team)
+
+
+async def test_uninstalling_deletes_the_tokens_at_once_and_the_data_after_the_grace_period(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession
+) -> None:
+    bot, fake = oauth_bot, oauth_bot.fake
+    await install(bot, session, T1, "UANA")
+    await install(bot, session, T2, "UBEN2")
+    assert "is set up" in await bot.ask("UANA", "setup")
+    assert "is set up" in await bot.ask("UBEN2", "setup", channel="CRALLY2", team=T2)
+    assert await tokens_of(bot, T1) == 2
+
+    sent = await bot.send.event(T1, {"type": "app_uninstalled"}, "EvGone1")
+    assert sent.status == 200
+    # Bolt's revocation listener deleted the tokens before the ack; T2's stay.
+    assert await tokens_of(bot, T1) == 0 and await tokens_of(bot, T2) == 2
+    told = await bot.send.command(T1, "UANA", "status")
+    (reply,) = await fake.response(str(told.response_id))
+    assert "isn't installed in this workspace" in reply["text"]
+    space = None
+    for _ in range(200):
+        space = await space_of(bot, T1)
+        if space is not None and space.removed:
+            break
+        await asyncio.sleep(0.02)
+    assert space is not None and space.delete_at is not None
+    # Slack retries the event: nothing changes.
+    assert (
+        await bot.send.event(T1, {"type": "app_uninstalled"}, "EvGone1", retry_num=1)
+    ).status == 200
+
+    bot.clock.offset = timedelta(days=29)
+    await bot.runtime.services.run_due()
+    assert await space_of(bot, T1) is not None
+    bot.clock.offset = timedelta(days=31)
+    await bot.runtime.services.run_due()
+    # It was its collective's only space: the collective is gone; T2's is untouched.
+    assert await space_of(bot, T1) is None and await space_of(bot, T2) is not None
+    async with bot.runtime.services.uow() as uow:
+        assert len(await uow.collectives.all()) == 1
+
+    # tokens_revoked with the bot's token is the same as an uninstall.
+    revoked = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT0000002"]}}
+    assert (await bot.send.event(T2, revoked, "EvRevoked2")).status == 200
+    assert await tokens_of(bot, T2) == 0
+    for _ in range(200):
+        found = await space_of(bot, T2)
+        if found is not None and found.removed:
+            break
+        await asyncio.sleep(0.02)
+    assert found is not None and found.removed
+
+
+async def test_reinstalling_and_setting_up_within_the_grace_period_keeps_everything(
+    oauth_bot: SlackBot, session: aiohttp.ClientSession
+) -> None:
+    bot = oauth_bot
+    await install(bot, session, T1, "UANA")
+    assert "is set up" in await bot.ask("UANA", "setup")
+    assert "Alert #1 raised" in await bot.ask("UANA", f"alert {X_LINK} keep me")
+    await bot.send.event(T1, {"type": "app_uninstalled"}, "EvGone3")
+    for _ in range(200):
+        space = await space_of(bot, T1)
+        if space is not None and space.removed:
+            break
+        await asyncio.sleep(0.02)
+    bot.clock.offset = timedelta(days=10)
+    await install(bot, session, T1, "UANA")
+    said = await bot.ask("UANA", "setup")
+    assert "nothing will be deleted" in said
+    bot.clock.offset = timedelta(days=40)
+    await bot.runtime.services.run_due()
+    assert "#1" in await bot.ask("UANA", "status")
