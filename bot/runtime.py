@@ -17,7 +17,7 @@ from bot import logging as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
-from bot.core.ports import Chat
+from bot.core.ports import Chat, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
 from bot.ops.observe import Observer
@@ -173,6 +173,10 @@ async def serve(
         on_failed=services.report_undelivered,
         worker_id=worker.name,
     )
+    # The platforms that can tell who reads a channel: their channels are checked daily.
+    services.directories = {
+        name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
+    }
     observer = Observer(runtime, dispatcher, platforms)
     for platform in platforms:
         if hasattr(platform, "observer"):

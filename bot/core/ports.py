@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from bot.core.messages import Message
 from bot.core.model import (
@@ -472,6 +472,38 @@ class RateLimited(Exception):
 
 class Undeliverable(Exception):
     """The platform will never accept this message (unknown channel, blocked DM…)."""
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Who can read a platform channel, as far as the platform tells rallybot."""
+
+    users: frozenset[str]  # platform user ids that can read it (rallybot itself left out)
+    everyone: bool = False  # anyone in the workspace or server can read it
+    others: int = 0  # more readers the platform only counts (Discord, when everyone can)
+
+
+class ChannelUnreadable(Exception):
+    """rallybot may not look at who reads a channel: `reason` is "missing_scope" (the app
+    lacks a permission), "no_access" (it can't see the channel) or "not_found"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class Directory(Protocol):
+    """Who can read a channel, on one platform (implemented by its Chat)."""
+
+    platform: str
+
+    async def readers(self, workspace: str, channel: str, known: Sequence[str]) -> Readers:
+        """The readers of this channel. `known`: the platform user ids of the collective's
+        people there; a platform that can't list a channel's readers (Discord, without the
+        privileged members intent) answers for these, and counts the rest. Raises
+        ChannelUnreadable, or anything else for a failure worth trying again later."""
+        ...
 
 
 class ChartRenderer(Protocol):

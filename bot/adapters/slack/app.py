@@ -30,8 +30,19 @@ from bot.settings import Settings
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
-# The bot scopes rallybot asks for (also in config/slack-manifest.yml).
-SCOPES = ("commands", "chat:write", "im:write", "users:read", "files:write")
+# The bot scopes rallybot asks for (also in config/slack-manifest.yml); channels:read and
+# groups:read: who is in the rally and leads channels (conversations.info, .members).
+SCOPES = (
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    "files:write",
+    "channels:read",
+    "groups:read",
+)
+# Events rallybot subscribes to: the Home tab, and being uninstalled or losing its token.
+EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
 STATE_SECONDS = 600
 
 

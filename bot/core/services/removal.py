@@ -15,6 +15,12 @@ from bot.core.views import notice
 log = logging.getLogger(__name__)
 
 
+def accounts_in(space: Space) -> str:
+    """The workspace of the platform accounts used in a space: Discord accounts are not tied
+    to one server (decision 12), so theirs is ""."""
+    return "" if space.platform == "discord" else space.external_id
+
+
 def where(ctx: Ctx, space: Space) -> str:
     """The space as the leads know it."""
     if space.platform == "slack":
@@ -100,7 +106,7 @@ async def delete(ctx: Ctx, space: Space) -> None:
         []
         if shared
         else await ctx.uow.identities.in_workspace(
-            collective.id, space.platform, "" if space.platform == "discord" else space.external_id
+            collective.id, space.platform, accounts_in(space)
         )
     )
     await ctx.uow.identities.delete([i.id for i in idents])

@@ -97,7 +97,9 @@ async def install(bot: SlackBot, session: aiohttp.ClientSession, team: str, inst
     assert location.path == "/oauth/v2/authorize"
     query = parse_qs(location.query)
     assert query["client_id"] == [bot.fake.client_id]
-    assert query["scope"] == ["commands,chat:write,im:write,users:read,files:write"]
+    assert query["scope"] == [
+        "commands,chat:write,im:write,users:read,files:write,channels:read,groups:read"
+    ]
     code = bot.fake.oauth_code(team, installer)
     async with session.get(
         f"{base}/slack/oauth_redirect",
