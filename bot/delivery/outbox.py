@@ -201,6 +201,13 @@ class Dispatcher:
             return False
         self.sent += 1
         await self._settle(item, ref=ref, status=OutboxStatus.SENT)
+        log.debug(
+            "sent outbox item %s (%s %s, attempt %d)",
+            item.id,
+            item.platform,
+            item.op,
+            item.attempts,
+        )
         return True
 
     async def _await_original(self, item: OutboxItem) -> bool:
