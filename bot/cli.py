@@ -215,7 +215,7 @@ DATABASE_COMMANDS = frozenset(
 
 
 def _command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.keys import key_file, new_key, require_key
+    from bot.keys import new_key, require_key
 
     if args.command == "new-key":
         print(new_key())
@@ -225,13 +225,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if not (args.command == "run" and _console(settings, args)):
         rally_logging.configure(settings.log_level, settings.log_format)
     if args.command == "config":
-        print(f"config_file = {config_file()}")
-        for name, value in settings.model_dump(exclude={"copy_texts"}).items():
-            print(f"{name} = {value!s}")
-        print(f"copy = {len(settings.copy_texts)} texts")
-        if settings.secret_key is None:
-            print(f"secret_key_file = {key_file(settings)} (created when first needed)")
-        return 0
+        return _config(settings)
     if args.command == "rotate-key":
         return asyncio.run(_rotate_key(settings))
     if args.command == "migrate":
@@ -261,6 +255,19 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         print(asyncio.run(invite_url(settings)))
         return 0
     return asyncio.run(_run(settings, console=args.console))
+
+
+def _config(settings: Settings) -> int:
+    """Every setting as `run` uses it, secrets hidden."""
+    from bot.keys import key_file
+
+    print(f"config_file = {config_file()}")
+    for name, value in settings.model_dump(exclude={"copy_texts"}).items():
+        print(f"{name} = {value!s}")
+    print(f"copy = {len(settings.copy_texts)} texts")
+    if settings.secret_key is None:
+        print(f"secret_key_file = {key_file(settings)} (created when first needed)")
+    return 0
 
 
 def _console(settings: Settings, args: argparse.Namespace) -> bool:
