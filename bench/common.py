@@ -310,12 +310,17 @@ def free_port() -> int:
 # --- processes ----------------------------------------------------------------------------
 
 
+BENCH_SECRET_KEY = "6rCdq2Fy3fC2nNhrx7VbNtU4mTnI6wEZDn8YjU3NJRw="  # a throw-away Fernet key
+
+
 def clean_env(**values: str) -> dict[str, str]:
     """This process's environment without any rallybot, Slack, Discord or database setting,
     plus `values`: a child configured by exactly what the benchmark says."""
     prefixes = ("RALLYBOT_", "SLACK_", "DISCORD_", "DATABASE_URL", "PORT")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["PYTHONPATH"] = str(ROOT)
+    # rallybot does not start on PostgreSQL without a key for the tokens it stores.
+    env["RALLYBOT_SECRET_KEY"] = BENCH_SECRET_KEY
     env.update(values)
     return env
 

@@ -146,6 +146,19 @@ def parser() -> argparse.ArgumentParser:
     )
     lib_export.add_argument("--collective", help=COLLECTIVE_HELP)
     lib_export.add_argument("--out", help="write to this file instead of standard output")
+    command(
+        "new-key",
+        "print a new secret key for RALLYBOT_SECRET_KEY",
+        "Print a new Fernet key. Keep it with your other secrets: the Slack tokens in the "
+        "database can't be read without it.",
+    )
+    command(
+        "rotate-key",
+        "re-encrypt the stored Slack tokens with RALLYBOT_SECRET_KEY",
+        "Re-encrypt every stored Slack token with RALLYBOT_SECRET_KEY, reading tokens encrypted "
+        "with any key in RALLYBOT_OLD_SECRET_KEYS, in one transaction (tokens stored before "
+        "encryption are encrypted too). Afterwards RALLYBOT_OLD_SECRET_KEYS can go.",
+    )
     return p
 
 
@@ -195,15 +208,26 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Commands that open the database: on PostgreSQL they need RALLYBOT_SECRET_KEY.
+DATABASE_COMMANDS = frozenset(
+    {"run", "web", "worker", "migrate", "config", "digest", "library", "rotate-key"}
+)
+
+
 def _command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.keys import new_key, require_key
+
+    if args.command == "new-key":
+        print(new_key())
+        return 0
+    if args.command in DATABASE_COMMANDS:
+        require_key(settings)
     if not (args.command == "run" and _console(settings, args)):
         rally_logging.configure(settings.log_level, settings.log_format)
     if args.command == "config":
-        print(f"config_file = {config_file()}")
-        for name, value in settings.model_dump(exclude={"copy_texts"}).items():
-            print(f"{name} = {value!s}")
-        print(f"copy = {len(settings.copy_texts)} texts")
-        return 0
+        return _config(settings)
+    if args.command == "rotate-key":
+        return asyncio.run(_rotate_key(settings))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "digest":
@@ -231,6 +255,19 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         print(asyncio.run(invite_url(settings)))
         return 0
     return asyncio.run(_run(settings, console=args.console))
+
+
+def _config(settings: Settings) -> int:
+    """Every setting as `run` uses it, secrets hidden."""
+    from bot.keys import key_file
+
+    print(f"config_file = {config_file()}")
+    for name, value in settings.model_dump(exclude={"copy_texts"}).items():
+        print(f"{name} = {value!s}")
+    print(f"copy = {len(settings.copy_texts)} texts")
+    if settings.secret_key is None:
+        print(f"secret_key_file = {key_file(settings)} (created when first needed)")
+    return 0
 
 
 def _console(settings: Settings, args: argparse.Namespace) -> bool:
@@ -357,6 +394,39 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
             print("rallybot: the chart could not be drawn (see the log)", file=sys.stderr)
             return FAILURE
         Path(args.chart).write_bytes(png)
+    return 0
+
+
+async def _rotate_key(settings: Settings) -> int:
+    """Every stored Slack token re-encrypted with the primary key, in one transaction."""
+    from bot.adapters.slack.storage import reseal
+    from bot.keys import Unreadable, secret_box
+    from bot.runtime import prepare_schema
+    from bot.store.uow import make_engine
+
+    if settings.secret_key is None:
+        raise StartupError(
+            "set RALLYBOT_SECRET_KEY to the new key (`rallybot new-key`) and "
+            "RALLYBOT_OLD_SECRET_KEYS to the key the tokens are encrypted with now"
+        )
+    found = settings.sqlite_file
+    if found is not None and not found.is_file():
+        raise StartupError(f"there is no rallybot database at {found}: nothing to re-encrypt")
+    await prepare_schema(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        written = await reseal(engine, secret_box(settings))
+    except Unreadable:
+        raise StartupError(
+            "a stored Slack token opens with none of the keys: put the key it was encrypted "
+            "with in RALLYBOT_OLD_SECRET_KEYS (comma-separated); nothing was changed"
+        ) from None
+    finally:
+        await engine.dispose()
+    print(
+        f"rallybot: {written} Slack tokens are encrypted with the new key; "
+        "RALLYBOT_OLD_SECRET_KEYS can be removed once every process runs with the new key"
+    )
     return 0
 
 

@@ -38,6 +38,49 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# The SDKs' own loggers log whole requests and responses below these levels (slack_sdk and
+# Bolt the JSON of every call at DEBUG, a join note included; discord.py gateway payloads;
+# SQLAlchemy statements and result rows at INFO and DEBUG; aiosqlite every parameter): message
+# bodies must never reach the logs, whatever RALLYBOT_LOG_LEVEL says.
+LIBRARY_FLOORS = {
+    "slack_sdk": logging.INFO,
+    "slack_bolt": logging.INFO,
+    "bot.adapters.slack.bolt": logging.INFO,  # Bolt's app logger, named by rallybot
+    "rallybot": logging.INFO,  # Bolt's loggers for the app's listeners ("rallybot:command")
+    "discord": logging.INFO,
+    "aiohttp": logging.INFO,
+    "asyncpg": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+    "alembic": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "matplotlib": logging.WARNING,
+    "fontTools": logging.WARNING,
+    "fpdf": logging.WARNING,
+    "PIL": logging.WARNING,
+    "asyncio": logging.INFO,
+}
+
+
+def floor(name: str) -> int:
+    """The lowest level a record of this logger may have to be logged (0: any)."""
+    name = name.replace(":", ".")
+    while name:
+        found = LIBRARY_FLOORS.get(name)
+        if found is not None:
+            return found
+        name = name.rpartition(".")[0]
+    return 0
+
+
+class LibraryFloor(logging.Filter):
+    """Drops the SDKs' records below their floor. On the handler, not only as logger levels:
+    Bolt copies the root's level onto loggers it creates, which would lift a parent's level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= floor(record.name)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line, for log collectors; the same redaction applies first."""
 
@@ -66,15 +109,11 @@ def configure(level: str = "INFO", fmt: str = "text", file: Path | None = None) 
         if fmt == "json"
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    handler.addFilter(LibraryFloor())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Alembic narrates every start, and APScheduler every tick, at INFO; only their warnings
-    # matter to an operator.
-    for chatty in ("alembic", "apscheduler"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
-    # discord.py logs gateway/REST payloads and aiosqlite every SQL parameter at DEBUG:
-    # message bodies must never reach the logs.
-    for noisy in ("discord", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    # Also as levels, so the libraries don't even format what would be dropped.
+    for name, lowest in LIBRARY_FLOORS.items():
+        logging.getLogger(name).setLevel(max(lowest, root.level))

@@ -17,13 +17,14 @@ from bot import logging as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
-from bot.core.ports import Chat
+from bot.core.ports import Chat, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
 from bot.ops.observe import Observer
 from bot.ops.startup import StartupError, explain, listen
 from bot.settings import Settings
 from bot.store import schema
+from bot.store.workers import default_worker_id, hold_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ async def work(settings: Settings) -> None:
     await prepare_schema(settings)
     runtime = build(settings)
     try:
-        await serve(runtime, platforms_for(runtime, worker=True))
+        await serve(runtime, platforms_for(runtime, worker=True), command="worker")
     finally:
         await runtime.close()
 
@@ -154,20 +155,28 @@ async def serve(
     platforms: list[Platform],
     stop: asyncio.Event | None = None,
     chats: Sequence[Chat] = (),
+    command: str = "run",
 ) -> None:
     """Every platform, the dispatcher and the scheduler in one loop until SIGTERM/SIGINT (or
     `stop`): then no new work is taken, sends in flight get the grace period to finish, and
-    rows claimed but not sent are released for another worker."""
+    rows claimed but not sent are released for another worker. Rows this worker id had
+    claimed when an earlier process died are taken back first."""
     services = runtime.services
     settings = runtime.settings
     every_chat = {c.platform: c for c in chats} | {p.chat.platform: p.chat for p in platforms}
+    worker = await hold_worker_id(runtime.engine, settings.worker_id or default_worker_id(command))
     dispatcher = Dispatcher(
         services.uow,
         every_chat,
         runtime.clock,
         max_attempts=settings.delivery_attempts,
         on_failed=services.report_undelivered,
+        worker_id=worker.name,
     )
+    # The platforms that can tell who reads a channel: their channels are checked daily.
+    services.directories = {
+        name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
+    }
     observer = Observer(runtime, dispatcher, platforms)
     for platform in platforms:
         if hasattr(platform, "observer"):
@@ -193,6 +202,8 @@ async def serve(
         if settings.metrics_port is not None:
             # First, so /livez answers and /readyz says why while the platforms connect.
             health_server = await start_http(observer, settings.metrics_port, settings.metrics_host)
+        if worker.stable:
+            await dispatcher.recover()
         if not await _start_platforms(platforms, started, stop):
             return
         scheduler.start()
@@ -217,6 +228,7 @@ async def serve(
                 await platform.stop()
         if health_server is not None:
             await health_server.cleanup()
+        await worker.release()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -24,6 +24,7 @@ from bot.core.errors import BadInput
 from bot.core.library import DEFAULT_LIMITS, LibraryFile, parse_file
 from bot.core.links import LinkRules
 from bot.core.policy import Policy
+from bot.keys import parse_keys
 
 SECRETS = frozenset(
     {
@@ -34,6 +35,8 @@ SECRETS = frozenset(
         "discord_token",
         "database_url",
         "metrics_token",
+        "secret_key",
+        "old_secret_keys",
     }
 )
 # The schemes DATABASE_URL may use (bot.store.uow picks the async driver for each).
@@ -162,6 +165,11 @@ class Settings(BaseSettings):
     # /metrics on a public port (PORT) answers only `Authorization: Bearer <this>`.
     metrics_token: SecretStr | None = None
     outbox_lag_alarm: float = Field(default=300.0, gt=0)  # /readyz turns 503 past this
+    # Encrypts Slack's tokens at rest (Fernet; comma-separated keys: the first encrypts).
+    # Required on PostgreSQL; on SQLite a key file in the data folder stands in.
+    secret_key: SecretStr | None = None
+    # During a rotation: the keys tokens may still be encrypted with (read, never written).
+    old_secret_keys: SecretStr | None = None
     # Tunables ([rallybot] in config/rallybot.toml; RALLYBOT_<NAME> overrides).
     command: str = "rally"
     timezone: str = "America/Chicago"
@@ -184,7 +192,12 @@ class Settings(BaseSettings):
     open_alert_idle_days: int = Field(default=90, ge=2, le=3650)
     open_alert_notice_days: int = Field(default=7, ge=1, le=365)
     safety_case_days: int = Field(default=30, ge=1, le=3650)
+    uninstall_grace_days: int = Field(default=30, ge=1, le=3650)
+    channel_check_days: int = Field(default=7, ge=1, le=365)
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
+    # Recorded on every outbox row this process claims; the next process with the same id
+    # takes back what it had claimed when it died. Unset: the dyno, or host name and command.
+    worker_id: str | None = Field(default=None, min_length=1, max_length=64)
     # Workers taking acknowledged Slack and Discord requests from a queue (per platform);
     # unset: the database pool's size (at least 2), so no request waits on the pool's timeout.
     request_workers: int | None = Field(default=None, ge=1, le=1000)
@@ -231,6 +244,13 @@ class Settings(BaseSettings):
                 f"{shown} is not a database rallybot uses: give "
                 "postgresql://user:password@host:5432/name or sqlite:////path/to/rallybot.db"
             )
+        return value
+
+    @field_validator("secret_key", "old_secret_keys")
+    @classmethod
+    def _keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not parse_keys(value.get_secret_value()):
+            raise ValueError("empty: give a key made with `rallybot new-key`, or unset it")
         return value
 
     @field_validator("log_level")
@@ -347,6 +367,8 @@ class Settings(BaseSettings):
             open_alert_idle_days=self.open_alert_idle_days,
             open_alert_notice_days=min(self.open_alert_notice_days, self.open_alert_idle_days - 1),
             safety_case_days=self.safety_case_days,
+            uninstall_grace_days=self.uninstall_grace_days,
+            channel_check_days=self.channel_check_days,
             review_first_alerts=self.review_first_alerts,
             brigade_threshold=self.brigade_threshold,
             digest_weekday=self.digest_weekday,

@@ -177,6 +177,15 @@ class Space:
     rally_channel: str | None = None
     leads_channel: str | None = None
     lead_role: str | None = None  # a platform role (Discord) whose holders are leads
+    removed_at: datetime | None = None  # the platform removed rallybot from it
+    delete_at: datetime | None = None  # then its data (or its collective's) goes at this time
+    check_at: datetime | None = None  # when to check who can read its channels next
+    check_digest: str | None = None  # what the last check found (a hash), to tell it once
+    check_told_at: datetime | None = None  # when the leads were last told of a finding
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
 
 
 @dataclass
@@ -413,6 +422,7 @@ class OutboxItem:
     sent_at: datetime | None = None
     last_error: str | None = None
     lease_until: datetime | None = None  # claimed by a dispatcher until then
+    claimed_by: str | None = None  # that dispatcher's worker id (RALLYBOT_WORKER_ID)
     # Ids of the members the message mentions or names and of the things its key names (an
     # alert, a member, a check-in): forget-me finds the unsent rows about a person by them.
     about: tuple[str, ...] = ()

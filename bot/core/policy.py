@@ -27,6 +27,8 @@ class Policy:
     open_alert_idle_days: int = 90  # an open alert with no activity this long is closed…
     open_alert_notice_days: int = 7  # …after the target and leads were told this long before
     safety_case_days: int = 30  # a forgotten target's safety case is kept this long, closed
+    uninstall_grace_days: int = 30  # a removed space's data goes this long after the removal
+    channel_check_days: int = 7  # the same finding about a channel is repeated this often
     review_first_alerts: bool = True
     brigade_threshold: int = 3
     brigade_window_hours: int = 24  # reports of one link within this window are compared

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from bot.core.messages import Message
 from bot.core.model import (
@@ -57,6 +57,10 @@ class CollectiveRepo(Protocol):
         """Atomically take the next per-collective alert number."""
         ...
 
+    async def delete(self, collective_id: str) -> None:
+        """The collective and every row that belongs to it, in every table."""
+        ...
+
 
 class SpaceRepo(Protocol):
     async def get(self, space_id: str) -> Space | None: ...
@@ -64,6 +68,23 @@ class SpaceRepo(Protocol):
     async def for_collective(self, collective_id: str) -> Sequence[Space]: ...
     async def add(self, space: Space) -> None: ...
     async def save(self, space: Space) -> None: ...
+    async def delete(self, space_id: str) -> None: ...
+    async def removed(self) -> Sequence[Space]:
+        """The spaces of every collective that a platform removed rallybot from (few: they
+        are deleted after the grace period)."""
+        ...
+
+    async def due_deletions(self, now: datetime, limit: int) -> Sequence[Space]:
+        """Spaces the platform removed rallybot from whose grace period ended, oldest first
+        (claimed on PostgreSQL)."""
+        ...
+
+    async def due_checks(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[Space]:
+        """Spaces on these platforms, not removed, whose channel check fell due, oldest first
+        (claimed on PostgreSQL)."""
+        ...
 
 
 class MemberRepo(Protocol):
@@ -117,6 +138,14 @@ class IdentityRepo(Protocol):
     async def for_members(self, member_ids: Sequence[str]) -> Sequence[Identity]: ...
     async def add(self, identity: Identity) -> None: ...
     async def delete_for_member(self, member_id: str) -> int: ...
+    async def in_workspace(
+        self, collective_id: str, platform: str, workspace: str
+    ) -> Sequence[Identity]:
+        """The identities of this collective's members in one workspace ("" for a platform's
+        global accounts)."""
+        ...
+
+    async def delete(self, identity_ids: Sequence[str]) -> int: ...
 
 
 class LinkCodeRepo(Protocol):
@@ -302,11 +331,22 @@ class OutboxRepo(Protocol):
         ...
 
     async def claim(
-        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        platforms: Sequence[str],
+        worker: str | None = None,
     ) -> Sequence[OutboxItem]:
         """Lease pending items due by now on these platforms, oldest first, in one statement:
-        each gets lease_until and one more attempt, so no other dispatcher takes it before the
-        lease ends. An edit waits while an earlier edit of the same message is in flight."""
+        each gets lease_until, one more attempt and the claiming worker's id, so no other
+        dispatcher takes it before the lease ends. An edit waits while an earlier edit of the
+        same message is in flight."""
+        ...
+
+    async def take_back(self, worker: str, now: datetime) -> int:
+        """End the leases this worker id still holds on pending rows (a process that died
+        held them; the new one with its id takes them back at once). Returns how many."""
         ...
 
     async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
@@ -358,6 +398,13 @@ class OutboxRepo(Protocol):
         ...
 
     async def delete(self, item_ids: Sequence[str]) -> int: ...
+    async def delete_at_workspace(
+        self, collective_id: str, platform: str, workspace: str, unsent_only: bool
+    ) -> int:
+        """Delete this collective's rows addressed to one workspace: the unsent ones (the
+        platform removed rallybot: they can't go), or all of them (its data goes)."""
+        ...
+
     async def post_keys(self, collective_id: str, prefix: str) -> Sequence[str]:
         """The keys, in order, of this collective's messages posted under keys that start
         with this prefix (a rally's later waves)."""
@@ -425,6 +472,38 @@ class RateLimited(Exception):
 
 class Undeliverable(Exception):
     """The platform will never accept this message (unknown channel, blocked DM…)."""
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Who can read a platform channel, as far as the platform tells rallybot."""
+
+    users: frozenset[str]  # platform user ids that can read it (rallybot itself left out)
+    everyone: bool = False  # anyone in the workspace or server can read it
+    others: int = 0  # more readers the platform only counts (Discord, when everyone can)
+
+
+class ChannelUnreadable(Exception):
+    """rallybot may not look at who reads a channel: `reason` is "missing_scope" (the app
+    lacks a permission), "no_access" (it can't see the channel) or "not_found"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class Directory(Protocol):
+    """Who can read a channel, on one platform (implemented by its Chat)."""
+
+    platform: str
+
+    async def readers(self, workspace: str, channel: str, known: Sequence[str]) -> Readers:
+        """The readers of this channel. `known`: the platform user ids of the collective's
+        people there; a platform that can't list a channel's readers (Discord, without the
+        privileged members intent) answers for these, and counts the rest. Raises
+        ChannelUnreadable, or anything else for a failure worth trying again later."""
+        ...
 
 
 class ChartRenderer(Protocol):

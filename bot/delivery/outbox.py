@@ -30,8 +30,9 @@ FailureHook = Callable[[OutboxItem], Awaitable[None]]
 class Dispatcher:
     """Drains the outbox: claims rows with a lease (one statement; SKIP LOCKED on
     PostgreSQL), sends each through its platform's Chat outside any transaction, and settles
-    it in a short one. A crash mid-send leaves the row leased; when the lease ends another
-    dispatcher sends it again (at least once; Chats suppress duplicates where the platform
+    it in a short one. A crash mid-send leaves the row leased: the next process with the same
+    worker id takes it back when it starts (`recover`), and otherwise another dispatcher
+    sends it when the lease ends (at least once; Chats suppress duplicates where the platform
     allows). Sends are paced by each Chat's published limits, 429s are honoured without
     counting as failures, other errors back off exponentially with jitter, and after
     `max_attempts` a row is parked as failed and the leads are told.
@@ -50,6 +51,7 @@ class Dispatcher:
         concurrency: int = 16,
         on_failed: FailureHook | None = None,
         pacer: Pacer | None = None,
+        worker_id: str | None = None,
     ) -> None:
         self.uow = uow
         self.chats = dict(chats)
@@ -62,6 +64,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.on_failed = on_failed
         self.pacer = pacer or Pacer()
+        self.worker_id = worker_id  # recorded on each claim (RALLYBOT_WORKER_ID)
         self.sent = 0
         self.rate_limited = 0
         self.failed = 0
@@ -81,22 +84,37 @@ class Dispatcher:
         return settled
 
     async def run_forever(self, wake: asyncio.Event, interval: float) -> None:
-        """Drain whenever something was committed (wake) and at least every interval."""
+        """Drain at once (what fell due while no process ran, and rows taken back after a
+        crash, go out now), then whenever something was committed (wake) and at least every
+        interval."""
         while not self.stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=interval)
-            wake.clear()
-            if self.stopping:
-                break
             try:
                 await self.drain()
             except Exception:
                 log.exception("outbox drain failed; the rows stay pending and are retried")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            wake.clear()
+
+    async def recover(self) -> int:
+        """Take back the rows an earlier process with this worker id had claimed and not
+        settled when it died, so they go out now rather than when their lease ends. Only
+        safe while no live process shares the id (bot.store.workers makes sure of it)."""
+        if self.worker_id is None:
+            return 0
+        async with self.uow() as uow:
+            taken = await uow.outbox.take_back(self.worker_id, self.clock.now())
+            await uow.commit()
+        if taken:
+            log.info("took back %d outbox rows this worker had claimed before it stopped", taken)
+        return taken
 
     async def claim(self) -> list[OutboxItem]:
         async with self.uow() as uow:
             now = self.clock.now()
-            items = await uow.outbox.claim(now, now + self.lease, self.batch, sorted(self.chats))
+            items = await uow.outbox.claim(
+                now, now + self.lease, self.batch, sorted(self.chats), self.worker_id
+            )
             await uow.commit()
         self._claimed.update((i.id, i) for i in items)
         return list(items)
@@ -108,7 +126,7 @@ class Dispatcher:
         if left:
             async with self.uow() as uow:
                 for item in left:
-                    item.lease_until = None
+                    item.lease_until, item.claimed_by = None, None
                     item.attempts -= 1  # never tried
                     await uow.outbox.save(item)
                 await uow.commit()
@@ -183,6 +201,13 @@ class Dispatcher:
             return False
         self.sent += 1
         await self._settle(item, ref=ref, status=OutboxStatus.SENT)
+        log.debug(
+            "sent outbox item %s (%s %s, attempt %d)",
+            item.id,
+            item.platform,
+            item.op,
+            item.attempts,
+        )
         return True
 
     async def _await_original(self, item: OutboxItem) -> bool:
@@ -217,7 +242,7 @@ class Dispatcher:
         error: str | None = None,
     ) -> None:
         now: datetime = self.clock.now()
-        item.lease_until = None
+        item.lease_until, item.claimed_by = None, None
         item.last_error = error
         if not counts:
             item.attempts -= 1

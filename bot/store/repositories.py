@@ -211,6 +211,13 @@ class SqlCollectiveRepo(_Repo, CollectiveRepo):
             raise LookupError(f"no collective {collective_id}")
         return row.alert_seq
 
+    async def delete(self, collective_id: str) -> None:
+        # Alerts first: their rows (responses, check-ins, evidence, uses) go with them, and
+        # nothing points at a member any more when the collective's delete cascades to them.
+        await self._delete(delete(AlertRow).where(AlertRow.collective_id == collective_id))
+        await self._delete(delete(CollectiveRow).where(CollectiveRow.id == collective_id))
+        self._session.expunge_all()
+
 
 class SqlSpaceRepo(_Repo, SpaceRepo):
     async def get(self, space_id: str) -> Space | None:
@@ -235,6 +242,43 @@ class SqlSpaceRepo(_Repo, SpaceRepo):
 
     async def save(self, space: Space) -> None:
         await self._save(SpaceRow, space)
+
+    async def delete(self, space_id: str) -> None:
+        row = await self._session.get(SpaceRow, space_id)
+        if row is not None:
+            await self._session.delete(row)
+            await self._session.flush()
+
+    async def removed(self) -> Sequence[Space]:
+        # delete_at is set exactly while removed_at is: its index finds the few.
+        stmt = select(SpaceRow).where(SpaceRow.delete_at.is_not(None)).order_by(SpaceRow.id)
+        return await self._list(Space, stmt)
+
+    async def due_deletions(self, now: datetime, limit: int) -> Sequence[Space]:
+        stmt = (
+            select(SpaceRow)
+            .where(SpaceRow.delete_at <= now)
+            .order_by(SpaceRow.delete_at, SpaceRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Space, stmt)
+
+    async def due_checks(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[Space]:
+        if not platforms:
+            return []
+        stmt = (
+            select(SpaceRow)
+            .where(
+                SpaceRow.check_at <= now,
+                SpaceRow.removed_at.is_(None),
+                SpaceRow.platform.in_(list(platforms)),
+            )
+            .order_by(SpaceRow.check_at, SpaceRow.id)
+            .limit(limit)
+        )
+        return await self._claim(Space, stmt)
 
 
 class SqlMemberRepo(_Repo, MemberRepo):
@@ -402,6 +446,29 @@ class SqlIdentityRepo(_Repo, IdentityRepo):
 
     async def delete_for_member(self, member_id: str) -> int:
         return await self._delete(delete(IdentityRow).where(IdentityRow.member_id == member_id))
+
+    async def in_workspace(
+        self, collective_id: str, platform: str, workspace: str
+    ) -> Sequence[Identity]:
+        stmt = (
+            select(IdentityRow)
+            .join(MemberRow, MemberRow.id == IdentityRow.member_id)
+            .where(
+                MemberRow.collective_id == collective_id,
+                IdentityRow.platform == platform,
+                IdentityRow.workspace == workspace,
+            )
+            .order_by(IdentityRow.member_id, IdentityRow.id)
+        )
+        return await self._list(Identity, stmt)
+
+    async def delete(self, identity_ids: Sequence[str]) -> int:
+        if not identity_ids:
+            return 0
+        stmt = delete(IdentityRow).where(IdentityRow.id.in_(list(identity_ids)))
+        return _rowcount(
+            await self._session.execute(stmt, execution_options={"synchronize_session": False})
+        )
 
 
 class SqlLinkCodeRepo(_Repo, LinkCodeRepo):
@@ -959,7 +1026,12 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         await connection.execute(stmt, rows)
 
     async def claim(
-        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        platforms: Sequence[str],
+        worker: str | None = None,
     ) -> Sequence[OutboxItem]:
         if not platforms:
             return []
@@ -996,7 +1068,7 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         stmt = (
             update(OutboxRow)
             .where(OutboxRow.id.in_(wanted.scalar_subquery()))
-            .values(lease_until=lease_until, attempts=OutboxRow.attempts + 1)
+            .values(lease_until=lease_until, attempts=OutboxRow.attempts + 1, claimed_by=worker)
             .returning(OutboxRow)
         )
         rows = await self._session.scalars(
@@ -1004,6 +1076,20 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
         )
         claimed = [to_domain(OutboxItem, row) for row in rows]
         return sorted(claimed, key=lambda o: (o.created_at, o.id))
+
+    async def take_back(self, worker: str, now: datetime) -> int:
+        await self.flush()
+        stmt = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.claimed_by == worker,
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.lease_until > now,
+            )
+            .values(lease_until=None, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(await self._session.execute(stmt))
 
     async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
         await self.flush()
@@ -1149,6 +1235,21 @@ class SqlOutboxRepo(_Repo, OutboxRepo):
             return 0
         await self.flush()
         stmt = delete(OutboxRow).where(OutboxRow.id.in_(list(item_ids)))
+        return _rowcount(
+            await self._session.execute(stmt, execution_options={"synchronize_session": False})
+        )
+
+    async def delete_at_workspace(
+        self, collective_id: str, platform: str, workspace: str, unsent_only: bool
+    ) -> int:
+        await self.flush()
+        stmt = delete(OutboxRow).where(
+            OutboxRow.collective_id == collective_id,
+            OutboxRow.platform == platform,
+            OutboxRow.workspace == workspace,
+        )
+        if unsent_only:
+            stmt = stmt.where(OutboxRow.status == OutboxStatus.PENDING.value)
         return _rowcount(
             await self._session.execute(stmt, execution_options={"synchronize_session": False})
         )

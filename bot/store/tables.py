@@ -82,6 +82,13 @@ class SpaceRow(Base):
     rally_channel: Mapped[str | None] = mapped_column(EXTERNAL)
     leads_channel: Mapped[str | None] = mapped_column(EXTERNAL)
     lead_role: Mapped[str | None] = mapped_column(EXTERNAL)
+    # The platform removed rallybot (uninstalled, kicked): its data goes at delete_at.
+    removed_at: Mapped[datetime | None]
+    delete_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Who can read its rally and leads channels is checked at check_at (daily).
+    check_at: Mapped[datetime | None] = mapped_column(index=True)
+    check_digest: Mapped[str | None] = mapped_column(CleanString(64))
+    check_told_at: Mapped[datetime | None]
 
 
 class MemberRow(Base):
@@ -313,4 +320,5 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(CleanText)
     lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(ID)  # the worker holding the lease
     about: Mapped[list[str]] = mapped_column(Json, server_default=text("'[]'"))

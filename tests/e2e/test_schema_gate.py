@@ -11,6 +11,7 @@ import pytest
 
 from bot.store import schema
 from tests.support.postgres import POSTGRES_URL, throwaway_postgres
+from tests.support.secrets import TEST_KEY
 
 RALLYBOT = Path(sys.executable).with_name("rallybot")
 
@@ -28,6 +29,7 @@ def sqlite_files(folder: Path) -> list[Path]:
 def rallybot(url: str, cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     env["DATABASE_URL"] = url
+    env["RALLYBOT_SECRET_KEY"] = TEST_KEY
     return subprocess.run(
         [str(RALLYBOT), *args],
         input=stdin,

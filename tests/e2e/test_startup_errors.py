@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import POSTGRES_URL
+from tests.support.secrets import TEST_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +28,8 @@ COMMANDS = (
     "discord-invite",
     "digest",
     "library",
+    "new-key",
+    "rotate-key",
 )
 
 
@@ -74,13 +77,19 @@ def test_a_database_that_is_down_is_a_failure(tmp_path: Path) -> None:
     for command in ("migrate", "run", "worker"):
         env = {"DISCORD_TOKEN": "x"} if command == "worker" else {}
         line = one_line(
-            rallybot(tmp_path, command, DATABASE_URL=url, **env),
+            rallybot(tmp_path, command, DATABASE_URL=url, RALLYBOT_SECRET_KEY=TEST_KEY, **env),
             1,
             "is unreachable",
             "start it, or fix DATABASE_URL",
         )
         assert "s3cret" not in line  # the password is never repeated
-    debug = rallybot(tmp_path, "migrate", DATABASE_URL=url, RALLYBOT_LOG_LEVEL="DEBUG")
+    debug = rallybot(
+        tmp_path,
+        "migrate",
+        DATABASE_URL=url,
+        RALLYBOT_LOG_LEVEL="DEBUG",
+        RALLYBOT_SECRET_KEY=TEST_KEY,
+    )
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     assert debug.stderr.splitlines()[-1].startswith("rallybot: the database")
 
@@ -90,7 +99,34 @@ def test_a_database_that_is_down_is_a_failure(tmp_path: Path) -> None:
 def test_a_database_that_does_not_exist_is_a_failure(tmp_path: Path) -> None:
     assert POSTGRES_URL is not None
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/rallybot_no_such_database"
-    one_line(rallybot(tmp_path, "migrate", DATABASE_URL=url), 1, "does not exist", "create it")
+    one_line(
+        rallybot(tmp_path, "migrate", DATABASE_URL=url, RALLYBOT_SECRET_KEY=TEST_KEY),
+        1,
+        "does not exist",
+        "create it",
+    )
+
+
+def test_postgresql_without_a_secret_key_is_refused_by_config_as_by_run(tmp_path: Path) -> None:
+    url = "postgresql://rally:s3cret@db.example/rallybot"
+    env = {"DISCORD_TOKEN": "x"}
+    said = {
+        one_line(rallybot(tmp_path, command, DATABASE_URL=url, **env), 2, "RALLYBOT_SECRET_KEY")
+        for command in ("config", "run", "web", "worker", "migrate", "rotate-key")
+    }
+    assert len(said) == 1 and "rallybot new-key" in said.pop()
+    # A key that is not a Fernet key is refused as a setting, never repeated.
+    bad = one_line(
+        rallybot(tmp_path, "config", DATABASE_URL=url, RALLYBOT_SECRET_KEY="hunter2-not-a-key"),
+        2,
+        "RALLYBOT_SECRET_KEY",
+        "not a Fernet key",
+    )
+    assert "hunter2" not in bad
+    made = rallybot(tmp_path, "new-key")
+    assert made.returncode == 0 and len(made.stdout.strip()) == 44
+    ok = rallybot(tmp_path, "config", DATABASE_URL=url, RALLYBOT_SECRET_KEY=made.stdout.strip())
+    assert ok.returncode == 0 and made.stdout.strip() not in ok.stdout
 
 
 def test_a_database_url_with_a_wrong_scheme_is_refused_by_config_as_by_run(

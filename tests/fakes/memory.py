@@ -164,6 +164,32 @@ class MemoryCollectiveRepo(_Repo, CollectiveRepo):
         stored.alert_seq += 1
         return stored.alert_seq
 
+    async def delete(self, collective_id: str) -> None:
+        """Every row of the collective, as the schema's cascades delete them."""
+        t = self._t
+        alerts = {k for k, a in t.alerts.items() if a.collective_id == collective_id}
+        members = {k for k, m in t.members.items() if m.collective_id == collective_id}
+        entries = {k for k, e in t.library.items() if e.collective_id == collective_id}
+
+        def drop(table: dict[K, T], doomed: Callable[[T], bool]) -> None:
+            for key in [k for k, row in table.items() if doomed(row)]:
+                del table[key]
+
+        drop(t.responses, lambda r: r.alert_id in alerts or r.member_id in members)
+        drop(t.rallied, lambda r: r.alert_id in alerts or r.member_id in members)
+        drop(t.checkins, lambda r: r.alert_id in alerts or r.member_id in members)
+        drop(t.evidence, lambda e: e.alert_id in alerts)
+        drop(t.library_uses, lambda u: u.collective_id == collective_id or u.alert_id in alerts)
+        drop(t.library, lambda e: e.id in entries)
+        drop(t.identities, lambda i: i.member_id in members)
+        drop(t.link_codes, lambda c: c.member_id in members)
+        drop(t.alerts, lambda a: a.id in alerts)
+        drop(t.members, lambda m: m.id in members)
+        drop(t.spaces, lambda s: s.collective_id == collective_id)
+        drop(t.audit, lambda e: e.collective_id == collective_id)
+        drop(t.outbox, lambda o: o.collective_id == collective_id)
+        t.collectives.pop(collective_id, None)
+
 
 class MemorySpaceRepo(_Repo, SpaceRepo):
     _UNIQUE: tuple[Callable[[Space], Hashable], ...] = (lambda s: (s.platform, s.external_id),)
@@ -186,6 +212,34 @@ class MemorySpaceRepo(_Repo, SpaceRepo):
 
     async def save(self, space: Space) -> None:
         _insert(self._t.spaces, space.id, space, self._UNIQUE, replace=True)
+
+    async def delete(self, space_id: str) -> None:
+        self._t.spaces.pop(space_id, None)
+
+    async def removed(self) -> Sequence[Space]:
+        rows = [s for s in self._t.spaces.values() if s.delete_at is not None]
+        return _copies(sorted(rows, key=lambda s: s.id))
+
+    async def due_deletions(self, now: datetime, limit: int) -> Sequence[Space]:
+        rows = [
+            s for s in self._t.spaces.values() if s.delete_at is not None and s.delete_at <= now
+        ]
+        rows.sort(key=lambda s: (s.delete_at or now, s.id))
+        return _copies(rows[: max(limit, 0)])
+
+    async def due_checks(
+        self, now: datetime, limit: int, platforms: Sequence[str]
+    ) -> Sequence[Space]:
+        rows = [
+            s
+            for s in self._t.spaces.values()
+            if s.check_at is not None
+            and s.check_at <= now
+            and s.removed_at is None
+            and s.platform in platforms
+        ]
+        rows.sort(key=lambda s: (s.check_at or now, s.id))
+        return _copies(rows[: max(limit, 0)])
 
 
 class MemoryMemberRepo(_Repo, MemberRepo):
@@ -332,6 +386,23 @@ class MemoryIdentityRepo(_Repo, IdentityRepo):
 
     async def delete_for_member(self, member_id: str) -> int:
         doomed = [k for k, i in self._t.identities.items() if i.member_id == member_id]
+        for k in doomed:
+            del self._t.identities[k]
+        return len(doomed)
+
+    async def in_workspace(
+        self, collective_id: str, platform: str, workspace: str
+    ) -> Sequence[Identity]:
+        members = {k for k, m in self._t.members.items() if m.collective_id == collective_id}
+        rows = [
+            i
+            for i in self._t.identities.values()
+            if i.member_id in members and (i.platform, i.workspace) == (platform, workspace)
+        ]
+        return _copies(sorted(rows, key=lambda i: (i.member_id, i.id)))
+
+    async def delete(self, identity_ids: Sequence[str]) -> int:
+        doomed = [i for i in dict.fromkeys(identity_ids) if i in self._t.identities]
         for k in doomed:
             del self._t.identities[k]
         return len(doomed)
@@ -762,7 +833,12 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         _insert(self._t.outbox, item.id, item)
 
     async def claim(
-        self, now: datetime, lease_until: datetime, limit: int, platforms: Sequence[str]
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        platforms: Sequence[str],
+        worker: str | None = None,
     ) -> Sequence[OutboxItem]:
         """Lease pending items due by now, oldest first; an edit waits for one in flight."""
 
@@ -790,7 +866,21 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         for o in rows[: max(limit, 0)]:
             o.lease_until = lease_until
             o.attempts += 1
+            o.claimed_by = worker
         return _copies(rows[: max(limit, 0)])
+
+    async def take_back(self, worker: str, now: datetime) -> int:
+        held = [
+            o
+            for o in self._t.outbox.values()
+            if o.claimed_by == worker
+            and o.status is OutboxStatus.PENDING
+            and o.lease_until is not None
+            and o.lease_until > now
+        ]
+        for o in held:
+            o.lease_until, o.claimed_by = None, None
+        return len(held)
 
     async def supersede_edits(self, key: str, address_kind: str | None = None) -> int:
         doomed = [
@@ -892,6 +982,19 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
 
     async def delete(self, item_ids: Sequence[str]) -> int:
         doomed = [i for i in dict.fromkeys(item_ids) if i in self._t.outbox]
+        for item_id in doomed:
+            del self._t.outbox[item_id]
+        return len(doomed)
+
+    async def delete_at_workspace(
+        self, collective_id: str, platform: str, workspace: str, unsent_only: bool
+    ) -> int:
+        doomed = [
+            o.id
+            for o in self._t.outbox.values()
+            if (o.collective_id, o.platform, o.workspace) == (collective_id, platform, workspace)
+            and (not unsent_only or o.status is OutboxStatus.PENDING)
+        ]
         for item_id in doomed:
             del self._t.outbox[item_id]
         return len(doomed)

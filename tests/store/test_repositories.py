@@ -894,6 +894,28 @@ async def test_claimed_items_are_due_unleased_and_in_creation_order(
         assert [i.id for i in again] == [retry_later.id, oldest.id, same_time_a.id, same_time_b.id]
 
 
+async def test_a_worker_takes_back_only_the_live_leases_it_holds(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, _, _ = world
+    mine, theirs, unclaimed = (an_outbox_item(c, created_at=at(i)) for i in range(3))
+    await seed(uow, mine, theirs, unclaimed)
+    async with uow() as u:
+        assert [i.claimed_by for i in await u.outbox.claim(at(5), at(65), 1, SLACK, "w1")] == ["w1"]
+        await u.outbox.claim(at(5), at(65), 1, SLACK, "w2")
+        await u.commit()
+    async with uow() as u:
+        # w1 died and starts again: its lease ends now, w2's stays, nothing else changes.
+        assert await u.outbox.take_back("w1", at(6)) == 1
+        await u.commit()
+    async with uow() as u:
+        again = await u.outbox.claim(at(7), at(67), 10, SLACK, "w1")
+        assert [i.id for i in again] == [mine.id, unclaimed.id]
+        assert again[0].attempts == 2  # the attempt it may have made still counts
+        assert await u.outbox.take_back("w1", at(68)) == 0  # a lease that ended is not held
+        await u.commit()
+
+
 async def test_an_edit_waits_while_an_earlier_edit_of_its_message_is_in_flight(
     uow: Uow, world: tuple[Collective, Member, Member]
 ) -> None:

@@ -61,7 +61,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "library.where_": ("support", "report"),  # replies and counters name the venue
     "library.status_": tuple(EntryStatus),
     "message_kind.": tuple(MessageKind),
-    "decline.closed_": ("declined", "expired", "withdrawn"),  # why a join request closed
+    "decline.closed_": ("declined", "expired", "withdrawn", "removed"),  # why a join request closed
 }
 # list_words(copy, prefix, values) asks for f"{prefix}.{value}".
 LIST_WORDS = {"want": Help, "action": Action}

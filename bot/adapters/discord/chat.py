@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import discord
 
 from bot.adapters.discord.render import Rendered, render
 from bot.core.messages import Message
 from bot.core.model import OutboxItem
-from bot.core.ports import Limit, RateLimited, Undeliverable
+from bot.core.ports import ChannelUnreadable, Limit, RateLimited, Readers, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,39 @@ class DiscordChat:
             )
         )
 
+    async def readers(self, workspace: str, channel: str, known: Sequence[str]) -> Readers:
+        """Discord lists a channel's readers only with the privileged members intent, which
+        rallybot does not ask for: the channel's overwrites and the server's roles say whether
+        @everyone can view it, and each person rallybot knows is looked up (their roles) over
+        REST. The server's other members are counted when everyone can view it."""
+        http = self.bot.http
+        try:
+            # The raw JSON (TypedDicts in discord.py): what rallybot reads is plain Discord.
+            guild = cast(dict[str, Any], await http.get_guild(int(workspace), with_counts=True))
+            data = cast(dict[str, Any], await http.get_channel(int(channel)))
+            roles = {str(r["id"]): int(r["permissions"]) for r in guild["roles"]}
+            overwrites = list(data.get("permission_overwrites") or [])
+            public = can_view(str(guild["id"]), str(guild["owner_id"]), roles, overwrites, None, [])
+            users: set[str] = set()
+            present = 0
+            for user in known:
+                try:
+                    member = await http.get_member(int(workspace), int(user))
+                except discord.NotFound:
+                    continue  # not on this server
+                present += 1
+                member_roles = [str(r) for r in member.get("roles") or []]
+                owner = str(guild["owner_id"])
+                if can_view(str(guild["id"]), owner, roles, overwrites, user, member_roles):
+                    users.add(user)
+        except discord.Forbidden:
+            raise ChannelUnreadable("no_access") from None
+        except discord.NotFound:
+            raise ChannelUnreadable("not_found") from None
+        total = int(guild.get("approximate_member_count") or 0)
+        others = max(0, total - 1 - present) if public else 0  # the 1: rallybot itself
+        return Readers(frozenset(users), everyone=public, others=others)
+
     async def _destination(self, item: OutboxItem) -> discord.PartialMessageable:
         if item.address_kind == "dm":
             channel_id = self._dm_channels.get(item.address)
@@ -115,3 +148,39 @@ def _send_options(page: Rendered) -> dict[str, Any]:
     if view is not None:
         options["view"] = view
     return options
+
+
+VIEW_CHANNEL = discord.Permissions(view_channel=True).value
+ADMINISTRATOR = discord.Permissions(administrator=True).value
+
+
+def can_view(
+    guild_id: str,
+    owner_id: str,
+    roles: dict[str, int],
+    overwrites: list[Any],
+    user_id: str | None,
+    member_roles: list[str],
+) -> bool:
+    """Discord's own rule: the server's base permissions (@everyone and the member's roles;
+    the owner and administrators see everything), then the channel's overwrites for
+    @everyone, for the member's roles together, and for the member."""
+    if user_id is not None and user_id == owner_id:
+        return True
+    base = roles.get(guild_id, 0)
+    for role in member_roles:
+        base |= roles.get(role, 0)
+    if base & ADMINISTRATOR:
+        return True
+    found = {(int(o["type"]), str(o["id"])): (int(o["allow"]), int(o["deny"])) for o in overwrites}
+    allow, deny = found.get((0, guild_id), (0, 0))
+    base = (base & ~deny) | allow
+    allow = deny = 0
+    for role in member_roles:
+        role_allow, role_deny = found.get((0, role), (0, 0))
+        allow, deny = allow | role_allow, deny | role_deny
+    base = (base & ~deny) | allow
+    if user_id is not None:
+        allow, deny = found.get((1, user_id), (0, 0))
+        base = (base & ~deny) | allow
+    return bool(base & VIEW_CHANNEL)

@@ -109,6 +109,19 @@ class RallyBot(commands.Bot):
         self.ready_event.set()
         log.info("connected to Discord in %d guild(s)", len(self.guilds))
 
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was kicked or banned, or the server deleted: the server's data goes after
+        the grace period unless a lead adds the bot back and sets it up there again."""
+        try:
+            known = await self.services.space_removed("discord", str(guild.id))
+        except Exception:
+            log.exception("could not schedule the deletion of a removed server's data")
+            return
+        if known:
+            log.info(
+                "rallybot was removed from a Discord server; its data goes after the grace period"
+            )
+
 
 @dataclass(frozen=True)
 class Endpoints:

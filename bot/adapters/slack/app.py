@@ -17,21 +17,32 @@ from slack_bolt.oauth.async_callback_options import (
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.adapters.slack.auth import CachedAuthorize, Workspaces, api_url
 from bot.adapters.slack.listeners import Deps, Listeners, register
-from bot.adapters.slack.storage import EventLog
+from bot.adapters.slack.storage import EventLog, ExpiringStates, SealedInstallations
 from bot.bootstrap import Runtime
 from bot.core.copy import Copy
 from bot.delivery.work import WorkQueue
+from bot.keys import secret_box
 from bot.settings import Settings
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
-# The bot scopes rallybot asks for (also in config/slack-manifest.yml).
-SCOPES = ("commands", "chat:write", "im:write", "users:read", "files:write")
+# The bot scopes rallybot asks for (also in config/slack-manifest.yml); channels:read and
+# groups:read: who is in the rally and leads channels (conversations.info, .members).
+SCOPES = (
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    "files:write",
+    "channels:read",
+    "groups:read",
+)
+# Events rallybot subscribes to: the Home tab, and being uninstalled or losing its token.
+EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
 STATE_SECONDS = 600
 
 
@@ -105,9 +116,7 @@ def oauth_settings(runtime: Runtime, workspaces: Workspaces) -> AsyncOAuthSettin
         scopes=list(SCOPES),
         user_scopes=[],
         installation_store=workspaces.installations,
-        state_store=AsyncSQLAlchemyOAuthStateStore(
-            expiration_seconds=STATE_SECONDS, engine=runtime.engine
-        ),
+        state_store=ExpiringStates(expiration_seconds=STATE_SECONDS, engine=runtime.engine),
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
         authorization_url=authorize_url(settings),
@@ -124,7 +133,9 @@ def make_workspaces(runtime: Runtime, oauth: bool) -> Workspaces:
         return Workspaces(settings)
     client_id = settings.slack_client_id
     assert client_id is not None
-    return Workspaces(settings, AsyncSQLAlchemyInstallationStore(client_id, runtime.engine))
+    # slack_sdk's store on rallybot's database, every token encrypted (RALLYBOT_SECRET_KEY).
+    store = AsyncSQLAlchemyInstallationStore(client_id, runtime.engine)
+    return Workspaces(settings, SealedInstallations(store, secret_box(settings)))
 
 
 def build_app(

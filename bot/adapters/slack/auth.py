@@ -159,6 +159,21 @@ class Workspaces:
         known = self._known[team_id] = _Known(result, installation.user_id, time.monotonic())
         return known
 
+    def forget(self, team_id: str) -> None:
+        """rallybot was uninstalled from this team (or its token revoked): no cached token of
+        it is used again. SLACK_BOT_TOKEN itself can only be removed by the operator."""
+        self._known.pop(team_id, None)
+        task = self._refreshing.pop(team_id, None)
+        if task is not None:
+            task.cancel()
+        single = self._single
+        if single is not None and single.team_id == team_id:
+            self._single = None
+            log.warning(
+                "Slack revoked SLACK_BOT_TOKEN's access (the app was uninstalled): remove the "
+                "token from the environment"
+            )
+
     def _refresh_later(self, team_id: str) -> None:
         if team_id in self._refreshing:
             return

@@ -12,7 +12,7 @@ from bot.adapters.slack.auth import NotInstalled, Workspaces
 from bot.adapters.slack.render import render
 from bot.core.messages import Message
 from bot.core.model import OutboxItem
-from bot.core.ports import Limit, RateLimited, Undeliverable
+from bot.core.ports import ChannelUnreadable, Limit, RateLimited, Readers, Undeliverable
 
 T = TypeVar("T")
 
@@ -127,6 +127,34 @@ class SlackChat:
                 )
             )
         return make_ref(posted_in, str(sent["ts"]))
+
+    async def readers(self, workspace: str, channel: str, known: Sequence[str]) -> Readers:
+        """The channel's members (conversations.members, every page), rallybot left out;
+        everyone in the workspace when it is public (anyone there may open it)."""
+        found = await self.workspaces.authorization(workspace)
+        if found is None or not found.bot_token:
+            raise ChannelUnreadable("no_access")
+        client = self.workspaces.client(str(found.bot_token))
+        try:
+            info = await client.conversations_info(channel=channel)
+            members: set[str] = set()
+            cursor: str | None = None
+            while True:
+                page = await client.conversations_members(channel=channel, limit=200, cursor=cursor)
+                members.update(str(m) for m in page.get("members") or [])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    break
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "")
+            if code == "missing_scope":
+                raise ChannelUnreadable("missing_scope") from None
+            if code in ("channel_not_found", "not_in_channel", "is_archived"):
+                raise ChannelUnreadable("not_found") from None
+            raise
+        members.discard(str(found.bot_user_id))
+        public = not (info.get("channel") or {}).get("is_private", False)
+        return Readers(frozenset(members), everyone=public)
 
     async def update(self, item: OutboxItem, ref: str, message: Message) -> None:
         client = await self._client(item)

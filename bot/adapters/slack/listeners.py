@@ -10,7 +10,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -78,11 +80,15 @@ def is_dm(channel: str | None) -> bool:
 class Listeners:
     """One place where Slack requests become core calls and core replies become Slack output."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(
+        self, deps: Deps, revocations: AsyncTokenRevocationListeners | None = None
+    ) -> None:
         self.deps = deps
         self.services = deps.services
         self.copy = deps.services.copy
         self.work = deps.work
+        # OAuth mode: Bolt's own listeners, which delete installations from the store.
+        self.revocations = revocations
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
         """Queue the work after the ack and return, so Bolt answers Slack at once; a few
@@ -239,6 +245,50 @@ class Listeners:
         except Exception:
             log.exception("the Home tab could not be published")
 
+    # --- uninstalled, or the bot's token revoked ------------------------------------------
+
+    async def uninstalled(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        """Slack's app_uninstalled: the workspace's tokens go now (before the ack), its data
+        after the grace period."""
+        team = _get(body, "team_id")
+        if team is None:
+            return
+        if self.revocations is not None:
+            await self.revocations.handle_app_uninstalled_events(context)
+        self._removed(team)
+
+    async def tokens_revoked(
+        self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """Slack's tokens_revoked: Bolt deletes what was revoked; without its bot token
+        rallybot can do nothing there, which is the same as being uninstalled."""
+        team = _get(body, "team_id")
+        if team is None:
+            return
+        if self.revocations is not None:
+            await self.revocations.handle_tokens_revoked_events(event, context)
+        tokens = event.get("tokens")
+        if isinstance(tokens, Mapping) and tokens.get("bot"):
+            if self.revocations is not None:
+                # Bolt deletes the bot row only; the installation row holds the bot token too.
+                await self.revocations.handle_app_uninstalled_events(context)
+            self._removed(team)
+
+    def _removed(self, team: str) -> None:
+        self.deps.workspaces.forget(team)
+        self.later(self._tell_core(team))
+
+    async def _tell_core(self, team: str) -> None:
+        try:
+            known = await self.services.space_removed(PLATFORM, team)
+        except Exception:
+            log.exception("could not schedule the deletion of an uninstalled workspace's data")
+            return
+        log.info(
+            "rallybot was removed from a Slack workspace%s",
+            "; its data goes after the grace period" if known else " it was never set up in",
+        )
+
     # --- output -------------------------------------------------------------------------
 
     async def _show(
@@ -336,10 +386,15 @@ def _get_mapping(data: Any, key: str) -> Mapping[str, Any]:
 def register(app: AsyncApp, deps: Deps) -> Listeners:
     """Every listener of the Slack adapter, registered explicitly on one AsyncApp (built with
     process_before_response=True: each listener acks, queues its work with `later`, returns)."""
-    listeners = Listeners(deps)
+    store = deps.workspaces.installations
+    # OAuth: the listeners enable_token_revocation_listeners() would register, called by ours.
+    revocations = AsyncTokenRevocationListeners(store) if store is not None else None
+    listeners = Listeners(deps, revocations)
     app.command(f"/{deps.command}")(listeners.command)
     app.action(ACTIONS)(listeners.action)
     app.view(ALERT_FORM)(listeners.alert_form)
     app.view(LIBRARY_FORM)(listeners.library_form)
     app.event("app_home_opened")(listeners.home_opened)
+    app.event("app_uninstalled")(listeners.uninstalled)
+    app.event("tokens_revoked")(listeners.tokens_revoked)
     return listeners

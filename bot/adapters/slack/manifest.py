@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from bot.adapters.slack.app import EVENTS_PATH, REDIRECT_PATH, SCOPES
+from bot.adapters.slack.app import EVENTS, EVENTS_PATH, REDIRECT_PATH, SCOPES
 from bot.settings import Settings
 
 Value = str | bool | Sequence["Value"] | Mapping[str, "Value"]
@@ -22,7 +22,7 @@ def manifest(settings: Settings, url: str | None = None) -> dict[str, Value]:
         # Slack turns typed @names and #channels into ids (<@U…>), so for=@ana is exact.
         "should_escape": True,
     }
-    events: dict[str, Value] = {"bot_events": ["app_home_opened"]}
+    events: dict[str, Value] = {"bot_events": list(EVENTS)}
     interactivity: dict[str, Value] = {"is_enabled": True}
     oauth: dict[str, Value] = {"scopes": {"bot": list(SCOPES)}}
     base = url.rstrip("/") if url else None

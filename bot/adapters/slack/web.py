@@ -21,8 +21,10 @@ from bot.adapters.slack.app import (
 )
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
+from bot.adapters.slack.gate import SlackGate
 from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
+from bot.adapters.slack.storage import SealedInstallations, reseal
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat
 from bot.ops.observe import Observer
@@ -63,6 +65,10 @@ class SlackHttp:
         self.app: AsyncApp | None = None
         self.listeners: Listeners | None = None
         self.work = runtime.work_queue("slack")  # the work after each ack
+        secret = runtime.settings.slack_signing_secret
+        assert secret is not None
+        # Signatures are checked on the raw bytes before Bolt (or anything) parses a body.
+        self.gate = SlackGate(secret.get_secret_value())
         self._runner: web.AppRunner | None = None
         # Set by bot.runtime.serve before start(): health and metrics with delivery figures.
         self.observer: Observer | None = None
@@ -94,7 +100,7 @@ class SlackHttp:
                 await flow.handle_callback(await to_bolt_request(request))
             )
 
-        site = web.Application()
+        site = web.Application(middlewares=[self.gate.middleware(frozenset({EVENTS_PATH}))])
         site.router.add_post(EVENTS_PATH, events)
         site.router.add_get(INSTALL_PATH, install)
         site.router.add_get(REDIRECT_PATH, redirect)
@@ -118,6 +124,11 @@ class SlackHttp:
             self.port = int(sockets[0].getsockname()[1])
         mode = "OAuth (any number of workspaces)" if self.workspaces.oauth else "one workspace"
         log.info("Slack over HTTP on port %d, %s", self.port, mode)
+        store = self.workspaces.installations
+        if isinstance(store, SealedInstallations):
+            sealed = await reseal(self.runtime.engine, store.box, plain_only=True)
+            if sealed:
+                log.info("encrypted %d Slack tokens stored before encryption at rest", sealed)
         await reach_slack(self.workspaces.warm, "SLACK_BOT_TOKEN", self._report, self.retry_first)
         self.connected = True
 
@@ -125,6 +136,8 @@ class SlackHttp:
         if self._runner is not None:
             await self._runner.cleanup()  # no new requests
             self._runner = None
+        self.gate.refusals.flush(EVENTS_PATH)  # the last refused requests are counted too
+        self.gate.refusals.close()
         if self.listeners is not None:
             # Finish what was acknowledged.
             await self.listeners.drain(self.runtime.settings.shutdown_grace)
@@ -147,7 +160,8 @@ async def serve_web(settings: Settings) -> int:
         return 2
     runtime = build(settings)
     try:
-        await serve(runtime, [SlackHttp(runtime)])  # stops gracefully on SIGTERM/SIGINT
+        # Stops gracefully on SIGTERM/SIGINT.
+        await serve(runtime, [SlackHttp(runtime)], command="web")
     except asyncio.CancelledError:
         log.info("rallybot web was cancelled")
     finally:

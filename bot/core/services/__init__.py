@@ -14,11 +14,19 @@ from bot.core.copy import Copy
 from bot.core.digest.figures import DigestData
 from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
-from bot.core.model import Collective, OutboxItem
+from bot.core.model import Channel, Collective, Identity, Member, OutboxItem, Space
 from bot.core.packet import PacketRenderer
 from bot.core.parse import PLAIN, Syntax, parse_action, parse_text
 from bot.core.policy import Policy
-from bot.core.ports import ChartRenderer, Clock, Ids, UnitOfWorkFactory
+from bot.core.ports import (
+    ChannelUnreadable,
+    ChartRenderer,
+    Clock,
+    Directory,
+    Ids,
+    Readers,
+    UnitOfWorkFactory,
+)
 from bot.core.services import (
     alerts,
     checkins,
@@ -26,8 +34,10 @@ from bot.core.services import (
     escalation,
     evidence,
     help,
+    hygiene,
     library,
     membership,
+    removal,
     review,
     upkeep,
 )
@@ -38,6 +48,7 @@ from bot.core.views import notice
 log = logging.getLogger(__name__)
 
 CHECKIN_BATCH = 100  # due check-ins claimed and sent in one transaction
+CHANNEL_CHECKS = 5  # spaces whose channels are checked per tick (each asks the platform)
 _ID = re.compile(r"[0-9a-f]{32}")
 
 Handler = Callable[[Ctx, Any], Awaitable[Reply]]
@@ -117,6 +128,9 @@ class Services:
         self.command = command  # the slash command's name, as usage texts show it
         # Called after every commit that may have written outbox rows (wakes the dispatcher).
         self.on_commit: Callable[[], None] = _nothing
+        # Who can read a channel, per platform (the running platforms' Chats): set by the
+        # process that runs them; none, and channels are not checked.
+        self.directories: dict[str, Directory] = {}
 
     async def handle_text(self, caller: c.Caller, text: str, syntax: Syntax = PLAIN) -> Reply:
         """What a person typed after /rally; `syntax` reads the caller's platform's markup
@@ -253,6 +267,21 @@ class Services:
             await uow.commit()
         self.on_commit()
 
+    async def space_removed(self, platform: str, external_id: str) -> bool:
+        """The platform removed rallybot from a workspace or server (its tokens are gone):
+        its data is deleted after the grace period unless a lead sets it up again. False
+        when rallybot never knew that space."""
+        async with self.uow() as uow:
+            ctx = self._ctx(uow, None)
+            space = await uow.spaces.find(platform, external_id)
+            if space is None:
+                return False
+            await self._in_collective(ctx, space.collective_id)
+            await removal.removed(ctx, space)
+            await uow.commit()
+        self.on_commit()
+        return True
+
     async def run_due(self, limit: int | None = None) -> int:
         """Everything that fell due (escalations, check-ins), each escalation or digest in its
         own transaction and check-ins in batches, so a late start still delivers what fell
@@ -274,7 +303,78 @@ class Services:
             if not worked:
                 break
             done += worked
+        if done < budget:
+            done += await self.check_channels(min(budget - done, CHANNEL_CHECKS))
         return done
+
+    async def check_channels(self, limit: int = 1) -> int:
+        """Who can read each space's rally and leads channels: at setup and daily after, for
+        the platforms this process runs. The space is claimed (its next check moved a day on)
+        in one transaction, the platform is asked outside any, and the leads are told in a
+        third. Returns how many spaces were checked."""
+        done = 0
+        while done < limit and self.directories:
+            claimed = await self._claim_check()
+            if claimed is None:
+                break
+            space, identities, members = claimed
+            directory = self.directories[space.platform]
+            known = sorted({i.user for i in identities})
+            results: list[tuple[Channel, Readers | str]] = []
+            failed = False
+            for kind, channel in hygiene.channels(space):
+                try:
+                    found = await directory.readers(space.external_id, channel, known)
+                except ChannelUnreadable as error:
+                    results.append((kind, error.reason))
+                    continue
+                except Exception as error:
+                    log.warning(
+                        "could not check who can read a %s channel (%s); trying again in an hour",
+                        space.platform,
+                        type(error).__name__,
+                    )
+                    failed = True
+                    break
+                results.append((kind, found))
+            async with self.uow() as uow:
+                ctx = self._ctx(uow, None)
+                current = await uow.spaces.get(space.id)
+                if current is not None and not current.removed:
+                    await self._in_collective(ctx, current.collective_id)
+                    if failed:
+                        current.check_at = ctx.now + hygiene.RETRY_AFTER
+                        await uow.spaces.save(current)
+                    else:
+                        findings = [
+                            hygiene.Finding(kind, cannot=found)
+                            if isinstance(found, str)
+                            else hygiene.finding(ctx, kind, found, identities, members)
+                            for kind, found in results
+                        ]
+                        await hygiene.report(ctx, current, findings)
+                    await uow.commit()
+            self.on_commit()
+            done += 1
+        return done
+
+    async def _claim_check(self) -> tuple[Space, list[Identity], dict[str, Member]] | None:
+        async with self.uow() as uow:
+            now = self.clock.now()
+            due = await uow.spaces.due_checks(now, 1, sorted(self.directories))
+            if not due:
+                return None
+            space = due[0]
+            space.check_at = now + hygiene.CHECK_EVERY  # claimed: the next check is tomorrow
+            await uow.spaces.save(space)
+            identities = list(
+                await uow.identities.in_workspace(
+                    space.collective_id, space.platform, removal.accounts_in(space)
+                )
+            )
+            members = {m.id: m for m in await uow.members.many([i.member_id for i in identities])}
+            await uow.commit()
+        return space, identities, members
 
     async def _one_due(self, room: int) -> int:
         """One transaction of due work; returns how many items it did (0: nothing was due)."""
@@ -333,6 +433,12 @@ class Services:
             for idle in await uow.alerts.idle(upkeep.idle_notice_cutoff(ctx), 1):
                 await self._in_collective(ctx, idle.collective_id)
                 await upkeep.notice_idle(ctx, idle)
+                await uow.commit()
+                self.on_commit()
+                return 1
+            for space in await uow.spaces.due_deletions(ctx.now, 1):
+                await self._in_collective(ctx, space.collective_id)
+                await removal.delete(ctx, space)
                 await uow.commit()
                 self.on_commit()
                 return 1

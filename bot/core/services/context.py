@@ -22,6 +22,7 @@ from bot.core.model import (
     MemberStatus,
     OutboxItem,
     Role,
+    Space,
 )
 from bot.core.packet import PacketRenderer
 from bot.core.policy import Policy
@@ -40,6 +41,7 @@ class Ctx:
     _member: Member | None = None
     _collective: Collective | None = None
     _known_identities: dict[str, list[Identity]] | None = None
+    _spaces: list[Space] | None = None
     _names: _NameIndex = field(default_factory=lambda: _NameIndex({}))
 
     # --- who is asking -------------------------------------------------------------
@@ -206,16 +208,44 @@ class Ctx:
             )
         )
 
+    # --- where the collective is ------------------------------------------------------
+
+    async def spaces(self) -> list[Space]:
+        """Every space of the collective, removed ones too (read once per transaction)."""
+        if self._spaces is None:
+            collective = await self.collective()
+            self._spaces = list(await self.uow.spaces.for_collective(collective.id))
+        return self._spaces
+
+    def forget_spaces(self) -> None:
+        """A space changed in this transaction: read them again when next needed."""
+        self._spaces = None
+        self._known_identities = None
+
+    async def _reachable(self, idents: list[Identity]) -> list[Identity]:
+        """The identities rallybot can still message: not in a workspace the platform removed
+        it from. (A Discord account is not tied to one server: a DM to someone rallybot no
+        longer shares a server with fails, and is parked, as any undeliverable message.)"""
+        if not idents:
+            return idents
+        if self._collective is not None:
+            spaces: Sequence[Space] = await self.spaces()
+        else:  # a batch across collectives (check-ins)
+            spaces = await self.uow.spaces.removed()
+        removed = {(s.platform, s.external_id) for s in spaces if s.removed}
+        return [i for i in idents if (i.platform, i.workspace) not in removed]
+
     # --- what leaves the process: outbox rows in this same transaction ----------------
 
     async def to_channel(self, channel: Channel, key: str, message: Message) -> Posted:
-        """Post to this channel in every space of the collective that has it set."""
-        collective = await self.collective()
-        spaces = await self.uow.spaces.for_collective(collective.id)
+        """Post to this channel in every space of the collective that has it set (and that
+        the platform has not removed rallybot from)."""
+        spaces = await self.spaces()
         targets = [
             (s.platform, s.external_id, cid)
             for s in spaces
-            if (cid := s.rally_channel if channel is Channel.RALLY else s.leads_channel)
+            if not s.removed
+            and (cid := s.rally_channel if channel is Channel.RALLY else s.leads_channel)
         ]
         if not targets:
             return Posted(0, frozenset())
@@ -296,22 +326,28 @@ class Ctx:
 
     async def to_leads(
         self, key: str, message: Message, safety_only: bool = False, first: bool = False
-    ) -> None:
+    ) -> int:
         """Reach the leads: the leads channel where one is set, else a DM to each lead.
 
         Safety matters go to the safety leads by DM (every lead where there is none), so a
-        lead message is never dropped.
+        lead message is never dropped. Returns how many messages were written (0: no lead
+        can be reached anywhere).
         """
         if safety_only:
             safety = await self.leads(safety_only=True)
-            await self.to_members(safety or await self.leads(), key, message, first=first)
-        elif (await self.to_channel(Channel.LEADS, key, message)).count == 0:
-            await self.to_members(await self.leads(), key, message)
+            return await self.to_members(safety or await self.leads(), key, message, first=first)
+        posted = (await self.to_channel(Channel.LEADS, key, message)).count
+        return posted or await self.to_members(await self.leads(), key, message)
 
     async def update(self, key: str, message: Message, address_kind: str | None = None) -> int:
         """Replace the copies of a posted message (a rally's tally) in place: every copy, or
         those at one kind of address ("channel" or "dm"). Returns how many were edited."""
-        posts = await self.uow.outbox.destinations(key, address_kind)
+        removed = {(s.platform, s.external_id) for s in await self.spaces() if s.removed}
+        posts = [
+            p
+            for p in await self.uow.outbox.destinations(key, address_kind)
+            if (p.platform, p.workspace) not in removed
+        ]
         if not posts:
             return 0
         idents = await self._identities(m.member_id for m in message.mentions)
@@ -352,7 +388,8 @@ class Ctx:
     async def _fetch_identities(self, wanted: list[str]) -> dict[str, list[Identity]]:
         out: dict[str, list[Identity]] = {}
         if wanted:
-            for ident in await self.uow.identities.for_members(wanted):
+            found = list(await self.uow.identities.for_members(wanted))
+            for ident in await self._reachable(found):
                 out.setdefault(ident.member_id, []).append(ident)
         return out
 

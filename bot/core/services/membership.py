@@ -127,6 +127,7 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
             caller.platform,
             caller.space_id,
             rally_channel=caller.channel,
+            check_at=ctx.now,  # who can read the rally channel is checked at once
         )
         await ctx.uow.spaces.add(space)
         handle = await unique_handle(ctx, collective.id, caller.display_name or caller.user)
@@ -161,11 +162,20 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
             caller.platform,
             caller.space_id,
             rally_channel=caller.channel,
+            check_at=ctx.now,
         )
         await ctx.uow.spaces.add(space)
+        ctx.forget_spaces()
         await ctx.audit("space_added", platform=caller.platform)
     elif space.collective_id != collective.id:
         raise Forged("error.not_member")
+    restored = space.removed
+    if restored:
+        # Set up again within the grace period after the platform removed rallybot: the
+        # deletion is cancelled. (Imported here: removal uses this module's forget.)
+        from bot.core.services import removal
+
+        await removal.restored(ctx, space)
     if cmd.what in ("rally", "leads"):
         if not caller.channel:
             raise Conflict("error.setup_needs_channel")
@@ -173,6 +183,7 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
             space.rally_channel = caller.channel
         else:
             space.leads_channel = caller.channel
+        space.check_at = ctx.now  # who can read it is checked at once, then daily
         await ctx.uow.spaces.save(space)
     elif cmd.what == "name" and cmd.value:
         collective.name = cmd.value
@@ -188,6 +199,8 @@ async def setup(ctx: Ctx, cmd: c.Setup) -> Reply:
     return Reply(
         notice(
             ctx.copy("setup.title", name=collective.name),
+            ctx.copy("setup.restored") if restored else "",
+            ctx.copy("setup.checks") if cmd.what in ("rally", "leads") else "",
             ctx.copy(
                 "setup.body",
                 timezone=collective.timezone,
@@ -543,6 +556,28 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
         raise Conflict("error.last_lead")
     collective = await ctx.collective()
     until = ctx.now + timedelta(days=ctx.policy.safety_case_days)
+    kept = await forget(ctx, member)
+    tz = collective.timezone
+    numbers = [a.number for a in kept]
+    await ctx.audit("forget_me", subject=member.id, kept=",".join(map(str, numbers)))
+    lines = [copy("forget.done_body")]
+    if kept:
+        lines.append(
+            copy(
+                "forget.kept",
+                numbers=", ".join(f"#{n}" for n in numbers),
+                date=day(ctx, until, tz),
+            )
+        )
+    return Reply(notice(copy("forget.done_title"), *lines))
+
+
+async def forget(ctx: Ctx, member: Member) -> list[Alert]:
+    """A vetted or suspended member's personal data goes everywhere (forget-me, or the only
+    space they were in was deleted); returns the open safety cases kept for a stated time."""
+    copy = ctx.copy
+    collective = await ctx.collective()
+    until = ctx.now + timedelta(days=ctx.policy.safety_case_days)
     alerts = await ctx.uow.alerts.for_target(member.id)
     checkins = [ch for a in alerts for ch in await ctx.uow.checkins.for_alert(a.id)]
     # Unsent messages about her, her alerts or her check-ins never go; those that only name
@@ -606,18 +641,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
             ),
             safety_only=True,
         )
-    numbers = [a.number for a in kept]
-    await ctx.audit("forget_me", subject=member.id, kept=",".join(map(str, numbers)))
-    lines = [copy("forget.done_body")]
-    if kept:
-        lines.append(
-            copy(
-                "forget.kept",
-                numbers=", ".join(f"#{n}" for n in numbers),
-                date=day(ctx, until, tz),
-            )
-        )
-    return Reply(notice(copy("forget.done_title"), *lines))
+    return kept
 
 
 async def _close_rally_posts(ctx: Ctx, alert: Alert) -> None:

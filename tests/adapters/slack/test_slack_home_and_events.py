@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -134,3 +135,22 @@ async def test_an_unhandled_request_is_logged_without_its_body(
     assert sent.status == 404
     assert "Unhandled request (body not logged)" in caplog.text
     assert "secret words" not in caplog.text
+
+
+async def test_an_uninstall_in_one_workspace_mode_schedules_the_deletion(
+    bot: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.seed()
+    sent = await bot.send.event(T1, {"type": "app_uninstalled"}, "EvUninstalled1")
+    assert sent.status == 200
+    space = None
+    for _ in range(200):
+        async with bot.runtime.services.uow() as uow:
+            space = await uow.spaces.find("slack", T1)
+        if space is not None and space.removed:
+            break
+        await asyncio.sleep(0.02)
+    assert space is not None and space.delete_at is not None
+    # SLACK_BOT_TOKEN is the operator's: rallybot stops using it and says to remove it.
+    assert "remove the token from the environment" in caplog.text
+    assert "xoxb-" not in caplog.text

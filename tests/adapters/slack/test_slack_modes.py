@@ -171,7 +171,17 @@ def test_the_manifest_asks_for_minimal_scopes_and_switches_to_http_with_a_url() 
     settings = Settings(command="rally")
     socket = manifest(settings)
     assert socket["oauth_config"] == {
-        "scopes": {"bot": ["commands", "chat:write", "im:write", "users:read", "files:write"]}
+        "scopes": {
+            "bot": [
+                "commands",
+                "chat:write",
+                "im:write",
+                "users:read",
+                "files:write",
+                "channels:read",
+                "groups:read",
+            ]
+        }
     }
     assert socket["settings"]["socket_mode_enabled"] is True  # type: ignore[index]
     http = manifest(settings, "https://rally.example.org/")

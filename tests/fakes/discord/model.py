@@ -86,6 +86,22 @@ class Channel:
     name: str
     guild_id: str | None = None
     recipient: User | None = None  # a DM channel's other person
+    # permission_overwrites as Discord sends them: {"id", "type" (0 role, 1 member), "allow",
+    # "deny"} with the permission bits as strings.
+    overwrites: list[dict[str, Any]] = field(default_factory=list)
+
+    def restrict(self, *allowed: str, member_ids: tuple[str, ...] = ()) -> None:
+        """Private to these roles (and members): @everyone may not view it."""
+        assert self.guild_id is not None
+        self.overwrites = [
+            {"id": self.guild_id, "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}
+        ]
+        self.overwrites += [
+            {"id": role, "type": 0, "allow": str(VIEW_CHANNEL), "deny": "0"} for role in allowed
+        ]
+        self.overwrites += [
+            {"id": m, "type": 1, "allow": str(VIEW_CHANNEL), "deny": "0"} for m in member_ids
+        ]
 
     @property
     def is_dm(self) -> bool:
@@ -106,7 +122,7 @@ class Channel:
             "guild_id": self.guild_id,
             "name": self.name,
             "position": 0,
-            "permission_overwrites": [],
+            "permission_overwrites": list(self.overwrites),
             "nsfw": False,
             "parent_id": None,
             "topic": None,
@@ -160,6 +176,7 @@ class Guild:
     roles: dict[str, Role] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     members: dict[str, Member] = field(default_factory=dict)
+    bot_present: bool = True  # False once the bot was kicked (GUILD_DELETE)
 
     @property
     def everyone(self) -> Role:
@@ -191,6 +208,31 @@ class Guild:
             if role is not None:
                 value |= role.permissions
         return ALL_PERMISSIONS if value & ADMINISTRATOR else value
+
+    def rest_payload(self, with_counts: bool) -> dict[str, Any]:
+        """GET /guilds/{id}: the guild with its roles, no channels or members."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "icon": None,
+            "owner_id": self.owner_id,
+            "roles": [r.payload() for r in self.roles.values()],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "system_channel_flags": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+        }
+        if with_counts:
+            data["approximate_member_count"] = len(self.members) + 1  # and the bot
+            data["approximate_presence_count"] = 0
+        return data
 
     def payload(self, bot: User) -> dict[str, Any]:
         """GUILD_CREATE: the guild with its roles, channels and the bot's own member."""

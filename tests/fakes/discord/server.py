@@ -225,6 +225,8 @@ class FakeDiscord:
             ("GET", re.compile(r"^/channels/(\d+)/messages/(\d+)$"), self._get_message),
             ("PATCH", re.compile(r"^/channels/(\d+)/messages/(\d+)$"), self._edit_message),
             ("GET", re.compile(r"^/channels/(\d+)$"), self._get_channel),
+            ("GET", re.compile(r"^/guilds/(\d+)$"), self._get_guild),
+            ("GET", re.compile(r"^/guilds/(\d+)/members/(\d+)$"), self._get_member),
             ("POST", re.compile(r"^/users/@me/channels$"), self._open_dm),
         ]
 
@@ -296,6 +298,16 @@ class FakeDiscord:
         channel = guild.add_channel(name)
         self.channels[channel.id] = channel
         return channel
+
+    async def remove_bot(self, guild: Guild) -> None:
+        """The bot is kicked from a server: GUILD_DELETE, and the server refuses it since."""
+        guild.bot_present = False
+        await self.gateway.dispatch("GUILD_DELETE", {"id": guild.id})
+
+    async def add_bot(self, guild: Guild) -> None:
+        """The bot is added back: GUILD_CREATE."""
+        guild.bot_present = True
+        await self.gateway.dispatch("GUILD_CREATE", guild.payload(self.bot_user))
 
     def dm_channel(self, user: User) -> Channel:
         channel = self.dm_channels.get(user.id)
@@ -810,6 +822,8 @@ class FakeDiscord:
         channel = self.channels.get(m.group(1))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
+        if channel.guild_id is not None:
+            self._guild_for_bot(channel.guild_id)
         data = body or {}
         nonce = data.get("nonce")
         if nonce is not None and data.get("enforce_nonce"):
@@ -846,7 +860,32 @@ class FakeDiscord:
         channel = self.channels.get(m.group(1))
         if channel is None:
             raise DiscordError(404, 10003, "Unknown Channel")
+        if channel.guild_id is not None:
+            self._guild_for_bot(channel.guild_id)
         return 200, channel.payload()
+
+    def _guild_for_bot(self, guild_id: str) -> Guild:
+        guild = self.guilds.get(guild_id)
+        if guild is None:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        if not guild.bot_present:
+            raise DiscordError(403, 50001, "Missing Access")
+        return guild
+
+    async def _get_guild(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
+        guild = self._guild_for_bot(m.group(1))
+        return 200, guild.rest_payload(with_counts=True)  # as with ?with_counts=true
+
+    async def _get_member(
+        self, m: re.Match[str], body: Any, files: list[UploadedFile]
+    ) -> tuple[int, Any]:
+        guild = self._guild_for_bot(m.group(1))
+        member = guild.members.get(m.group(2))
+        if member is None:
+            raise DiscordError(404, 10007, "Unknown Member")
+        return 200, member.payload()
 
     async def _open_dm(
         self, m: re.Match[str], body: Any, files: list[UploadedFile]

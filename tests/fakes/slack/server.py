@@ -21,6 +21,15 @@ from aiohttp import WSMsgType, web
 from tests.fakes.slack.limits import Limits, RateLimiter
 
 TRIGGER_SECONDS = 3.0  # a trigger_id is valid this long
+SCOPE_ORDER = [
+    "commands",
+    "chat:write",
+    "im:write",
+    "users:read",
+    "files:write",
+    "channels:read",
+    "groups:read",
+]
 
 
 @dataclass
@@ -55,6 +64,11 @@ class Workspace:
     bot_id: str
     users: dict[str, User] = field(default_factory=dict)
     channels: set[str] = field(default_factory=set)
+    # Who is in each channel (conversations.members), which channels are private, and the
+    # bot scopes the app was granted (conversations.* need channels:read / groups:read).
+    members: dict[str, list[str]] = field(default_factory=dict)
+    private: set[str] = field(default_factory=set)
+    scopes: set[str] = field(default_factory=lambda: set(SCOPE_ORDER))
 
 
 @dataclass
@@ -447,6 +461,48 @@ class FakeSlack:
             raise _SlackError("user_not_found")
         return {"channel": {"id": "D" + user}}
 
+    def _conversation(self, call: Call) -> tuple[Workspace, str]:
+        ws = self._workspace(call)
+        channel = str(call.args.get("channel") or "")
+        if channel not in ws.channels:
+            raise _SlackError("channel_not_found")
+        needed = "groups:read" if channel in ws.private else "channels:read"
+        if needed not in ws.scopes:
+            raise _SlackError("missing_scope")
+        if channel in ws.private and ws.bot_user_id not in ws.members.get(channel, []):
+            raise _SlackError("channel_not_found")  # a private channel the bot isn't in
+        return ws, channel
+
+    def m_conversations_info(self, call: Call) -> dict[str, Any]:
+        ws, channel = self._conversation(call)
+        private = channel in ws.private
+        return {
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": not private,
+                "is_group": private,
+                "is_private": private,
+                "is_archived": False,
+                "num_members": len(ws.members.get(channel, [])),
+            }
+        }
+
+    def m_conversations_members(self, call: Call) -> dict[str, Any]:
+        """Paginated as Slack does: `limit` (at most 1000), `cursor`, next_cursor."""
+        ws, channel = self._conversation(call)
+        everyone = ws.members.get(channel, [])
+        limit = min(int(call.args.get("limit") or 100), 1000)
+        start = (
+            int(base64.b64decode(call.args["cursor"]).decode()) if call.args.get("cursor") else 0
+        )
+        page = everyone[start : start + limit]
+        following = start + limit
+        cursor = (
+            base64.b64encode(str(following).encode()).decode() if following < len(everyone) else ""
+        )
+        return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
     def m_users_info(self, call: Call) -> dict[str, Any]:
         ws = self._workspace(call)
         user = ws.users.get(str(call.args.get("user")))
@@ -494,7 +550,7 @@ class FakeSlack:
         return {
             "app_id": "A0RALLY",
             "authed_user": {"id": found[1]},
-            "scope": "commands,chat:write,im:write,users:read,files:write",
+            "scope": ",".join(sorted(ws.scopes, key=SCOPE_ORDER.index)),
             "token_type": "bot",
             "access_token": ws.bot_token,
             "bot_user_id": ws.bot_user_id,
