@@ -347,7 +347,11 @@ async def _library_run(
     async def job(services: Services) -> str:
         if what == "import":
             added, same = await services.library_import(collective, content)
-            return f"{added} messages added ({same} already there); they wait for a lead's approval"
+            if not added:
+                return f"No messages added ({same} already there)"
+            messages = "1 message" if added == 1 else f"{added} messages"
+            waits = "it waits" if added == 1 else "they wait"
+            return f"{messages} added ({same} already there); {waits} for a lead's approval"
         return await services.library_export(collective)
 
     return await _with_services(settings, job)

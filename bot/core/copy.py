@@ -40,6 +40,15 @@ class Copy:
             form = "one"
         return self.texts[f"{key}.{form}"]
 
+    def duration(self, minutes: int) -> str:
+        """A wait in the unit a person reads at a glance: minutes up to two hours, hours up
+        to two days, then days (rounded down: "25 hours", never "1471 minutes")."""
+        if minutes < 120:
+            return self("duration.minutes", count=minutes)
+        if minutes < 48 * 60:
+            return self("duration.hours", count=minutes // 60)
+        return self("duration.days", count=minutes // (24 * 60))
+
     def has(self, key: str) -> bool:
         return key in self.texts or f"{key}.other" in self.texts
 

@@ -287,3 +287,22 @@ def test_typed_text_in_a_blank_is_never_formatted_again(copy: Copy) -> None:
 
 def test_a_blank_left_unfilled_stays_visible_instead_of_failing(copy: Copy) -> None:
     assert copy("raised.title") == "Alert #{number} raised"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        (1, "1 minute"),
+        (31, "31 minutes"),
+        (119, "119 minutes"),
+        (120, "2 hours"),
+        (1471, "24 hours"),
+        (48 * 60 - 1, "47 hours"),
+        (48 * 60, "2 days"),
+        (10 * 24 * 60 + 5, "10 days"),
+    ],
+)
+def test_a_wait_is_told_in_the_unit_read_at_a_glance(
+    copy: Copy, minutes: int, expected: str
+) -> None:
+    assert copy.duration(minutes) == expected

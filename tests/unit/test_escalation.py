@@ -17,7 +17,7 @@ def escalations(rally, alert) -> list:
 def said(rally, engaged: int, minutes: int, called: int, silent: str = "") -> list[str]:
     """The lines an escalation of an active alert gives the leads."""
     lines = [
-        rally.copy("escalation.engaged", count=engaged, minutes=minutes),
+        rally.copy("escalation.engaged", count=engaged, waited=rally.copy.duration(minutes)),
         rally.copy("escalation.called", count=called),
     ]
     if silent:
@@ -171,8 +171,8 @@ async def test_a_safety_review_nobody_picks_up_escalates_to_every_lead(rally) ->
 
     steps = escalations(rally, alert)
     assert [s.to for s in steps] == [("channel", "#leads")] * 3
-    assert rally.copy("escalation.safety_body", count=30) in steps[0].text
-    assert rally.copy("escalation.safety_body", count=90) in steps[2].text
+    assert rally.copy("escalation.safety_body", waited="30 minutes") in steps[0].text
+    assert rally.copy("escalation.safety_body", waited="90 minutes") in steps[2].text
     assert rally.copy("escalation.final") in steps[2].text
     assert rally.rallied(alert) == []
     review = rally.alert(1)

@@ -96,7 +96,7 @@ async def escalate(ctx: Ctx, alert: Alert) -> None:
             await ctx.uow.alerts.save(alert)
             return
         alert.escalation_step += 1
-        lines = [copy("escalation.safety_body", count=waited)]
+        lines = [copy("escalation.safety_body", waited=copy.duration(waited))]
         called = 0
     elif alert.status is AlertStatus.ACTIVE:
         responses = await ctx.uow.responses.for_alert(alert.id)
@@ -113,7 +113,7 @@ async def escalate(ctx: Ctx, alert: Alert) -> None:
         silent = await _silent(ctx, alert, responses)
         called = len(await rally_wave(ctx, alert))
         lines = [
-            copy("escalation.engaged", count=engaged, minutes=waited),
+            copy("escalation.engaged", count=engaged, waited=copy.duration(waited)),
             _silent_line(ctx, alert, silent),
             copy("escalation.called", count=called),
         ]
