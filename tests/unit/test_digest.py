@@ -107,6 +107,9 @@ async def test_an_empty_week_reads_as_none(rally: Rally) -> None:
     assert [w["alerts"] for w in data.weeks] == [0] * figures.CHART_WEEKS
     text = render.render_text(rally.services.copy, data)
     assert rally.copy("digest.open_none") in text
+    assert "Minutes to first responder: no alert was answered this week." in text
+    assert "Escalated: none" in text
+    assert "median none" not in text and "step 0" not in text
 
 
 async def test_the_chart_covers_the_eight_weeks_up_to_the_digest(rally: Rally) -> None:

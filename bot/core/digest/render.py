@@ -65,7 +65,9 @@ def sections(copy: Copy, d: DigestData) -> list[tuple[str, list[str]]]:
                     median=_minutes(fr["median_minutes"], copy),
                     p90=_minutes(fr["p90_minutes"], copy),
                     answered=fr["answered"],
-                ),
+                )
+                if fr["answered"]
+                else copy("digest.first_response_none"),
                 copy("digest.unanswered", count=d.unanswered[0], change=_signed(d.unanswered[1])),
                 copy(
                     "digest.escalated",
