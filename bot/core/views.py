@@ -41,6 +41,11 @@ def list_words(copy: Copy, prefix: str, values: Sequence[str]) -> str:
     return ", ".join(copy(f"{prefix}.{v}") for v in sorted(values)) or copy("word.none")
 
 
+def upper_first(text: str) -> str:
+    """Text that starts a sentence ("Doxxing, threats on X"); the rest is left as it is."""
+    return text[:1].upper() + text[1:]
+
+
 def kinds_text(copy: Copy, kinds: Iterable[Kind]) -> str:
     return ", ".join(copy(f"kind.{k}") for k in sorted(kinds)) or copy("kind.unspecified")
 

@@ -55,6 +55,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "held.why_": ("first_alert", "brigading"),
     "held.why_link_": ("shortener", "mixed_script"),
     "gate.held_": ("first_alert", "brigading", "link"),
+    "gate.consent": ("", "_you"),  # the target reads her own part as "your"
+    "gate.target": ("", "_you"),
+    "gate.target_no": ("", "_you"),
     "stage.": tuple(AlertStatus),
     "practice.": ("threat", "doxxing", "sexual_harassment"),
     "escalation.done_": ("widen", "page_all"),

@@ -791,7 +791,7 @@ async def test_status_of_one_alert_shows_its_state_links_and_tally(rally) -> Non
             "status.line",
             who="Ana",
             stage=rally.copy("stage.active"),
-            kinds=rally.copy("kind.pile_on"),
+            kinds="A pile-on",  # it starts a sentence
             venue="X",
             severity="medium",
         )

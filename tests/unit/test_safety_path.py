@@ -46,6 +46,14 @@ async def test_raised_each_actor_sees_where_it_stands(rally: Rally) -> None:
     assert stage(rally, "safety_open_you") in await status_line(rally, "ana")
     assert stage(rally, "safety_open") in await status_line(rally, "lee")
     assert stage(rally, "safety_open") in await status_line(rally, "sam")
+    # Her own status speaks to her: her choice is hers, not "Ana's".
+    hers = (await rally.say("ana", "status #1")).message.plain_text()
+    assert rally.copy("gate.target_you") in hers
+    assert rally.copy("gate.target", name="Ana") not in hers
+    assert (
+        rally.copy("gate.target", name="Ana")
+        in (await rally.say("lee", "status #1")).message.plain_text()
+    )
     # A responder knows nothing of it.
     refused = await rally.say("ben", "status #1")
     assert not refused.ok

@@ -14,7 +14,6 @@ COUNT_WITHOUT_NOUN = {
     "rally.tally_more",
     "digest.alerts",
     "digest.unanswered",
-    "digest.escalated",
     "digest.responders",
     "digest.open_more",
     "slack.home_more",

@@ -39,6 +39,7 @@ from bot.core.views import (
     private_details,
     stage,
     tally,
+    upper_first,
 )
 
 DEFAULT_HELP = frozenset({Help.AMPLIFY, Help.COUNTER, Help.REPORT})
@@ -552,7 +553,7 @@ async def status(ctx: Ctx, cmd: c.ShowStatus) -> Reply:
             "status.line",
             who=who(ctx, alert, target, actor, start=True),
             stage=stage(copy, alert, name, you, taker.display_name if taker else None),
-            kinds=kinds_text(copy, alert.kinds),
+            kinds=upper_first(kinds_text(copy, alert.kinds)),  # it starts a sentence
             venue=copy(f"venue.{alert.venue}"),
             severity=copy(f"severity.{alert.severity}"),
         ),
@@ -566,7 +567,7 @@ async def status(ctx: Ctx, cmd: c.ShowStatus) -> Reply:
     if insider:
         lines.append(copy("status.anonymous" if alert.anonymous else "status.named"))
         if alert.is_severe and alert.is_open and alert.status is not AlertStatus.ACTIVE:
-            waits = safety.waits_block(ctx, alert, target)
+            waits = safety.waits_block(ctx, alert, target, you)
         elif alert.held_reason:
             reasons = [copy(f"gate.held_{r}") for r in held_reasons(alert)]
             waits = para("\n".join(reasons), heading=copy("safety.waits_heading"))

@@ -32,14 +32,16 @@ def crowd_possible(alert: Alert) -> bool:
     return alert.visibility is not Visibility.LEADS
 
 
-def gates(ctx: Ctx, alert: Alert, target: Member | None) -> list[str]:
-    """What the crowd still waits for, one line each (the reason it waits, shown)."""
+def gates(ctx: Ctx, alert: Alert, target: Member | None, you: bool = False) -> list[str]:
+    """What the crowd still waits for, one line each (the reason it waits, shown); `you`:
+    the target is reading, and her own part is worded to her."""
     copy, name = ctx.copy, target_label(ctx.copy, alert, target, for_leads=True)
+    mine = "_you" if you else ""
     lines = [copy(f"gate.held_{r}") for r in held_reasons(alert)]
     if alert.status is AlertStatus.PENDING_CONSENT or (
         alert.on_behalf and alert.consented_at is None and alert.status is AlertStatus.HELD
     ):
-        lines.append(copy("gate.consent", name=name))
+        lines.append(copy(f"gate.consent{mine}", name=name))
     if not crowd_possible(alert):
         return lines
     if alert.safety_lead_id is None:
@@ -47,9 +49,9 @@ def gates(ctx: Ctx, alert: Alert, target: Member | None) -> list[str]:
     elif not alert.safety_lead_ok:
         lines.append(copy("gate.safety_kept"))
     if alert.target_choice_at is None:
-        lines.append(copy("gate.target", name=name))
+        lines.append(copy(f"gate.target{mine}", name=name))
     elif not alert.target_ok:
-        lines.append(copy("gate.target_no", name=name))
+        lines.append(copy(f"gate.target_no{mine}", name=name))
     return lines
 
 
@@ -218,9 +220,9 @@ async def decide(ctx: Ctx, cmd: c.SafetyDecision) -> Reply:
     return Reply(message)
 
 
-def waits_block(ctx: Ctx, alert: Alert, target: Member | None) -> Block | None:
+def waits_block(ctx: Ctx, alert: Alert, target: Member | None, you: bool = False) -> Block | None:
     """What the crowd still waits for, under its heading (None: nothing)."""
-    waits = gates(ctx, alert, target)
+    waits = gates(ctx, alert, target, you)
     if not waits:
         return None
     return para("\n".join(waits), heading=ctx.copy("safety.waits_heading"))
