@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.charts import MatplotlibCharts
 from bot.core.ports import Clock
 from bot.core.services import Services
 from bot.delivery.work import WorkQueue
-from bot.pdf import FpdfPackets
+from bot.documents.chart import MatplotlibCharts
+from bot.documents.pdf import FpdfPackets
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
-from bot import logging as rally_logging
+from bot import logs as rally_logging
 from bot.ops.startup import FAILURE, USAGE, StartupError, explain
 from bot.settings import ConfigError, Settings, config_file, describe
 

@@ -13,7 +13,7 @@ from typing import Protocol, TextIO
 
 from aiohttp import web
 
-from bot import logging as rally_logging
+from bot import logs as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build

@@ -19,11 +19,11 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 
-from bot.core.copy import Copy, flatten
 from bot.core.errors import BadInput
 from bot.core.library import DEFAULT_LIMITS, LibraryFile, parse_file
 from bot.core.links import LinkRules
 from bot.core.policy import Policy
+from bot.core.wording import Copy, flatten
 from bot.keys import parse_keys
 
 SECRETS = frozenset(

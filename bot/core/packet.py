@@ -1,5 +1,5 @@
 """The evidence packet as a neutral document: every word already in the reader's language,
-so a renderer (the PDF in bot/pdf.py) only lays it out."""
+so a renderer (the PDF in bot/documents/pdf.py) only lays it out."""
 
 from __future__ import annotations
 

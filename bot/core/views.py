@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from bot.core.copy import Copy
 from bot.core.messages import Block, Button, Link, Mention, Message, Span, Text, para
 from bot.core.model import (
     SEVERE_KINDS,
@@ -17,6 +16,7 @@ from bot.core.model import (
     ResponseState,
     Visibility,
 )
+from bot.core.wording import Copy
 
 
 def rally_key(alert: Alert) -> str:

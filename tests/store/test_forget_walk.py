@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.copy import Copy, flatten
 from bot.core.model import AlertStatus, CloseReason, OutboxItem
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.core.wording import Copy, flatten
 from bot.store.convert import to_domain
 from bot.store.tables import AuditEventRow, OutboxRow
 from bot.store.uow import SqlUnitOfWork

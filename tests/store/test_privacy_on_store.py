@@ -12,7 +12,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.core.commands import Caller
-from bot.core.copy import Copy, flatten
 from bot.core.model import (
     AlertStatus,
     CheckInAnswer,
@@ -26,6 +25,7 @@ from bot.core.model import (
 )
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.core.wording import Copy, flatten
 from bot.store.tables import IdentityRow, MemberRow
 from bot.store.uow import SqlUnitOfWork
 from tests.fakes import FakeClock

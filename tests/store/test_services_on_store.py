@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.commands import Caller
-from bot.core.copy import Copy, flatten
 from bot.core.messages import from_dict
 from bot.core.model import (
     AlertStatus,
@@ -27,6 +26,7 @@ from bot.core.model import (
 )
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.core.wording import Copy, flatten
 from bot.store.tables import CheckInRow, OutboxRow
 from bot.store.uow import SqlUnitOfWork
 

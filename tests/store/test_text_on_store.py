@@ -22,7 +22,6 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core import commands as c
-from bot.core.copy import Copy, flatten
 from bot.core.model import (
     Alert,
     AuditEvent,
@@ -40,6 +39,7 @@ from bot.core.model import (
 )
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.core.wording import Copy, flatten
 from bot.store.types import CleanJson
 from bot.store.uow import SqlUnitOfWork
 from tests.fakes import FakeClock, SeqIds

@@ -14,15 +14,15 @@ import pytest
 
 from bot.adapters.discord.syntax import DISCORD
 from bot.adapters.slack.syntax import SLACK
-from bot.charts import MatplotlibCharts
 from bot.core.commands import Caller
-from bot.core.copy import Copy, flatten
 from bot.core.messages import Button, Message, Reply, from_dict
 from bot.core.model import Alert, AuditEvent, CheckIn, Collective, Member, OutboxItem
 from bot.core.parse import PLAIN, Syntax
 from bot.core.policy import Policy
 from bot.core.services import Services
-from bot.pdf import FpdfPackets
+from bot.core.wording import Copy, flatten
+from bot.documents.chart import MatplotlibCharts
+from bot.documents.pdf import FpdfPackets
 from tests.fakes import FakeClock, MemoryStore, SeqIds, Tables
 
 ROOT = Path(__file__).resolve().parents[2]

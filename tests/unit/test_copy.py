@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.copy import Copy, flatten
 from bot.core.model import (
     Action,
     AlertStatus,
@@ -30,6 +29,7 @@ from bot.core.model import (
     Venue,
     Visibility,
 )
+from bot.core.wording import Copy, flatten
 
 CORE = Path(__file__).resolve().parents[2] / "bot" / "core"
 ERRORS = {"RallyError", "BadInput", "NotAllowed", "NotFound", "Conflict", "Forged"}

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, MatplotlibCharts
 from bot.core.digest import figures, render, weeks
 from bot.core.errors import BadInput
 from bot.core.model import (
@@ -29,6 +28,7 @@ from bot.core.model import (
     Venue,
     Visibility,
 )
+from bot.documents.chart import HEIGHT_PX, WIDTH_PX, MatplotlibCharts
 from tests.unit.conftest import Rally
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -11,7 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bot.core.packet import Packet, PacketRow
-from bot.pdf import LATIN_1, FpdfPackets, drawable, find_unicode_font
+from bot.documents.pdf import LATIN_1, FpdfPackets, drawable, find_unicode_font
 from tests.unit.conftest import Rally
 
 HOSTILE_NOTE = (

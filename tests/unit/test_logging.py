@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from bot.logging import LIBRARY_FLOORS, JsonFormatter, RedactingFilter, configure, redact
+from bot.logs import LIBRARY_FLOORS, JsonFormatter, RedactingFilter, configure, redact
 
 SECRETS = [
     "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",

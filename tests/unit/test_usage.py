@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.core.commands import Caller
-from bot.core.copy import Copy
 from bot.core.parse import usage
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.core.wording import Copy
 from tests.fakes import FakeClock, MemoryStore, SeqIds
 from tests.unit.conftest import NOW, Rally, load_copy
 

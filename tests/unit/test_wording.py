@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.core.copy import Copy
+from bot.core.wording import Copy
 from bot.settings import Settings
 from tests.unit.conftest import Rally
 

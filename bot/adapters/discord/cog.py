@@ -18,7 +18,6 @@ from bot.adapters.discord.interactions import answer, caller_of, fail, run
 from bot.adapters.discord.syntax import DISCORD
 from bot.adapters.discord.views import AlertModal, AlertOptions
 from bot.core import commands as c
-from bot.core.copy import Copy
 from bot.core.messages import Reply
 from bot.core.model import Help, Kind, Role, Severity, Venue, Visibility
 from bot.core.parse import (
@@ -37,6 +36,7 @@ from bot.core.parse import (
     usage,
 )
 from bot.core.services import Services
+from bot.core.wording import Copy
 
 if TYPE_CHECKING:
     from bot.adapters.discord.client import RallyBot

@@ -12,10 +12,10 @@ from bot.adapters.discord.interactions import answer, caller_of, client_of, fail
 from bot.adapters.discord.render import ACTION_TEMPLATE
 from bot.adapters.discord.syntax import DISCORD
 from bot.core.commands import MemberRef
-from bot.core.copy import Copy
 from bot.core.messages import Reply
 from bot.core.model import Kind, Venue
 from bot.core.parse import MAX_NOTE_CHARS, alert_from_form
+from bot.core.wording import Copy
 
 MODAL_TIMEOUT = 15 * 60.0  # an interaction token lives 15 minutes; so does an open form
 

@@ -22,7 +22,7 @@ from bot.adapters.slack.auth import CachedAuthorize, Workspaces, api_url
 from bot.adapters.slack.listeners import Deps, Listeners, register
 from bot.adapters.slack.storage import EventLog, ExpiringStates, SealedInstallations
 from bot.bootstrap import Runtime
-from bot.core.copy import Copy
+from bot.core.wording import Copy
 from bot.delivery.work import WorkQueue
 from bot.keys import secret_box
 from bot.settings import Settings

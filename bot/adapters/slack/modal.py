@@ -22,10 +22,10 @@ from slack_sdk.models.views import View
 
 from bot.adapters.slack.syntax import SLACK
 from bot.core.commands import MemberRef, RaiseAlert
-from bot.core.copy import Copy
 from bot.core.model import Help, Kind, Severity, Venue, Visibility
 from bot.core.parse import MAX_NOTE_CHARS, alert_from_form
 from bot.core.services.alerts import DEFAULT_HELP
+from bot.core.wording import Copy
 
 ALERT_FORM = "rally:alert_form"  # the view's callback_id
 VALUE = "value"  # every input's action_id; the block_id names the field

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.core.copy import Copy
 from bot.core.digest.figures import DigestData
 from bot.core.messages import Attachment, Block, Message, para
 from bot.core.ports import ChartRenderer
+from bot.core.wording import Copy
 
 OPEN_SHOWN = 10  # the oldest open alerts listed; the JSON form lists them all
 

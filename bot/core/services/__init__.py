@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core import commands as c
-from bot.core.copy import Copy
 from bot.core.digest.figures import DigestData
 from bot.core.errors import NotAllowed, RallyError
 from bot.core.messages import Reply
@@ -33,7 +32,7 @@ from bot.core.services import (
     digest,
     escalation,
     evidence,
-    help,
+    guide,
     hygiene,
     library,
     membership,
@@ -44,6 +43,7 @@ from bot.core.services import (
 from bot.core.services.context import Ctx, Forged
 from bot.core.text import clean, clean_fields, clean_name
 from bot.core.views import notice
+from bot.core.wording import Copy
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ Handler = Callable[[Ctx, Any], Awaitable[Reply]]
 
 HANDLERS: dict[type, Handler] = {
     c.RaiseAlert: alerts.raise_alert,
-    c.OpenAlertForm: help.alert_form,
+    c.OpenAlertForm: guide.alert_form,
     c.ShowStatus: alerts.status,
     c.StandDown: alerts.stand_down,
     c.GiveConsent: alerts.give_consent,
@@ -73,7 +73,7 @@ HANDLERS: dict[type, Handler] = {
     c.Prefer: membership.prefer,
     c.LinkIdentity: membership.link,
     c.ForgetMe: membership.forget_me,
-    c.ShowHelp: help.show_help,
+    c.ShowHelp: guide.show_help,
     c.Join: membership.join,
     c.Setup: membership.setup,
     c.ListMembers: membership.list_members,

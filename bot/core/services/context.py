@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from bot.core.commands import AlertRef, Caller, MemberRef
-from bot.core.copy import Copy
 from bot.core.errors import NotAllowed, NotFound
 from bot.core.messages import Attachment, Block, Button, Mention, Message, Span, Text, to_dict
 from bot.core.model import (
@@ -27,6 +26,7 @@ from bot.core.model import (
 from bot.core.packet import PacketRenderer
 from bot.core.policy import Policy
 from bot.core.ports import Ids, UnitOfWork
+from bot.core.wording import Copy
 
 
 @dataclass

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from bot.core import commands as c
-from bot.core.copy import Copy
 from bot.core.errors import Conflict, NotAllowed
 from bot.core.messages import Attachment, Message, Reply, para
 from bot.core.model import Alert, Evidence, EvidenceKind, Member
@@ -18,6 +17,7 @@ from bot.core.packet import Packet, PacketRow
 from bot.core.parse import parse_link, usage
 from bot.core.services.context import Ctx
 from bot.core.views import kinds_text, notice
+from bot.core.wording import Copy
 
 _CASE = re.compile(r"^case[\s:#-]+(\S.*)$", re.IGNORECASE)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.core import commands as c
-from bot.core.copy import Copy
 from bot.core.errors import BadInput, Conflict, NotFound
 from bot.core.library import (
     Draft,
@@ -35,6 +34,7 @@ from bot.core.services.alerts import visible_alert
 from bot.core.services.context import Ctx, Forged
 from bot.core.services.digest import pick_collective
 from bot.core.views import action_id, link_lines, notice
+from bot.core.wording import Copy
 
 LIST_SHOWN = 40
 APPROVE_BUTTONS = 10

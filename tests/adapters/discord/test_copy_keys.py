@@ -13,11 +13,11 @@ from bot.adapters.discord.interactions import guarded
 from bot.adapters.discord.library import LibraryCog
 from bot.adapters.discord.views import AlertModal, AlertOptions
 from bot.bootstrap import build
-from bot.core.copy import Copy
 from bot.core.errors import FieldError
 from bot.core.messages import Reply
 from bot.core.policy import Policy
 from bot.core.services import Services
+from bot.core.wording import Copy
 from bot.settings import Settings
 from tests.fakes import FakeClock, MemoryStore, SeqIds
 from tests.unit.conftest import NOW, load_copy
