@@ -34,7 +34,9 @@ class SqlCollectiveRepo(SqlRepo, CollectiveRepo):
         return await self._claim(Collective, stmt)
 
     async def all(self) -> Sequence[Collective]:
-        return await self._list(Collective, select(CollectiveRow).order_by(CollectiveRow.name))
+        # By name, then id: two collectives may share a name, and SQL leaves ties unordered.
+        stmt = select(CollectiveRow).order_by(CollectiveRow.name, CollectiveRow.id)
+        return await self._list(Collective, stmt)
 
     async def add(self, collective: Collective) -> None:
         await self._add(CollectiveRow(**to_values(collective)))

@@ -171,7 +171,9 @@ class SqlIdentityRepo(SqlRepo, IdentityRepo):
         stmt = (
             select(IdentityRow)
             .where(IdentityRow.member_id.in_(member_ids))
-            .order_by(IdentityRow.member_id, IdentityRow.platform, IdentityRow.workspace)
+            .order_by(
+                IdentityRow.member_id, IdentityRow.platform, IdentityRow.workspace, IdentityRow.id
+            )
         )
         return await self._list(Identity, stmt)
 
