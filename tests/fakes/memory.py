@@ -775,7 +775,13 @@ class MemoryLibraryRepo(_Repo, LibraryRepo):
         _insert(self._t.library, entry.id, entry, self._UNIQUE)
 
     async def save(self, entry: LibraryEntry) -> None:
-        _insert(self._t.library, entry.id, entry, self._UNIQUE, replace=True)
+        # Like the SQL store: uses moves only through add_use, so a copy read before a use
+        # was counted cannot undo it.
+        row = copy.deepcopy(entry)
+        stored = self._t.library.get(entry.id)
+        if stored is not None:
+            row.uses = stored.uses
+        _insert(self._t.library, row.id, row, self._UNIQUE, replace=True)
 
     async def delete(self, entry_id: str) -> None:
         self._t.library.pop(entry_id, None)
@@ -810,10 +816,12 @@ class MemoryLibraryRepo(_Repo, LibraryRepo):
 
     async def forget_member(self, member_id: str) -> int:
         changed = 0
-        for e in self._t.library.values():
-            if member_id in (e.added_by_id, e.approved_by_id):
-                e.added_by_id = None if e.added_by_id == member_id else e.added_by_id
-                e.approved_by_id = None if e.approved_by_id == member_id else e.approved_by_id
+        for e in self._t.library.values():  # counted per column, as SQL's two UPDATEs count
+            if e.added_by_id == member_id:
+                e.added_by_id = None
+                changed += 1
+            if e.approved_by_id == member_id:
+                e.approved_by_id = None
                 changed += 1
         for u in self._t.library_uses.values():
             if u.member_id == member_id:
