@@ -26,7 +26,7 @@ STORES: list[Any] = [
 
 
 @pytest.fixture(scope="session", params=STORES)
-def migrated(request: pytest.FixtureRequest) -> object:
+def migrated(request: pytest.FixtureRequest) -> Any:
     """Overrides tests/store's: the SQL backends' migrated database, or None for the fakes."""
     match request.param:
         case "sqlite":
@@ -38,9 +38,9 @@ def migrated(request: pytest.FixtureRequest) -> object:
 
 
 @pytest.fixture
-def store(migrated: object) -> str:
+def store(migrated: Any) -> str:
     """Which store this test runs on: "sqlite", "postgres" or "memory"."""
-    return MEMORY if migrated is None else getattr(migrated, "name")  # noqa: B009
+    return MEMORY if migrated is None else str(migrated.name)
 
 
 @pytest.fixture
