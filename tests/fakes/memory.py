@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
@@ -105,7 +105,16 @@ def _insert(
         for other_key, other in table.items():
             if other_key != key and part(other) == value:
                 raise IntegrityError(f"duplicate unique value {value!r}")
-    table[key] = copy.deepcopy(row)
+    table[key] = _in_utc(copy.deepcopy(row))
+
+
+def _in_utc(row: T) -> T:
+    """The row with its times in UTC, as the SQL store hands them back (it stores UTC)."""
+    for f in fields(row):  # type: ignore[arg-type]
+        value = getattr(row, f.name)
+        if isinstance(value, datetime):
+            setattr(row, f.name, value.astimezone(UTC))
+    return row
 
 
 def _copies(rows: Sequence[T]) -> list[T]:
@@ -142,7 +151,7 @@ class MemoryCollectiveRepo(_Repo, CollectiveRepo):
         return _copies(rows[: max(limit, 0)])
 
     async def all(self) -> Sequence[Collective]:
-        return _copies(sorted(self._t.collectives.values(), key=lambda c: c.name))
+        return _copies(sorted(self._t.collectives.values(), key=lambda c: (c.name, c.id)))
 
     async def add(self, collective: Collective) -> None:
         _insert(self._t.collectives, collective.id, collective, self._UNIQUE)
@@ -339,7 +348,7 @@ class MemoryMemberRepo(_Repo, MemberRepo):
     async def mark_rallied(self, member_ids: Sequence[str], at: datetime) -> None:
         for i in member_ids:
             if i in self._t.members:
-                self._t.members[i].last_rallied_at = at
+                self._t.members[i].last_rallied_at = at.astimezone(UTC)
 
     async def display_names(self, member_ids: Sequence[str]) -> Mapping[str, str]:
         names = {
@@ -354,15 +363,14 @@ class MemoryMemberRepo(_Repo, MemberRepo):
         self, collective_id: str, joined_from: datetime, joined_to: datetime
     ) -> tuple[list[str], list[str]]:
         ours = [m for m in self._t.members.values() if m.collective_id == collective_id]
-        self._note(*(m for m in ours if m.status in (MemberStatus.ACTIVE, MemberStatus.PENDING)))
-        return (
-            sorted(
-                m.display_name
-                for m in ours
-                if m.status is MemberStatus.ACTIVE and joined_from <= m.joined_at < joined_to
-            ),
-            sorted(m.display_name for m in ours if m.status is MemberStatus.PENDING),
-        )
+        joined = [
+            m
+            for m in ours
+            if m.status is MemberStatus.ACTIVE and joined_from <= m.joined_at < joined_to
+        ]
+        waiting = [m for m in ours if m.status is MemberStatus.PENDING]
+        self._note(*joined, *waiting)  # like SQL: the names it hands out, no others
+        return sorted(m.display_name for m in joined), sorted(m.display_name for m in waiting)
 
 
 class MemoryIdentityRepo(_Repo, IdentityRepo):
@@ -379,7 +387,7 @@ class MemoryIdentityRepo(_Repo, IdentityRepo):
     async def for_members(self, member_ids: Sequence[str]) -> Sequence[Identity]:
         wanted = set(member_ids)
         rows = [i for i in self._t.identities.values() if i.member_id in wanted]
-        return _copies(sorted(rows, key=lambda i: (i.member_id, i.platform, i.workspace)))
+        return _copies(sorted(rows, key=lambda i: (i.member_id, i.platform, i.workspace, i.id)))
 
     async def add(self, identity: Identity) -> None:
         _insert(self._t.identities, identity.id, identity, self._UNIQUE)
@@ -767,7 +775,13 @@ class MemoryLibraryRepo(_Repo, LibraryRepo):
         _insert(self._t.library, entry.id, entry, self._UNIQUE)
 
     async def save(self, entry: LibraryEntry) -> None:
-        _insert(self._t.library, entry.id, entry, self._UNIQUE, replace=True)
+        # Like the SQL store: uses moves only through add_use, so a copy read before a use
+        # was counted cannot undo it.
+        row = copy.deepcopy(entry)
+        stored = self._t.library.get(entry.id)
+        if stored is not None:
+            row.uses = stored.uses
+        _insert(self._t.library, row.id, row, self._UNIQUE, replace=True)
 
     async def delete(self, entry_id: str) -> None:
         self._t.library.pop(entry_id, None)
@@ -802,10 +816,12 @@ class MemoryLibraryRepo(_Repo, LibraryRepo):
 
     async def forget_member(self, member_id: str) -> int:
         changed = 0
-        for e in self._t.library.values():
-            if member_id in (e.added_by_id, e.approved_by_id):
-                e.added_by_id = None if e.added_by_id == member_id else e.added_by_id
-                e.approved_by_id = None if e.approved_by_id == member_id else e.approved_by_id
+        for e in self._t.library.values():  # counted per column, as SQL's two UPDATEs count
+            if e.added_by_id == member_id:
+                e.added_by_id = None
+                changed += 1
+            if e.approved_by_id == member_id:
+                e.approved_by_id = None
                 changed += 1
         for u in self._t.library_uses.values():
             if u.member_id == member_id:
@@ -864,7 +880,7 @@ class MemoryOutboxRepo(_Repo, OutboxRepo):
         ]
         rows.sort(key=lambda o: (o.created_at, o.id))
         for o in rows[: max(limit, 0)]:
-            o.lease_until = lease_until
+            o.lease_until = lease_until.astimezone(UTC)
             o.attempts += 1
             o.claimed_by = worker
         return _copies(rows[: max(limit, 0)])

@@ -42,21 +42,31 @@ class Backend:
     template: Path | None = None  # SQLite: a migrated database file to copy per test
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
-async def migrated(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Backend]:
-    """A database migrated to head once per session and backend."""
-    if request.param == "sqlite":
-        template = tmp_path_factory.mktemp("sqlite") / "template.db"
-        url = f"sqlite:///{template}"
-        await schema.upgrade(url)
-        yield Backend("sqlite", url, template)
-        return
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    """A SQLite file migrated to head once per session, copied by each test that uses it."""
+    template = tmp_path_factory.mktemp("sqlite") / "template.db"
+    url = f"sqlite:///{template}"
+    await schema.upgrade(url)
+    return Backend("sqlite", url, template)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres_database() -> AsyncIterator[Backend]:
+    """A throw-away PostgreSQL database migrated to head once per session (tests truncate it).
+    An unreachable server fails the run: RALLYBOT_TEST_POSTGRES_URL asked for it."""
     assert POSTGRES_URL is not None
     async with throwaway_postgres(POSTGRES_URL) as url:
         await schema.upgrade(url)
         yield Backend("postgres", url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated(request: pytest.FixtureRequest) -> Backend:
+    """A database migrated to head once per session and backend."""
+    name = "sqlite_template" if request.param == "sqlite" else "postgres_database"
+    backend: Backend = request.getfixturevalue(name)
+    return backend
 
 
 @pytest.fixture
