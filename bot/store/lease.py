@@ -5,12 +5,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Column, MetaData, Select, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.ports import Clock
-from bot.store.tables import LeaseRow
+from bot.store.tables import ID, KEY, NAMING_CONVENTION
+from bot.store.types import UTCDateTime
+
+# Process coordination, not a domain entity: a table of its own beside the domain's
+# (Alembic's env.py lists this metadata too).
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", KEY, primary_key=True),
+    Column("holder", ID, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
 
 TTL_SECONDS = 30.0  # a holder that stops renewing for this long is taken over
 
@@ -42,12 +55,12 @@ class Lease:
         until = now + self.ttl
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         statement = (
-            insert(LeaseRow)
+            insert(leases)
             .values(name=self.name, holder=self.holder, expires_at=until)
             .on_conflict_do_update(
-                index_elements=[LeaseRow.name],
+                index_elements=[leases.c.name],
                 set_={"holder": self.holder, "expires_at": until},
-                where=(LeaseRow.expires_at <= now) | (LeaseRow.holder == self.holder),
+                where=(leases.c.expires_at <= now) | (leases.c.holder == self.holder),
             )
         )
         async with self.engine.begin() as connection:
@@ -56,7 +69,7 @@ class Lease:
         return holder == self.holder
 
     def _holder(self) -> Select[str]:
-        return select(LeaseRow.holder).where(LeaseRow.name == self.name)
+        return select(leases.c.holder).where(leases.c.name == self.name)
 
     async def holder_now(self) -> str | None:
         """Who holds the lease (even lapsed), for logs and tests."""
@@ -68,5 +81,5 @@ class Lease:
         """Let go, if held: the next process asking takes it at once."""
         async with self.engine.begin() as connection:
             await connection.execute(
-                delete(LeaseRow).where(LeaseRow.name == self.name, LeaseRow.holder == self.holder)
+                delete(leases).where(leases.c.name == self.name, leases.c.holder == self.holder)
             )

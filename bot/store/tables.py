@@ -322,14 +322,3 @@ class OutboxRow(Base):
     lease_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(ID)  # the worker holding the lease
     about: Mapped[list[str]] = mapped_column(Json, server_default=text("'[]'"))
-
-
-class LeaseRow(Base):
-    """A named lease (the Discord gateway): one holder at a time, until `expires_at` unless
-    the holder renews it (bot.store.lease)."""
-
-    __tablename__ = "leases"
-
-    name: Mapped[str] = mapped_column(KEY, primary_key=True)
-    holder: Mapped[str] = mapped_column(ID)
-    expires_at: Mapped[datetime]

@@ -4,6 +4,7 @@ handed over on release or when the holder stops renewing."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.store.lease import Lease
 
 START = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def fresh(name: str) -> str:
+    """A name no earlier test used (PostgreSQL's tables are emptied between tests, not this
+    table of process coordination)."""
+    return f"{name}:{uuid.uuid4().hex}"
 
 
 class Clock:
@@ -22,9 +29,9 @@ class Clock:
 
 
 async def test_two_holders_one_wins_and_renewing_keeps_it(engine: AsyncEngine) -> None:
-    clock = Clock()
-    first = Lease(engine, "discord-gateway:abc", "first", clock, ttl=30)
-    second = Lease(engine, "discord-gateway:abc", "second", clock, ttl=30)
+    clock, name = Clock(), fresh("discord-gateway")
+    first = Lease(engine, name, "first", clock, ttl=30)
+    second = Lease(engine, name, "second", clock, ttl=30)
     assert await first.acquire()
     assert not await second.acquire()
     clock.at += timedelta(seconds=20)
@@ -35,16 +42,16 @@ async def test_two_holders_one_wins_and_renewing_keeps_it(engine: AsyncEngine) -
 
 
 async def test_two_holders_asking_at_once_get_one_lease(engine: AsyncEngine) -> None:
-    clock = Clock()
-    holders = [Lease(engine, "gateway", f"holder-{n}", clock) for n in range(5)]
+    clock, name = Clock(), fresh("gateway")
+    holders = [Lease(engine, name, f"holder-{n}", clock) for n in range(5)]
     won = await asyncio.gather(*(h.acquire() for h in holders))
     assert won.count(True) == 1
 
 
 async def test_a_lease_not_renewed_expires_and_hands_over(engine: AsyncEngine) -> None:
-    clock = Clock()
-    first = Lease(engine, "gateway", "first", clock, ttl=30)
-    second = Lease(engine, "gateway", "second", clock, ttl=30)
+    clock, name = Clock(), fresh("gateway")
+    first = Lease(engine, name, "first", clock, ttl=30)
+    second = Lease(engine, name, "second", clock, ttl=30)
     assert await first.acquire()
     clock.at += timedelta(seconds=30)  # the first holder stalled: its lease lapses
     assert await second.acquire()
@@ -53,10 +60,10 @@ async def test_a_lease_not_renewed_expires_and_hands_over(engine: AsyncEngine) -
 
 
 async def test_release_hands_over_at_once_and_names_are_apart(engine: AsyncEngine) -> None:
-    clock = Clock()
-    first = Lease(engine, "gateway", "first", clock)
-    second = Lease(engine, "gateway", "second", clock)
-    other = Lease(engine, "another-gateway", "second", clock)
+    clock, name = Clock(), fresh("gateway")
+    first = Lease(engine, name, "first", clock)
+    second = Lease(engine, name, "second", clock)
+    other = Lease(engine, fresh("another-gateway"), "second", clock)
     assert await first.acquire()
     assert await other.acquire()  # another name: another lease
     await second.release()  # not the holder: nothing happens
