@@ -396,8 +396,7 @@ async def _rotate_key(settings: Settings) -> int:
     """Every stored Slack token re-encrypted with the primary key, in one transaction."""
     from bot.adapters.slack.storage import reseal
     from bot.keys import Unreadable, secret_box
-    from bot.runtime import prepare_schema
-    from bot.store.uow import make_engine
+    from bot.runtime import opened
 
     if settings.secret_key is None:
         raise StartupError(
@@ -407,17 +406,14 @@ async def _rotate_key(settings: Settings) -> int:
     found = settings.sqlite_file
     if found is not None and not found.is_file():
         raise StartupError(f"there is no rallybot database at {found}: nothing to re-encrypt")
-    await prepare_schema(settings)
-    engine = make_engine(settings.db_url)
-    try:
-        written = await reseal(engine, secret_box(settings))
-    except Unreadable:
-        raise StartupError(
-            "a stored Slack token opens with none of the keys: put the key it was encrypted "
-            "with in RALLYBOT_OLD_SECRET_KEYS (comma-separated); nothing was changed"
-        ) from None
-    finally:
-        await engine.dispose()
+    async with opened(settings) as runtime:
+        try:
+            written = await reseal(runtime.engine, secret_box(settings))
+        except Unreadable:
+            raise StartupError(
+                "a stored Slack token opens with none of the keys: put the key it was encrypted "
+                "with in RALLYBOT_OLD_SECRET_KEYS (comma-separated); nothing was changed"
+            ) from None
     print(
         f"rallybot: {written} Slack tokens are encrypted with the new key; "
         "RALLYBOT_OLD_SECRET_KEYS can be removed once every process runs with the new key"
