@@ -187,7 +187,9 @@ async def serve(
     """Every platform, the dispatcher and the scheduler in one loop until SIGTERM/SIGINT (or
     `stop`): then no new work is taken, sends in flight get the grace period to finish, and
     rows claimed but not sent are released for another worker. Rows this worker id had
-    claimed when an earlier process died are taken back first."""
+    claimed when an earlier process died are taken back first. The HTTP servers listen before
+    the platforms connect: $PORT when a platform has routes (its routes beside /livez,
+    /readyz and /metrics), and RALLYBOT_METRICS_PORT when set."""
     services = runtime.services
     settings = runtime.settings
     every_chat = {c.platform: c for c in chats} | {p.chat.platform: p.chat for p in platforms}
