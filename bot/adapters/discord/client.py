@@ -267,6 +267,7 @@ class DiscordPlatform:
         self.login_retry = LOGIN_RETRY_FIRST
         self.problem: str | None = None  # why not connected, for /readyz
         self.standby = False
+        self.lost = False  # the lease went to another process while this one held it
         self._task: asyncio.Task[None] | None = None
         self._saved: Endpoints | None = None
         self._waiting: asyncio.Task[None] | None = None
@@ -274,8 +275,9 @@ class DiscordPlatform:
 
     @property
     def connected(self) -> bool:
-        """For /readyz: a standby worker is healthy while it can send."""
-        return self.standby or self.bot.ready_event.is_set()
+        """For /readyz: a standby worker is healthy while it can send; one that lost the
+        gateway lease is not (it closed its client)."""
+        return not self.lost and (self.standby or self.bot.ready_event.is_set())
 
     def health(self) -> Health:
         return Health(self.connected, self.problem)
@@ -308,6 +310,7 @@ class DiscordPlatform:
                 continue
             if not held:
                 log.error("another process took over the Discord gateway; this one lets go")
+                self.lost = True
                 self.problem = "another process took over the Discord gateway"
                 await self.bot.close()
                 return
