@@ -41,6 +41,8 @@ from bot.bootstrap import build
 from bot.core.commands import Caller
 from bot.core.services import Services
 from bot.delivery.outbox import Dispatcher
+from bot.ops.http import start_public
+from bot.ops.observe import Observer
 from bot.settings import Settings
 from bot.store.tables import AlertRow, OutboxRow, ResponseRow
 from bot.store.uow import make_engine
@@ -97,7 +99,9 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> None:
                     slack_client_secret=None,
                 )
                 runtime = build(settings)
-                http = SlackHttp(runtime, host="127.0.0.1", port=0)
+                http = SlackHttp(runtime)
+                observer = Observer(runtime, platforms=[http])
+                server = await start_public(observer, [http], 0, "127.0.0.1")
                 await http.start()
                 services = runtime.services
                 dispatcher = Dispatcher(
@@ -112,7 +116,8 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> None:
                 try:
                     connector = aiohttp.TCPConnector(limit=0)
                     async with aiohttp.ClientSession(connector=connector) as session:
-                        sender = SlackSender(fake, f"http://127.0.0.1:{http.port}", SECRET, session)
+                        url = f"http://127.0.0.1:{server.port}"
+                        sender = SlackSender(fake, url, SECRET, session)
                         await storm(
                             backend,
                             fake,
@@ -129,6 +134,7 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> None:
                     wake.set()
                     with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                         await asyncio.wait_for(delivery, 10)
+                    await server.stop()
                     await http.stop()
                     await runtime.close()
 

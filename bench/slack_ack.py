@@ -31,6 +31,8 @@ from bot.adapters.slack.web import SlackHttp
 from bot.bootstrap import build
 from bot.core.commands import Caller
 from bot.delivery.outbox import Dispatcher
+from bot.ops.http import start_public
+from bot.ops.observe import Observer
 from bot.settings import Settings
 from bot.store import schema
 from tests.fakes.slack import FakeSlack, Limits, SlackSender, User
@@ -67,7 +69,9 @@ async def run(requests: int, database: str | None) -> dict[str, Any]:
                 alerts_per_day=1000,
             )
             runtime = build(settings)
-            http = SlackHttp(runtime, host="127.0.0.1", port=0)
+            http = SlackHttp(runtime)
+            observer = Observer(runtime, platforms=[http])
+            server = await start_public(observer, [http], 0, "127.0.0.1")
             await http.start()
             services = runtime.services
             admin = Caller(
@@ -86,7 +90,7 @@ async def run(requests: int, database: str | None) -> dict[str, Any]:
             results: dict[str, Any] = {}
             try:
                 async with aiohttp.ClientSession() as session:
-                    sender = SlackSender(fake, f"http://127.0.0.1:{http.port}", SECRET, session)
+                    sender = SlackSender(fake, f"http://127.0.0.1:{server.port}", SECRET, session)
                     for name, text in (
                         ("modal", "alert"),
                         ("one-line", "alert https://x.com/troll/status/1 pile-on after my video"),
@@ -111,6 +115,7 @@ async def run(requests: int, database: str | None) -> dict[str, Any]:
                 delivery.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await delivery
+                await server.stop()
                 await http.stop()
                 await runtime.close()
         return {

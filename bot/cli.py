@@ -192,10 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _explain(error: Exception) -> StartupError:
     """Known problems as a StartupError; anything else as an unexpected failure (exit 1)."""
-    from bot.adapters.slack.app import SlackConfigError
     from bot.runtime import SchemaOutdated
 
-    if isinstance(error, SchemaOutdated | SlackConfigError | ConfigError):
+    if isinstance(error, SchemaOutdated | ConfigError):
         return StartupError(str(error))
     reason = rally_logging.redact(f"{type(error).__name__}: {error}")[:300]
     return StartupError(
@@ -237,18 +236,16 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "worker":
         return asyncio.run(_worker(settings))
     if args.command == "web":
-        from bot.adapters.slack.web import serve_web
+        from bot.runtime import web
 
-        return asyncio.run(serve_web(settings))
+        return asyncio.run(web(settings))
     if args.command == "slack-manifest":
         from bot.adapters.slack.manifest import render_manifest
 
         print(render_manifest(settings, args.url), end="")
         return 0
     if args.command == "discord-sync":
-        from bot.adapters.discord.ops import sync_commands
-
-        return asyncio.run(sync_commands(settings, args.guild))
+        return asyncio.run(_discord_sync(settings, args.guild))
     if args.command == "discord-invite":
         from bot.adapters.discord.ops import invite_url
 
@@ -272,7 +269,9 @@ def _config(settings: Settings) -> int:
 
 def _console(settings: Settings, args: argparse.Namespace) -> bool:
     """`run` opens the console (which sets up its own logging) with no platform configured."""
-    return bool(args.console) or not (settings.has_slack or settings.has_discord)
+    from bot.platforms import configured
+
+    return bool(args.console) or not configured(settings, "run")
 
 
 async def _migrate(settings: Settings) -> int:
@@ -317,9 +316,8 @@ def _library(settings: Settings, args: argparse.Namespace) -> int:
 async def _with_services(settings: Settings, job: Callable[[Services], Awaitable[T]]) -> T | int:
     """Run one job on the core against an up-to-date schema; an exit code after saying what
     went wrong (an outdated schema, or the core refusing, in its own words)."""
-    from bot.bootstrap import build
     from bot.core.errors import RallyError
-    from bot.runtime import prepare_schema
+    from bot.runtime import opened
 
     found = settings.sqlite_file
     if found is not None and not found.is_file():
@@ -328,15 +326,12 @@ async def _with_services(settings: Settings, job: Callable[[Services], Awaitable
             f"there is no rallybot database at {found}: set RALLYBOT_DATA_DIR (or DATABASE_URL) "
             "to where rallybot runs, or start it with `rallybot run` first"
         )
-    await prepare_schema(settings)
-    runtime = build(settings)
-    try:
-        return await job(runtime.services)
-    except RallyError as error:
-        print(f"rallybot: {runtime.services.copy(error.key, **error.params)}", file=sys.stderr)
-        return USAGE
-    finally:
-        await runtime.close()
+    async with opened(settings) as runtime:
+        try:
+            return await job(runtime.services)
+        except RallyError as error:
+            print(f"rallybot: {runtime.services.copy(error.key, **error.params)}", file=sys.stderr)
+            return USAGE
 
 
 async def _library_run(
@@ -405,8 +400,7 @@ async def _rotate_key(settings: Settings) -> int:
     """Every stored Slack token re-encrypted with the primary key, in one transaction."""
     from bot.adapters.slack.storage import reseal
     from bot.keys import Unreadable, secret_box
-    from bot.runtime import prepare_schema
-    from bot.store.uow import make_engine
+    from bot.runtime import opened
 
     if settings.secret_key is None:
         raise StartupError(
@@ -416,22 +410,29 @@ async def _rotate_key(settings: Settings) -> int:
     found = settings.sqlite_file
     if found is not None and not found.is_file():
         raise StartupError(f"there is no rallybot database at {found}: nothing to re-encrypt")
-    await prepare_schema(settings)
-    engine = make_engine(settings.db_url)
-    try:
-        written = await reseal(engine, secret_box(settings))
-    except Unreadable:
-        raise StartupError(
-            "a stored Slack token opens with none of the keys: put the key it was encrypted "
-            "with in RALLYBOT_OLD_SECRET_KEYS (comma-separated); nothing was changed"
-        ) from None
-    finally:
-        await engine.dispose()
+    async with opened(settings) as runtime:
+        try:
+            written = await reseal(runtime.engine, secret_box(settings))
+        except Unreadable:
+            raise StartupError(
+                "a stored Slack token opens with none of the keys: put the key it was encrypted "
+                "with in RALLYBOT_OLD_SECRET_KEYS (comma-separated); nothing was changed"
+            ) from None
     print(
         f"rallybot: {written} Slack tokens are encrypted with the new key; "
         "RALLYBOT_OLD_SECRET_KEYS can be removed once every process runs with the new key"
     )
     return 0
+
+
+async def _discord_sync(settings: Settings, guild: str | None) -> int:
+    """`discord-sync`: the commands registered over REST, from the composition root's
+    runtime (no schema needed: nothing is read or written)."""
+    from bot.adapters.discord.ops import sync_commands
+    from bot.runtime import assembled
+
+    async with assembled(settings) as runtime:
+        return await sync_commands(runtime, guild)
 
 
 async def _worker(settings: Settings) -> int:

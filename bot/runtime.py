@@ -1,4 +1,5 @@
-"""Running rallybot: schema checks, the console, the dispatcher and the scheduler in one loop."""
+"""The composition root: `run`, `web` and `worker` built from Settings and the platform
+registry, and the one loop that serves them (platforms, HTTP, the dispatcher, the scheduler)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,23 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
-
-from aiohttp import web
+from typing import TextIO
 
 from bot import logs as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
-from bot.core.ports import Chat, Directory
+from bot.core.ports import Chat, Clock, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
+from bot.ops.http import HttpServer, start_private, start_public
 from bot.ops.observe import Observer
-from bot.ops.startup import StartupError, explain, listen
-from bot.settings import Settings
+from bot.ops.platform import Platform
+from bot.ops.startup import explain
+from bot.platforms import PLATFORMS, Registered, Role, check, configured, needs, platforms_for
+from bot.settings import ConfigError, Settings
 from bot.store import schema
 from bot.store.workers import default_worker_id, hold_worker_id
 
@@ -61,36 +63,24 @@ async def _prepare_schema(settings: Settings) -> None:
         )
 
 
-class Platform(Protocol):
-    """A connected chat platform, as each adapter package's `create(runtime)` returns it."""
+@contextlib.asynccontextmanager
+async def assembled(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Runtime]:
+    """The runtime (settings, engine, services, clock), built here and nowhere else; the
+    engine is closed after."""
+    runtime = build(settings, clock)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
 
-    chat: Chat
 
-    async def start(self) -> None:
-        """Connect (or start serving) and return once ready to receive commands."""
-        ...
-
-    async def stop(self) -> None: ...
-
-
-def platforms_for(runtime: Runtime, worker: bool = False) -> list[Platform]:
-    """The adapters whose credentials are set (none: the console runs instead). A worker
-    sends Slack's outbox rows but receives Slack through `rallybot web`."""
-    found: list[Platform] = []
-    settings = runtime.settings
-    if worker and (settings.slack_bot_token or settings.slack_client_id):
-        from bot.adapters.slack import sender
-
-        found.append(sender.create_sender(runtime))
-    elif runtime.settings.has_slack:
-        from bot.adapters.slack import socket_mode
-
-        found.append(socket_mode.create(runtime))
-    if runtime.settings.has_discord:
-        from bot.adapters.discord import client
-
-        found.append(client.create(runtime))
-    return found
+@contextlib.asynccontextmanager
+async def opened(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Runtime]:
+    """The runtime every command that reads or writes runs on: the schema checked first
+    (SQLite migrated)."""
+    await prepare_schema(settings)
+    async with assembled(settings, clock) as runtime:
+        yield runtime
 
 
 async def run(
@@ -98,40 +88,77 @@ async def run(
     stdin: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
     console: bool = False,
+    registry: Sequence[Registered] = PLATFORMS,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    if console or not (settings.has_slack or settings.has_discord):
+    """`rallybot run`: every configured platform in one process, or the console on a demo
+    collective when none is (or when asked)."""
+    if console or not configured(settings, "run", registry):
         interactive = stdin.isatty()
         log_file = console_logging(settings, interactive)
-        await prepare_schema(settings)
-        runtime = build(settings, ConsoleClock())
-        try:
+        async with opened(settings, ConsoleClock()) as runtime:
             await run_console(runtime, stdin, out, interactive=interactive, log_file=log_file)
-        finally:
-            await runtime.close()
         return
-    await prepare_schema(settings)
-    runtime = build(settings)
+    await serve_role(settings, "run", registry, stop)
+
+
+async def web(
+    settings: Settings,
+    registry: Sequence[Registered] = PLATFORMS,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """`rallybot web`: the platforms that receive over HTTP (Slack's events and OAuth) on $PORT,
+    with delivery and the scheduler, until stopped; several may run on one PostgreSQL. A
+    setting that is wrong or a schema that is behind: one line and exit code 2."""
     try:
-        await serve(runtime, platforms_for(runtime))
-    finally:
-        await runtime.close()
+        await serve_role(settings, "web", registry, stop)
+    except (ConfigError, SchemaOutdated) as error:
+        print(f"rallybot web: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except asyncio.CancelledError:
+        log.info("rallybot web was cancelled")
+    return 0
 
 
-async def work(settings: Settings) -> None:
+async def work(
+    settings: Settings,
+    registry: Sequence[Registered] = PLATFORMS,
+    stop: asyncio.Event | None = None,
+) -> None:
     """`rallybot worker`: the Discord gateway (if configured), delivery for every platform,
     and the scheduler. Several may run against one PostgreSQL: every due row is claimed."""
-    if not (settings.slack_bot_token or settings.slack_client_id or settings.has_discord):
-        raise StartupError(
-            "the worker has nothing to do: no platform is configured. Set DISCORD_TOKEN "
-            "(Discord) or SLACK_BOT_TOKEN / SLACK_CLIENT_ID (Slack's deliveries), or use "
-            "`rallybot run` for the console"
+    await serve_role(settings, "worker", registry, stop)
+
+
+NOTHING_TO_DO = {
+    "run": "nothing to run",
+    "web": "nothing to serve over HTTP",
+    "worker": "the worker has nothing to do",
+}
+
+
+async def serve_role(
+    settings: Settings,
+    role: Role,
+    registry: Sequence[Registered] = PLATFORMS,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """The one start-up sequence of `run`, `web` and `worker`: the role's platforms from the
+    registry, their settings checked, the schema checked, then everything served."""
+    if not configured(settings, role, registry):
+        raise ConfigError(
+            f"{NOTHING_TO_DO[role]}: no platform is configured. Set {needs(role, registry)}, "
+            "or use `rallybot run` for the console"
         )
-    await prepare_schema(settings)
-    runtime = build(settings)
-    try:
-        await serve(runtime, platforms_for(runtime, worker=True), command="worker")
-    finally:
-        await runtime.close()
+    check(settings, role, registry)
+    if (
+        role == "web"
+        and settings.metrics_port is not None
+        and settings.metrics_port == settings.port
+    ):
+        raise ConfigError("RALLYBOT_METRICS_PORT must differ from PORT (the public port)")
+    async with opened(settings) as runtime:
+        await serve(runtime, platforms_for(runtime, role, registry), stop, command=role)
 
 
 def console_logging(settings: Settings, interactive: bool) -> Path | None:
@@ -160,7 +187,9 @@ async def serve(
     """Every platform, the dispatcher and the scheduler in one loop until SIGTERM/SIGINT (or
     `stop`): then no new work is taken, sends in flight get the grace period to finish, and
     rows claimed but not sent are released for another worker. Rows this worker id had
-    claimed when an earlier process died are taken back first."""
+    claimed when an earlier process died are taken back first. The HTTP servers listen before
+    the platforms connect: $PORT when a platform has routes (its routes beside /livez,
+    /readyz and /metrics), and RALLYBOT_METRICS_PORT when set."""
     services = runtime.services
     settings = runtime.settings
     every_chat = {c.platform: c for c in chats} | {p.chat.platform: p.chat for p in platforms}
@@ -178,9 +207,6 @@ async def serve(
         name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
     }
     observer = Observer(runtime, dispatcher, platforms)
-    for platform in platforms:
-        if hasattr(platform, "observer"):
-            platform.observer = observer  # an HTTP platform serves /healthz and /metrics
     wake = asyncio.Event()
     services.on_commit = wake.set
     stop = stop or asyncio.Event()
@@ -197,11 +223,14 @@ async def serve(
     scheduler = make_scheduler(tick, settings.tick_seconds)
     started: list[Platform] = []
     delivery: asyncio.Task[None] | None = None
-    health_server: web.AppRunner | None = None
+    public: HttpServer | None = None
+    private: HttpServer | None = None
     try:
+        # First, so /livez answers and /readyz says why while the platforms connect.
+        if any(p.http() is not None for p in platforms):
+            public = await start_public(observer, platforms, settings.port)
         if settings.metrics_port is not None:
-            # First, so /livez answers and /readyz says why while the platforms connect.
-            health_server = await start_http(observer, settings.metrics_port, settings.metrics_host)
+            private = await start_private(observer, settings.metrics_port, settings.metrics_host)
         if worker.stable:
             await dispatcher.recover()
         if not await _start_platforms(platforms, started, stop):
@@ -222,12 +251,14 @@ async def serve(
             except TimeoutError:
                 log.warning("sends still in flight after the grace period were abandoned")
         await dispatcher.release()
+        if public is not None:
+            await public.stop()  # no new requests: what was acknowledged is finished below
         # Platforms stop after delivery: their clients carry the sends still in flight.
         for platform in reversed(started):
             with contextlib.suppress(Exception):
                 await platform.stop()
-        if health_server is not None:
-            await health_server.cleanup()
+        if private is not None:
+            await private.stop()
         await worker.release()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -260,18 +291,6 @@ async def _start_platforms(
         return False
     starting.result()  # a platform's start-up error (a refused token) ends the process
     return True
-
-
-async def start_http(observer: Observer, port: int, host: str = "127.0.0.1") -> web.AppRunner:
-    """/livez, /readyz and /metrics on a port of their own (RALLYBOT_METRICS_PORT), bound to
-    localhost unless RALLYBOT_METRICS_HOST says otherwise; /metrics needs no token here."""
-    app = web.Application()
-    observer.add_routes(app, private=True)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await listen(web.TCPSite(runner, host=host, port=port), "RALLYBOT_METRICS_PORT", runner)
-    log.info("health and metrics on http://%s:%d", host, port)
-    return runner
 
 
 async def run_console(

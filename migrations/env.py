@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from bot.adapters.slack.storage import metadata as slack_metadata
+from bot.store.lease import metadata as lease_metadata
 from bot.store.tables import Base
 from bot.store.uow import database_url, make_engine
 
@@ -21,8 +22,9 @@ config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-# rallybot's tables and the Slack adapter's (OAuth installations, states, seen events).
-target_metadata = [Base.metadata, slack_metadata]
+# rallybot's tables, the named leases and the Slack adapter's (OAuth installations, states,
+# seen events).
+target_metadata = [Base.metadata, lease_metadata, slack_metadata]
 POSTGRESQL = URL.create("postgresql").get_dialect()()
 
 

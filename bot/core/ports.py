@@ -544,8 +544,10 @@ class Limit:
     burst: int = 1
 
 
+@runtime_checkable
 class PacedChat(Chat, Protocol):
     """A Chat that states the limits a send counts against, so the dispatcher can pace
-    itself instead of bouncing off 429s."""
+    itself instead of bouncing off 429s. Every platform's Chat is one (`bot.ops.platform`);
+    the console's and tests' Chats need not be."""
 
     def limits(self, item: OutboxItem) -> Sequence[Limit]: ...

@@ -16,6 +16,7 @@ from bot.core.ports import (
     Chat,
     Clock,
     Limit,
+    PacedChat,
     RateLimited,
     Undeliverable,
     UnitOfWorkFactory,
@@ -55,6 +56,8 @@ class Dispatcher:
     ) -> None:
         self.uow = uow
         self.chats = dict(chats)
+        # The Chats that state their platform's limits (PacedChat): sends to them are paced.
+        self.paced = {name: chat for name, chat in chats.items() if isinstance(chat, PacedChat)}
         self.clock = clock
         self.max_attempts = max_attempts
         self.batch = batch
@@ -153,15 +156,15 @@ class Dispatcher:
         await asyncio.gather(*(lane(q) for q in lanes.values()))
         return settled
 
-    def _limits(self, chat: Chat, item: OutboxItem) -> Sequence[Limit]:
-        limits = getattr(chat, "limits", None)
-        return list(limits(item)) if callable(limits) else []
+    def _limits(self, item: OutboxItem) -> Sequence[Limit]:
+        paced = self.paced.get(item.platform)
+        return list(paced.limits(item)) if paced is not None else []
 
     async def _send(self, item: OutboxItem) -> bool:
         """One attempt; True when the row is settled (sent, superseded or parked)."""
         chat = self.chats[item.platform]
         message = from_dict(item.payload)
-        limits = self._limits(chat, item)
+        limits = self._limits(item)
         try:
             if item.op == "post":
                 await self.pacer.acquire(limits)

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from statistics import median
-from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -23,6 +22,7 @@ from prometheus_client.registry import Collector
 from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.work import WorkQueue
+from bot.ops.platform import Platform
 from bot.store import stats
 
 log = logging.getLogger(__name__)
@@ -30,18 +30,11 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class Connected(Protocol):
-    """A platform that can say whether it is connected (Discord's gateway, Slack's socket)."""
-
-    @property
-    def connected(self) -> bool: ...
-
-
 @dataclass
 class Observer:
     runtime: Runtime
     dispatcher: Dispatcher | None = None
-    platforms: Sequence[object] = field(default_factory=list)
+    platforms: Sequence[Platform] = field(default_factory=list)
     max_lag: timedelta | None = None  # default: the outbox_lag_alarm setting
     _warned: bool = field(default=False, init=False, repr=False)
 
@@ -54,11 +47,13 @@ class Observer:
         except Exception as error:  # reported, not raised: a health check never crashes
             checks["database"] = f"unreachable ({type(error).__name__})"
         for platform in self.platforms:
-            name = getattr(getattr(platform, "chat", None), "platform", type(platform).__name__)
-            up = bool(getattr(platform, "connected", True))
-            problem = getattr(platform, "problem", None)
-            checks[f"platform:{name}"] = (
-                "connected" if up else f"not connected: {problem}" if problem else "disconnected"
+            state = platform.health()
+            checks[f"platform:{platform.chat.platform}"] = (
+                "connected"
+                if state.connected
+                else f"not connected: {state.problem}"
+                if state.problem
+                else "disconnected"
             )
         if checks["database"] == "ok":
             figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
@@ -82,7 +77,7 @@ class Observer:
     async def metrics(self) -> bytes:
         figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
         registry = CollectorRegistry(auto_describe=False)
-        queues = [q for p in self.platforms if isinstance(q := getattr(p, "work", None), WorkQueue)]
+        queues = [p.work for p in self.platforms if p.work is not None]
         registry.register(_Snapshot(figures, self._lag(figures), self.dispatcher, queues))
         return generate_latest(registry)
 

@@ -12,12 +12,13 @@ from sqlalchemy import Connection, inspect
 
 from bot.adapters.slack.storage import metadata as slack_metadata
 from bot.store import schema
+from bot.store.lease import metadata as lease_metadata
 from bot.store.tables import Base
 from bot.store.uow import make_engine
 
 # What migrations/env.py compares: rallybot's tables and the Slack adapter's.
-METADATA = [Base.metadata, slack_metadata]
-TABLES = set(Base.metadata.tables) | set(slack_metadata.tables)
+METADATA = [Base.metadata, lease_metadata, slack_metadata]
+TABLES = set(Base.metadata.tables) | set(lease_metadata.tables) | set(slack_metadata.tables)
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
+from bot.ops.http import start_private
 from bot.ops.observe import Observer
-from bot.runtime import serve, start_http
+from bot.ops.platform import Health
+from bot.runtime import serve
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 from tests.store.test_delivery_at_scale import T0, Clock, CountingChat, seed_outbox
@@ -169,27 +171,33 @@ async def test_the_metrics_port_listens_on_localhost_unless_told(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     observer = Observer(runtime(engine, Clock(), tmp_path))
-    runner = await start_http(observer, 0)
+    server = await start_private(observer, 0)
     try:
-        assert [host for host, _ in runner.addresses] == ["127.0.0.1"]
+        assert [host for host, _ in server.addresses] == ["127.0.0.1"]
     finally:
-        await runner.cleanup()
-    runner = await start_http(observer, 0, host="0.0.0.0")
+        await server.stop()
+    server = await start_private(observer, 0, host="0.0.0.0")
     try:
-        assert [host for host, _ in runner.addresses] == ["0.0.0.0"]
+        assert [host for host, _ in server.addresses] == ["0.0.0.0"]
     finally:
-        await runner.cleanup()
+        await server.stop()
 
 
 class SlowPlatform:
     """A platform whose API does not answer yet: start() waits, /readyz should say why."""
 
-    connected = False
     problem = "the platform's API is unreachable (OSError); retrying"
+    work = None
 
     def __init__(self) -> None:
         self.chat = ConsoleCounter(Counter())
         self.stopped = False
+
+    def health(self) -> Health:
+        return Health(False, self.problem)
+
+    def http(self) -> None:
+        return None
 
     async def start(self) -> None:
         await asyncio.Event().wait()  # never answers

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,18 +16,17 @@ import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.adapters.discord import cog
 from bot.adapters.discord.chat import DiscordChat
 from bot.adapters.discord.interactions import DEFER_AFTER, fail
 from bot.adapters.discord.views import ActionButton
-from bot.core.ports import Chat
 from bot.core.services import Services
 from bot.delivery.work import WorkQueue
+from bot.ops.platform import Health
 from bot.ops.startup import StartupError, until_up
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
+from bot.store.lease import TTL_SECONDS, Lease
 
 if TYPE_CHECKING:
     from bot.bootstrap import Runtime
@@ -227,61 +227,93 @@ async def log_in(
         ) from None
 
 
+def gateway_lease_name(token: str) -> str:
+    """One gateway per bot: the lease is named after the token (never the token itself)."""
+    return "discord-gateway:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
 class DiscordPlatform:
     """The bot as a rallybot Platform: start() returns once Discord says it is ready.
 
-    Only one process may hold the gateway, or every command would run once per process. On
-    PostgreSQL the holder takes an advisory lock; other workers log in over REST only (they
-    still deliver the outbox) and take over the gateway when the holder goes away.
+    Only one process may hold the gateway, or every command would run once per process: the
+    holder takes the gateway lease (bot.store.lease) and renews it; other processes log in
+    over REST only (they still deliver the outbox) and take the gateway over when the holder
+    lets go or stops renewing.
     """
 
     def __init__(
-        self, runtime: Runtime, gateway_retry: float = GATEWAY_RETRY_SECONDS, **options: Any
+        self,
+        runtime: Runtime,
+        gateway_retry: float = GATEWAY_RETRY_SECONDS,
+        lease_seconds: float = TTL_SECONDS,
+        **options: Any,
     ) -> None:
         self.settings = runtime.settings
-        self.engine = runtime.engine
+        token = runtime.settings.discord_token
+        if token is None:
+            raise ConfigError("set DISCORD_TOKEN to run Discord")
         options.setdefault("work", runtime.work_queue("discord"))
         self.bot = RallyBot(runtime.services, runtime.settings, **options)
         self.work = self.bot.work  # for /metrics
-        self.chat: Chat = DiscordChat(self.bot)
+        self.chat = DiscordChat(self.bot)
         self.gateway_retry = gateway_retry
+        self.lease = Lease(
+            runtime.engine,
+            gateway_lease_name(token.get_secret_value()),
+            uuid.uuid4().hex,
+            runtime.clock,
+            lease_seconds,
+        )
         self.login_retry = LOGIN_RETRY_FIRST
         self.problem: str | None = None  # why not connected, for /readyz
         self.standby = False
+        self.lost = False  # the lease went to another process while this one held it
         self._task: asyncio.Task[None] | None = None
         self._saved: Endpoints | None = None
-        self._lock: AsyncConnection | None = None
         self._waiting: asyncio.Task[None] | None = None
+        self._renewing: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
-        """For /healthz: a standby worker is healthy while it can send."""
-        return self.standby or self.bot.ready_event.is_set()
+        """For /readyz: a standby worker is healthy while it can send; one that lost the
+        gateway lease is not (it closed its client)."""
+        return not self.lost and (self.standby or self.bot.ready_event.is_set())
 
-    async def _take_gateway(self) -> bool:
-        """True when this process may hold the gateway (always, off PostgreSQL)."""
-        if self.engine.dialect.name != "postgresql":
-            return True
-        if self._lock is None:
-            self._lock = await self.engine.connect()
-        token = self.settings.discord_token
-        assert token is not None
-        key = int.from_bytes(
-            hashlib.sha256(b"rallybot-gateway:" + token.get_secret_value().encode()).digest()[:8],
-            "big",
-            signed=True,
-        )
-        got = await self._lock.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
-        await self._lock.commit()  # the lock is held by the session, not the transaction
-        return bool(got)
+    def health(self) -> Health:
+        return Health(self.connected, self.problem)
+
+    def http(self) -> None:
+        return None  # Discord comes over the gateway
 
     async def _wait_for_gateway(self) -> None:
-        # Polling: the lock is another process's, so nothing in this one can signal it.
-        while not await self._take_gateway():  # noqa: ASYNC110
+        # Polling: the lease is another process's, so nothing in this one can signal it.
+        while not await self.lease.acquire():  # noqa: ASYNC110
             await asyncio.sleep(self.gateway_retry)
         log.info("this process now holds the Discord gateway")
         self.standby = False
+        self._connect()
+
+    def _connect(self) -> None:
+        # Logged in: connect() reconnects by itself (with backoff) when the gateway drops.
         self._task = asyncio.create_task(self.bot.connect(), name="discord")
+        self._renewing = asyncio.create_task(self._renew(), name="discord-lease")
+
+    async def _renew(self) -> None:
+        """Keep the lease while connected; lost (this process stalled past it and another
+        took over): the gateway closes here, and /readyz says so."""
+        while True:
+            await asyncio.sleep(self.lease.renew_every)
+            try:
+                held = await self.lease.acquire()
+            except Exception as error:  # the database hiccuped: try again before it lapses
+                log.warning("could not renew the Discord gateway lease (%s)", type(error).__name__)
+                continue
+            if not held:
+                log.error("another process took over the Discord gateway; this one lets go")
+                self.lost = True
+                self.problem = "another process took over the Discord gateway"
+                await self.bot.close()
+                return
 
     def _report(self, problem: str | None) -> None:
         self.problem = problem
@@ -297,14 +329,14 @@ class DiscordPlatform:
         except BaseException:
             await self.stop()  # the endpoints go back, the HTTP session closes
             raise
-        if not await self._take_gateway():
+        if not await self.lease.acquire():
             # Another process holds the gateway: deliver over REST, and wait for our turn.
             self.standby = True
             self._waiting = asyncio.create_task(self._wait_for_gateway())
             log.info("another process holds the Discord gateway; this one sends and waits")
             return
-        # Logged in: connect() reconnects by itself (with backoff) when the gateway drops.
-        self._task = asyncio.create_task(self.bot.connect(), name="discord")
+        self._connect()
+        assert self._task is not None
         ready = asyncio.create_task(self.bot.ready_event.wait())
         try:
             await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -317,10 +349,11 @@ class DiscordPlatform:
 
     async def stop(self) -> None:
         try:
-            if self._waiting is not None:
-                self._waiting.cancel()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await self._waiting
+            for task in (self._waiting, self._renewing):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await task
             # Finish what was answered with "thinking…" while the client can still reply.
             await self.bot.work.drain(self.settings.shutdown_grace)
             await self.bot.close()
@@ -328,11 +361,9 @@ class DiscordPlatform:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await self._task
         finally:
-            self._task = self._waiting = None
-            if self._lock is not None:
-                with contextlib.suppress(Exception):
-                    await self._lock.close()  # ends the session: the advisory lock goes too
-                self._lock = None
+            self._task = self._waiting = self._renewing = None
+            with contextlib.suppress(Exception):
+                await self.lease.release()  # the next process takes the gateway at once
             if self._saved is not None:
                 release(self._saved)
                 self._saved = None

@@ -9,7 +9,7 @@ import discord
 from bot.adapters.discord.client import RallyBot, point_at, release, transient
 from bot.adapters.discord.cog import SUBCOMMANDS
 from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
-from bot.bootstrap import build
+from bot.bootstrap import Runtime
 from bot.ops.startup import FAILURE, USAGE, StartupError
 from bot.settings import Settings
 
@@ -29,14 +29,14 @@ def permissions() -> discord.Permissions:
     )
 
 
-async def sync_commands(settings: Settings, guild: str | None) -> int:
+async def sync_commands(runtime: Runtime, guild: str | None) -> int:
     """Register the command group (REST only, no gateway); returns the process exit code."""
+    settings = runtime.settings
     if settings.discord_token is None:
         raise StartupError("set DISCORD_TOKEN to register the Discord commands")
     if guild is not None and not guild.isdigit():
         print(f"rallybot: --guild wants a server id (digits), not {guild[:40]!r}", file=sys.stderr)
         return USAGE
-    runtime = build(settings)
     saved = point_at(settings)
     bot = RallyBot(runtime.services, settings)
     try:
@@ -57,7 +57,6 @@ async def sync_commands(settings: Settings, guild: str | None) -> int:
         raise
     finally:
         await bot.close()
-        await runtime.close()
         release(saved)
     where = f"in server {guild}" if guild else "globally (every server the bot is in)"
     for command in synced:

@@ -25,7 +25,7 @@ from bot.bootstrap import Runtime
 from bot.core.wording import Copy
 from bot.delivery.work import WorkQueue
 from bot.keys import secret_box
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -68,7 +68,7 @@ def bolt_logger() -> logging.Logger:
     return logger
 
 
-class SlackConfigError(Exception):
+class SlackConfigError(ConfigError):
     """The Slack settings do not name a way to run; the message says what to set."""
 
 

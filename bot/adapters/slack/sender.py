@@ -14,7 +14,7 @@ from bot.adapters.slack.app import is_oauth, make_workspaces
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.bootstrap import Runtime
-from bot.core.ports import Chat
+from bot.ops.platform import Health
 from bot.ops.startup import FAILURE, StartupError, until_up
 
 # Slack's answers that mean the token itself is wrong: a configuration problem, not a retry.
@@ -68,12 +68,19 @@ class SlackSender:
 
     def __init__(self, workspaces: Workspaces) -> None:
         self.workspaces = workspaces
-        self.chat: Chat = SlackChat(workspaces)
+        self.chat = SlackChat(workspaces)
+        self.work = None  # receives nothing
         self.connected = False  # until Slack answered once
         self.problem: str | None = None  # why not, for /readyz
 
     def _report(self, problem: str | None) -> None:
         self.problem = problem
+
+    def health(self) -> Health:
+        return Health(self.connected, self.problem)
+
+    def http(self) -> None:
+        return None
 
     async def start(self) -> None:
         await reach_slack(self.workspaces.warm, "SLACK_BOT_TOKEN", self._report, self.retry_first)

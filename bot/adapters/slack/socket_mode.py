@@ -12,7 +12,7 @@ from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.bootstrap import Runtime
-from bot.core.ports import Chat
+from bot.ops.platform import Health
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class SlackSocketMode:
     def __init__(self, runtime: Runtime, workspaces: Workspaces) -> None:
         self.runtime = runtime
         self.workspaces = workspaces
-        self.chat: Chat = SlackChat(workspaces)
+        self.chat = SlackChat(workspaces)
         self.handler: AsyncSocketModeHandler | None = None
         self.listeners: Listeners | None = None
         self.work = runtime.work_queue("slack")  # the work after each ack
@@ -39,6 +39,12 @@ class SlackSocketMode:
 
     def _report(self, problem: str | None) -> None:
         self.problem = problem
+
+    def health(self) -> Health:
+        return Health(self.connected, self.problem)
+
+    def http(self) -> None:
+        return None  # Slack comes over the socket
 
     async def start(self) -> None:
         """Learn the bot's identity, open the WebSocket (apps.connections.open) and return."""

@@ -1,14 +1,11 @@
-"""`rallybot web`: Slack over HTTP (events, OAuth install, health) plus delivery, on $PORT."""
+"""Slack over HTTP for `rallybot web`: events and OAuth install, mounted on the public server."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
 
 from bot.adapters.slack.app import (
     EVENTS_PATH,
@@ -22,13 +19,10 @@ from bot.adapters.slack.app import (
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.gate import SlackGate
-from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.adapters.slack.storage import SealedInstallations, reseal
-from bot.bootstrap import Runtime, build
-from bot.core.ports import Chat
-from bot.ops.observe import Observer
-from bot.ops.startup import listen
+from bot.bootstrap import Runtime
+from bot.ops.platform import Health, Routes
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +32,6 @@ def check_settings(settings: Settings) -> None:
     """HTTP mode needs the signing secret, and either OAuth credentials or one bot token."""
     if settings.slack_signing_secret is None:
         raise SlackConfigError("set SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
-    if settings.metrics_port is not None and settings.metrics_port == settings.port:
-        raise SlackConfigError("RALLYBOT_METRICS_PORT must differ from PORT (Slack's port)")
     if not is_oauth(settings) and settings.slack_bot_token is None:
         raise SlackConfigError(
             "set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth: any number of workspaces) "
@@ -48,37 +40,37 @@ def check_settings(settings: Settings) -> None:
 
 
 class SlackHttp:
-    """Slack's requests over HTTP on one aiohttp server; a Platform for `bot.runtime.serve`.
+    """Slack's requests over HTTP: a Platform whose routes (events behind the signature gate,
+    OAuth install and redirect) the process's one public server mounts (`bot.ops.http`).
 
-    The server listens first (so /livez and /readyz answer), then Slack's API is asked who
-    the token is, again and again while the network fails, and /readyz says why."""
+    The server listens first (so /livez and /readyz answer), then start() asks Slack's API
+    who the token is, again and again while the network fails, and /readyz says why."""
 
     retry_first = RETRY_FIRST
 
-    def __init__(self, runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         check_settings(runtime.settings)
         self.runtime = runtime
-        self.host = host
-        self.port = runtime.settings.port if port is None else port
         self.workspaces: Workspaces = make_workspaces(runtime, oauth=is_oauth(runtime.settings))
-        self.chat: Chat = SlackChat(self.workspaces)
-        self.app: AsyncApp | None = None
-        self.listeners: Listeners | None = None
+        self.chat = SlackChat(self.workspaces)
         self.work = runtime.work_queue("slack")  # the work after each ack
+        self.app, self.listeners = build_app(runtime, self.workspaces, http=True, work=self.work)
         secret = runtime.settings.slack_signing_secret
         assert secret is not None
         # Signatures are checked on the raw bytes before Bolt (or anything) parses a body.
         self.gate = SlackGate(secret.get_secret_value())
-        self._runner: web.AppRunner | None = None
-        # Set by bot.runtime.serve before start(): health and metrics with delivery figures.
-        self.observer: Observer | None = None
         self.connected = False  # until Slack's API answered once
         self.problem: str | None = None  # why not, for /readyz
 
     def _report(self, problem: str | None) -> None:
         self.problem = problem
 
-    def web_app(self, app: AsyncApp) -> web.Application:
+    def health(self) -> Health:
+        return Health(self.connected, self.problem)
+
+    def http(self) -> Routes:
+        app = self.app
+
         async def events(request: web.Request) -> web.Response:
             return await to_aiohttp_response(
                 await app.async_dispatch(await to_bolt_request(request))
@@ -100,30 +92,19 @@ class SlackHttp:
                 await flow.handle_callback(await to_bolt_request(request))
             )
 
-        site = web.Application(middlewares=[self.gate.middleware(frozenset({EVENTS_PATH}))])
-        site.router.add_post(EVENTS_PATH, events)
-        site.router.add_get(INSTALL_PATH, install)
-        site.router.add_get(REDIRECT_PATH, redirect)
-        observer = self.observer or Observer(self.runtime, platforms=[self])
-        observer.add_routes(site)  # public: /metrics needs RALLYBOT_METRICS_TOKEN
-        return site
+        return Routes(
+            [
+                web.post(EVENTS_PATH, events),
+                web.get(INSTALL_PATH, install),
+                web.get(REDIRECT_PATH, redirect),
+            ],
+            [self.gate.middleware(frozenset({EVENTS_PATH}))],
+        )
 
     async def start(self) -> None:
-        """Serve on host:port, then return once Slack's API answered; port 0 picks a free
-        port (see .port afterwards)."""
-        self.app, self.listeners = build_app(
-            self.runtime, self.workspaces, http=True, work=self.work
-        )
-        runner = web.AppRunner(self.web_app(self.app), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await listen(site, "PORT", runner)
-        self._runner = runner
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        """Return once Slack's API answered (the routes are served from before)."""
         mode = "OAuth (any number of workspaces)" if self.workspaces.oauth else "one workspace"
-        log.info("Slack over HTTP on port %d, %s", self.port, mode)
+        log.info("Slack over HTTP, %s", mode)
         store = self.workspaces.installations
         if isinstance(store, SealedInstallations):
             sealed = await reseal(self.runtime.engine, store.box, plain_only=True)
@@ -133,37 +114,13 @@ class SlackHttp:
         self.connected = True
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()  # no new requests
-            self._runner = None
+        """Called once the server takes no new requests: finish what was acknowledged."""
         self.gate.refusals.flush(EVENTS_PATH)  # the last refused requests are counted too
         self.gate.refusals.close()
-        if self.listeners is not None:
-            # Finish what was acknowledged.
-            await self.listeners.drain(self.runtime.settings.shutdown_grace)
+        await self.listeners.drain(self.runtime.settings.shutdown_grace)
         await self.workspaces.close()
 
 
-async def serve_web(settings: Settings) -> int:
-    """Serve Slack over HTTP and deliver the outbox in the same process, until stopped.
-
-    The dispatcher and the scheduler run here too (the same loop as `rallybot run`), so a
-    web process alone is a complete Slack deployment; several may run on one PostgreSQL.
-    """
-    from bot.runtime import SchemaOutdated, prepare_schema, serve
-
-    try:
-        check_settings(settings)
-        await prepare_schema(settings)
-    except (SlackConfigError, SchemaOutdated) as error:
-        print(f"rallybot web: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    runtime = build(settings)
-    try:
-        # Stops gracefully on SIGTERM/SIGINT.
-        await serve(runtime, [SlackHttp(runtime)], command="web")
-    except asyncio.CancelledError:
-        log.info("rallybot web was cancelled")
-    finally:
-        await runtime.close()
-    return 0
+def create(runtime: Runtime) -> SlackHttp:
+    """Slack for `rallybot web` (the settings are checked: a SlackConfigError if wrong)."""
+    return SlackHttp(runtime)

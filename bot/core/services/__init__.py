@@ -188,7 +188,7 @@ class Services:
         return self.copy(key, command=self.command)
 
     async def _audit_forged(self, ctx: Ctx | None, command: str, error: Forged) -> None:
-        member = ctx._member if ctx else None
+        member = ctx.known_member if ctx else None
         if member is None:
             return
         async with self.uow() as uow:
@@ -387,7 +387,7 @@ class Services:
                 self.on_commit()
                 return 1
             for collective in await uow.collectives.due_digests(ctx.now, 1):
-                ctx._collective = collective
+                ctx.set_collective(collective)
                 await digest.send_weekly(ctx, collective, self.chart)
                 await uow.commit()
                 self.on_commit()
@@ -456,7 +456,7 @@ class Services:
         collective = await ctx.uow.collectives.get(collective_id)
         if collective is None:
             raise LookupError(f"collective {collective_id} is missing")
-        ctx._collective = collective
+        ctx.set_collective(collective)
 
 
 def _nothing() -> None:

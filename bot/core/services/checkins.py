@@ -74,7 +74,7 @@ async def send_due(ctx: Ctx, due: Sequence[CheckIn]) -> int:
         collective = await uow.collectives.get(person.collective_id)
         if collective is None:
             continue
-        ctx._collective = collective
+        ctx.set_collective(collective)
         handled += len(mine)
         await _ask(ctx, person, collective, mine, alerts, last.get(member_id))
     return handled

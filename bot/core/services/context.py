@@ -124,6 +124,15 @@ class Ctx:
     def set_member(self, member: Member, collective: Collective) -> None:
         self._member, self._collective = member, collective
 
+    def set_collective(self, collective: Collective) -> None:
+        """Work in this collective (due work, the command line): no caller to find it from."""
+        self._collective = collective
+
+    @property
+    def known_member(self) -> Member | None:
+        """The caller's member record if this context has already looked it up (no query)."""
+        return self._member
+
     # --- finding things, always inside the caller's collective ----------------------
 
     async def alert(self, ref: AlertRef) -> Alert:

@@ -114,7 +114,7 @@ async def pick_collective(ctx: Ctx, name: str | None) -> Collective:
             "error.which_collective",
             names=", ".join(x.name for x in everyone) or ctx.copy("word.none"),
         )
-    ctx._collective = chosen[0]
+    ctx.set_collective(chosen[0])
     return chosen[0]
 
 

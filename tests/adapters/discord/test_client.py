@@ -1,16 +1,21 @@
-"""The bot itself: endpoints, intents, and a clear failure when Discord refuses the token."""
+"""The bot itself: endpoints, intents, a clear failure when Discord refuses the token, and
+letting go of the gateway when its lease is lost."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 
 import discord
 import pytest
 
 from bot.adapters.discord.client import api_base, create, intents
 from bot.bootstrap import build
+from bot.ops.platform import Health
 from bot.ops.startup import StartupError
-from tests.adapters.discord.conftest import discord_settings
+from bot.store.lease import Lease
+from tests.adapters.discord.conftest import World, discord_settings
 from tests.fakes.discord import FakeDiscord
 
 DISCORD_API = "https://discord.com/api/v10"
@@ -82,3 +87,26 @@ async def test_a_login_that_fails_for_the_network_is_retried_until_discord_answe
         m.startswith("Discord's API is unreachable (DiscordServerError); retrying in")
         for m in retries
     )
+
+
+async def test_a_holder_that_lost_the_gateway_lease_lets_go_and_says_so(
+    fake: FakeDiscord, db_url: str
+) -> None:
+    """The lease lapsed (this process stalled) and another took it: the next renewal finds
+    out, the gateway closes here, and /readyz would say why."""
+    world = World(fake, db_url)
+    platform = await world.start(lease_seconds=0.3)  # renewed every 0.1 s
+    try:
+        assert platform.health() == Health(True)
+        world.clock.offset += timedelta(seconds=1)  # past the lease: it lapsed
+        assert world.runtime is not None
+        thief = Lease(world.runtime.engine, platform.lease.name, "another-process", world.clock)
+        assert await thief.acquire()
+        for _ in range(500):
+            if not platform.health().connected:
+                break
+            await asyncio.sleep(0.01)
+        assert platform.health() == Health(False, "another process took over the Discord gateway")
+        assert await thief.holder_now() == "another-process"
+    finally:
+        await world.stop()

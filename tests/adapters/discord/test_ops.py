@@ -17,16 +17,24 @@ from bot.adapters.discord.library import LIBRARY_SUBCOMMANDS
 from bot.adapters.discord.ops import invite_url, permissions, sync_commands
 from bot.core.model import Venue
 from bot.ops.startup import StartupError
+from bot.runtime import assembled
+from bot.settings import Settings
 from tests.adapters.discord.conftest import discord_settings
 from tests.fakes.discord import FakeDiscord
 
 RALLYBOT = Path(sys.executable).with_name("rallybot")
 
 
+async def synced(settings: Settings, guild: str | None) -> int:
+    """`rallybot discord-sync`: the deploy step on the composition root's runtime."""
+    async with assembled(settings) as runtime:
+        return await sync_commands(runtime, guild)
+
+
 async def test_sync_registers_the_group_globally_as_discord_accepts_it(
     fake: FakeDiscord, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert await sync_commands(discord_settings(fake, db_url), None) == 0
+    assert await synced(discord_settings(fake, db_url), None) == 0
     rally, library = fake.commands["global"]
     assert rally["name"] == "rally" and rally["description"]
     # The message library is a group of its own: /rally has Discord's 25 subcommands already.
@@ -45,7 +53,7 @@ async def test_sync_registers_the_group_globally_as_discord_accepts_it(
 
 
 async def test_sync_to_one_guild_for_a_test_server(fake: FakeDiscord, db_url: str) -> None:
-    assert await sync_commands(discord_settings(fake, db_url), "1234567890") == 0
+    assert await synced(discord_settings(fake, db_url), "1234567890") == 0
     assert [c["name"] for c in fake.commands["1234567890"]] == ["rally", "rally-library"]
     assert "global" not in fake.commands
 
@@ -55,14 +63,14 @@ async def test_sync_reports_a_refused_token(
 ) -> None:
     settings = discord_settings(fake, db_url, discord_token="not-the-token")
     with pytest.raises(StartupError, match="Discord refused DISCORD_TOKEN") as refused:
-        await sync_commands(settings, None)
+        await synced(settings, None)
     assert refused.value.code == 2  # a configuration problem, as for a missing token
-    assert await sync_commands(discord_settings(fake, db_url), "general") == 2
+    assert await synced(discord_settings(fake, db_url), "general") == 2
     assert "--guild wants a server id" in capsys.readouterr().err
 
 
 async def test_the_command_name_comes_from_the_settings(fake: FakeDiscord, db_url: str) -> None:
-    assert await sync_commands(discord_settings(fake, db_url, command="shield"), None) == 0
+    assert await synced(discord_settings(fake, db_url, command="shield"), None) == 0
     assert [c["name"] for c in fake.commands["global"]] == ["shield", "shield-library"]
 
 
@@ -84,7 +92,7 @@ async def test_sync_sends_the_descriptions_and_choice_names_of_the_copy(
         "discord.cmd_library_add": "Propose a message",
     }
     settings = discord_settings(fake, db_url, copy_texts=words)
-    assert await sync_commands(settings, None) == 0
+    assert await synced(settings, None) == 0
     rally, library = fake.commands["global"]
     consent = option(rally, "consent")
     assert rally["description"] == words["discord.group"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.bootstrap import build
-from bot.runtime import platforms_for, serve
+from bot.platforms import platforms_for
+from bot.runtime import serve
 from tests.adapters.discord.conftest import discord_settings
 from tests.fakes.discord import FakeDiscord
 

@@ -19,6 +19,8 @@ from bot.core.commands import Caller
 from bot.core.messages import Message
 from bot.core.model import OutboxItem
 from bot.delivery.outbox import Dispatcher
+from bot.ops.http import HttpServer, start_public
+from bot.ops.observe import Observer
 from bot.settings import Settings
 from tests.fakes.slack import FakeSlack, Sent, SlackSender, User
 
@@ -89,9 +91,14 @@ class SlackBot:
     fake: FakeSlack
     runtime: Runtime
     http: SlackHttp
+    server: HttpServer
     send: SlackSender
     clock: StepClock
     dispatcher: Dispatcher
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     async def cmd(self, user: str, text: str, channel: str = RALLY, team: str = T1) -> Sent:
         sent = await self.send.command(team, user, text, channel)
@@ -193,13 +200,16 @@ async def start_bot(
 ) -> SlackBot:
     clock = StepClock()
     runtime = build(settings, clock)
-    http = SlackHttp(runtime, host="127.0.0.1", port=0)
+    http = SlackHttp(runtime)
+    # The process's one public server, with Slack's routes, as `rallybot web` serves them.
+    server = await start_public(Observer(runtime, platforms=[http]), [http], 0, "127.0.0.1")
     await http.start()
-    sender = SlackSender(fake, f"http://127.0.0.1:{http.port}", SECRET, session)
+    sender = SlackSender(fake, f"http://127.0.0.1:{server.port}", SECRET, session)
     dispatcher = Dispatcher(runtime.services.uow, {"slack": http.chat}, clock)
-    return SlackBot(fake, runtime, http, sender, clock, dispatcher)
+    return SlackBot(fake, runtime, http, server, sender, clock, dispatcher)
 
 
 async def stop_bot(bot: SlackBot) -> None:
+    await bot.server.stop()
     await bot.http.stop()
     await bot.runtime.close()

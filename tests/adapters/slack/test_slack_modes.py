@@ -13,10 +13,10 @@ from pydantic import SecretStr
 
 from bot.adapters.slack import sender, socket_mode
 from bot.adapters.slack.manifest import manifest, render_manifest
-from bot.adapters.slack.web import SlackHttp, serve_web
+from bot.adapters.slack.web import SlackHttp
 from bot.bootstrap import build
 from bot.ops.startup import StartupError
-from bot.runtime import serve
+from bot.runtime import serve, web
 from bot.settings import Settings
 from tests.adapters.slack.harness import RALLY, T1, StepClock, slack_settings
 from tests.fakes.slack import FakeSlack, SlackSender
@@ -72,7 +72,7 @@ async def test_rallybot_web_serves_health_and_stops_cleanly(
     settings = slack_settings(
         fake, db_url, tmp_path, port=port, tick_seconds=0.2, metrics_token=SecretStr(TOKEN)
     )
-    task = asyncio.create_task(serve_web(settings))
+    task = asyncio.create_task(web(settings))
     try:
 
         async def healthy() -> bool:
@@ -111,7 +111,8 @@ async def test_slack_unreachable_at_start_is_retried_while_readyz_says_why(
     fake: FakeSlack, db_url: str, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     fake.inject("auth.test", *[Fault("drop")] * 1000)  # every connection dropped, for now
-    runtime = build(slack_settings(fake, db_url, tmp_path, port=0, tick_seconds=0.2))
+    port = free_port()
+    runtime = build(slack_settings(fake, db_url, tmp_path, port=port, tick_seconds=0.2))
     platform = SlackHttp(runtime)
     platform.retry_first = 0.05
     stop = asyncio.Event()
@@ -120,7 +121,7 @@ async def test_slack_unreachable_at_start_is_retried_while_readyz_says_why(
         answer: dict[str, object] = {}
         for _ in range(500):
             with contextlib.suppress(aiohttp.ClientConnectionError):
-                async with session.get(f"http://127.0.0.1:{platform.port}/readyz") as got:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as got:
                     assert got.status == 503
                     answer = await got.json()
                     if "unreachable" in str(answer):
@@ -136,7 +137,7 @@ async def test_slack_unreachable_at_start_is_retried_while_readyz_says_why(
             if platform.connected:
                 break
             await asyncio.sleep(0.01)
-        async with session.get(f"http://127.0.0.1:{platform.port}/readyz") as got:
+        async with session.get(f"http://127.0.0.1:{port}/readyz") as got:
             assert got.status == 200 and (await got.json())["ready"] is True
     finally:
         stop.set()
@@ -151,7 +152,7 @@ async def test_a_refused_slack_token_at_start_is_a_configuration_error(
         fake, db_url, tmp_path, port=free_port(), slack_bot_token=SecretStr("xoxb-not-ours")
     )
     with pytest.raises(StartupError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)") as e:
-        await serve_web(settings)
+        await web(settings)
     assert e.value.code == 2
 
 
@@ -159,7 +160,7 @@ async def test_rallybot_web_refuses_to_start_without_a_signing_secret(
     fake: FakeSlack, db_url: str, tmp_path: Path
 ) -> None:
     settings = slack_settings(fake, db_url, tmp_path, slack_signing_secret=None)
-    assert await serve_web(settings) == 2
+    assert await web(settings) == 2
 
 
 def test_the_shipped_manifest_is_the_rendered_one() -> None:

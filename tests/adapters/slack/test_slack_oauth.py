@@ -88,7 +88,7 @@ async def oauth_bot(
 
 async def install(bot: SlackBot, session: aiohttp.ClientSession, team: str, installer: str) -> str:
     """What a browser does: /slack/install → Slack's consent page → /slack/oauth_redirect."""
-    base = f"http://127.0.0.1:{bot.http.port}"
+    base = f"http://127.0.0.1:{bot.port}"
     async with session.get(f"{base}/slack/install", allow_redirects=False) as started:
         assert started.status == 302
         location = urlsplit(started.headers["Location"])
@@ -166,7 +166,7 @@ async def test_install_into_two_workspaces_and_keep_them_apart(
 async def test_a_callback_without_the_state_cookie_is_refused(
     oauth_bot: SlackBot, session: aiohttp.ClientSession
 ) -> None:
-    base = f"http://127.0.0.1:{oauth_bot.http.port}"
+    base = f"http://127.0.0.1:{oauth_bot.port}"
     code = oauth_bot.fake.oauth_code(T1, "UANA")
     async with session.get(
         f"{base}/slack/oauth_redirect", params={"code": code, "state": "forged"}
@@ -267,7 +267,7 @@ async def test_anonymous_install_visits_do_not_grow_the_state_table_forever(
     oauth_bot: SlackBot, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(storage, "STATE_PURGE_SECONDS", 0.0)  # purge on every visit
-    base = f"http://127.0.0.1:{oauth_bot.http.port}"
+    base = f"http://127.0.0.1:{oauth_bot.port}"
 
     async def visit() -> None:
         async with session.get(f"{base}/slack/install", allow_redirects=False) as started:

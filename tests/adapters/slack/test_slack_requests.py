@@ -41,7 +41,7 @@ async def post(
         base = b"v0:" + stamp.encode() + b":" + body
         digest = hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
         headers["X-Slack-Signature"] = f"v0={digest}"
-    url = f"http://127.0.0.1:{bot.http.port}/slack/events"
+    url = f"http://127.0.0.1:{bot.port}/slack/events"
     async with session.post(url, data=body, headers=headers) as answer:
         return answer.status, await answer.text()
 
