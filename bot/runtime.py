@@ -20,6 +20,7 @@ from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
+from bot.inbox.worker import inbox_worker
 from bot.ops.observe import Observer
 from bot.ops.startup import StartupError, explain, listen
 from bot.settings import Settings
@@ -177,7 +178,8 @@ async def serve(
     services.directories = {
         name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
     }
-    observer = Observer(runtime, dispatcher, platforms)
+    inbox = inbox_worker(runtime, platforms, every_chat, worker.name, command)
+    observer = Observer(runtime, dispatcher, platforms, inbox=inbox if inbox.lanes else None)
     for platform in platforms:
         if hasattr(platform, "observer"):
             platform.observer = observer  # an HTTP platform serves /healthz and /metrics
@@ -204,16 +206,19 @@ async def serve(
             health_server = await start_http(observer, settings.metrics_port, settings.metrics_host)
         if worker.stable:
             await dispatcher.recover()
+            await inbox.recover()
         if not await _start_platforms(platforms, started, stop):
             return
         scheduler.start()
         log.info("rallybot is running (%s)", ", ".join(sorted(every_chat)) or "no platform")
         delivery = asyncio.create_task(dispatcher.run_forever(wake, settings.tick_seconds))
+        inbox.start()  # rows left by a crash first
         await stop.wait()
         log.info("stopping: finishing what is in flight (up to %ss)", settings.shutdown_grace)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await inbox.stop(settings.shutdown_grace)  # unfinished rows go back to the inbox
         dispatcher.stopping = True
         wake.set()
         if delivery is not None:

@@ -80,6 +80,7 @@ async def write(
     respond_to: str | None,
     respond_until: datetime | None,
     now: datetime,
+    next_try: datetime | None = None,
 ) -> bool:
     """One INSERT in its own transaction; False when the platform's request id is already
     there (a retry or a redelivery: acknowledged again, never written or worked twice)."""
@@ -94,7 +95,7 @@ async def write(
         "respond_to": respond_to,
         "respond_until": respond_until,
         "created_at": now,
-        "next_try": now,
+        "next_try": next_try or now,
         "attempts": 0,
     }
     async with engine.begin() as connection:
@@ -111,6 +112,30 @@ async def _insert(connection: AsyncConnection, values: dict[str, Any]) -> bool:
         index_elements=[InboxRow.platform, InboxRow.request_id]
     )
     return _count(await connection.execute(stmt)) == 1
+
+
+async def release(engine: AsyncEngine, platform: str, request_id: str, now: datetime) -> None:
+    """A held row (written before an acknowledgement that could still fail) is due now."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(InboxRow)
+            .where(InboxRow.platform == platform, InboxRow.request_id == request_id)
+            .where(InboxRow.next_try > now, InboxRow.attempts == 0)
+            .values(next_try=now)
+        )
+
+
+async def withdraw(engine: AsyncEngine, platform: str, request_id: str) -> None:
+    """Delete a request that was written but never acknowledged, unless already worked."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            delete(InboxRow).where(
+                InboxRow.platform == platform,
+                InboxRow.request_id == request_id,
+                InboxRow.worked_at.is_(None),
+                InboxRow.claimed_by.is_(None),
+            )
+        )
 
 
 def _lane_head() -> Any:
@@ -239,4 +264,13 @@ async def waiting(session: AsyncSession) -> int:
     found = await session.scalar(
         select(func.count()).select_from(InboxRow).where(InboxRow.done_at.is_(None))
     )
+    return int(found or 0)
+
+
+async def count_waiting(engine: AsyncEngine) -> int:
+    """Requests not answered yet, in every process (for /metrics)."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(func.count()).select_from(InboxRow).where(InboxRow.done_at.is_(None))
+        )
     return int(found or 0)

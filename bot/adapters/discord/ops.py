@@ -38,7 +38,7 @@ async def sync_commands(settings: Settings, guild: str | None) -> int:
         return USAGE
     runtime = build(settings)
     saved = point_at(settings)
-    bot = RallyBot(runtime.services, settings)
+    bot = RallyBot(runtime.services, settings, inbox=runtime.inbox)
     try:
         await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: the cog
         target = discord.Object(id=int(guild)) if guild else None

@@ -22,6 +22,7 @@ from bot.adapters.slack.app import (
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.gate import SlackGate
+from bot.adapters.slack.inbox import SlackInbox
 from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.adapters.slack.storage import SealedInstallations, reseal
@@ -64,7 +65,7 @@ class SlackHttp:
         self.chat: Chat = SlackChat(self.workspaces)
         self.app: AsyncApp | None = None
         self.listeners: Listeners | None = None
-        self.work = runtime.work_queue("slack")  # the work after each ack
+        self.inbox_handler = SlackInbox(runtime, self.workspaces)  # works Slack's requests
         secret = runtime.settings.slack_signing_secret
         assert secret is not None
         # Signatures are checked on the raw bytes before Bolt (or anything) parses a body.
@@ -111,9 +112,7 @@ class SlackHttp:
     async def start(self) -> None:
         """Serve on host:port, then return once Slack's API answered; port 0 picks a free
         port (see .port afterwards)."""
-        self.app, self.listeners = build_app(
-            self.runtime, self.workspaces, http=True, work=self.work
-        )
+        self.app, self.listeners = build_app(self.runtime, self.workspaces, http=True)
         runner = web.AppRunner(self.web_app(self.app), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -138,9 +137,6 @@ class SlackHttp:
             self._runner = None
         self.gate.refusals.flush(EVENTS_PATH)  # the last refused requests are counted too
         self.gate.refusals.close()
-        if self.listeners is not None:
-            # Finish what was acknowledged.
-            await self.listeners.drain(self.runtime.settings.shutdown_grace)
         await self.workspaces.close()
 
 
