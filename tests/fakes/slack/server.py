@@ -139,6 +139,7 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.hanging = 0  # response_url posts held by a "hang" fault
+        self.on_response: Callable[[str], object] | None = None  # told of each answer (benches)
         self.homes: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.views: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}
@@ -323,6 +324,8 @@ class FakeSlack:
         if len(self.responses[rid]) >= 5:  # 5 posts per response_url
             return web.Response(status=429, text="used_url")
         self.responses[rid].append(body)
+        if self.on_response is not None:
+            self.on_response(rid)
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
