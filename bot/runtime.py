@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import logging as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
@@ -20,7 +21,7 @@ from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
-from bot.inbox.worker import inbox_worker
+from bot.inbox.worker import InboxWorker, inbox_worker
 from bot.ops.observe import Observer
 from bot.ops.startup import StartupError, explain, listen
 from bot.settings import Settings
@@ -209,10 +210,8 @@ async def serve(
             await inbox.recover()
         if not await _start_platforms(platforms, started, stop):
             return
-        scheduler.start()
         log.info("rallybot is running (%s)", ", ".join(sorted(every_chat)) or "no platform")
-        delivery = asyncio.create_task(dispatcher.run_forever(wake, settings.tick_seconds))
-        inbox.start()  # rows left by a crash first
+        delivery = _start_work(scheduler, dispatcher, inbox, wake, settings.tick_seconds)
         await stop.wait()
         log.info("stopping: finishing what is in flight (up to %ss)", settings.shutdown_grace)
     finally:
@@ -237,6 +236,24 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+def _start_work(
+    scheduler: AsyncIOScheduler,
+    dispatcher: Dispatcher,
+    inbox: InboxWorker,
+    wake: asyncio.Event,
+    interval: float,
+) -> asyncio.Task[None] | None:
+    """The scheduler, delivery and the inbox worker (rows left by a crash first), except in a
+    web process that only acknowledges (PostgreSQL): its loop answers Slack and nothing else,
+    and `rallybot worker`s deliver, tick and work the inbox."""
+    if inbox.acks_only:
+        log.info("this process only writes and acknowledges requests: workers answer them")
+        return None
+    scheduler.start()
+    inbox.start()
+    return asyncio.create_task(dispatcher.run_forever(wake, interval))
 
 
 async def _start_platforms(

@@ -47,8 +47,9 @@ class InboxHandler(Protocol):
         """Answer through the request's handle (raise HandleGone when it is refused)."""
         ...
 
-    def failed(self, request: Request) -> Reply:
-        """What the person is told when their request could not be worked."""
+    def failed(self, request: Request) -> Reply | None:
+        """What the person is told when their request could not be worked (None: nothing,
+        for a request nobody waits for an answer to)."""
         ...
 
 
@@ -87,6 +88,7 @@ class InboxWorker:
         self.poll = poll
         self.kick = asyncio.Event()  # set when this process wrote a row, or a lane freed up
         self.stopping = False
+        self.acks_only = False  # a web process that leaves delivery and the inbox to workers
         self.worked = 0
         self.answered = 0
         self.failed = 0
@@ -174,8 +176,12 @@ class InboxWorker:
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
-        async with self.sessions() as session, session.begin():
-            freed = await store.take_back(session, self.worker_id)
+        try:
+            async with self.sessions() as session, session.begin():
+                freed = await store.take_back(session, self.worker_id)
+        except Exception:
+            log.exception("could not give the inbox rows back; their lease ends in time")
+            return
         if freed:
             log.info("gave back %d inbox rows on shutdown", freed)
 
@@ -333,5 +339,6 @@ def inbox_worker(
     inbox = InboxWorker(
         runtime.engine, handlers, chats, runtime.clock, worker_id, lanes, settings.inbox_attempts
     )
+    inbox.acks_only = command == "web" and lanes == 0
     runtime.inbox.on_write = inbox.kick.set
     return inbox

@@ -3,11 +3,15 @@ row per person at a time, SKIP LOCKED between workers, take-back and purge."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bot.core.messages import Reply
+from bot.core.views import notice
+from bot.inbox.worker import InboxWorker
 from bot.store import inbox as store
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -89,3 +93,55 @@ async def test_two_workers_claiming_at_once_never_share_a_row(engine: AsyncEngin
         theirs = await claim(engine, "w2", 20)
     assert len(mine) == 10 and len(theirs) == 10
     assert not {r.id for r in mine} & {r.id for r in theirs}
+
+
+class RealClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Flaky:
+    """A platform part whose work fails `fails` times, then replies."""
+
+    def __init__(self, fails: int) -> None:
+        self.fails = fails
+        self.tries = 0
+        self.answers: list[str] = []
+
+    async def work(self, request: store.Request) -> Reply | None:
+        self.tries += 1
+        if self.tries <= self.fails:
+            raise ConnectionError("the database went away")
+        return Reply(notice("done"))
+
+    async def answer(self, request: store.Request, reply: Reply) -> None:
+        self.answers.append(reply.message.plain_text())
+
+    def failed(self, request: store.Request) -> Reply | None:
+        return Reply(notice("something went wrong"), ok=False)
+
+
+async def run_worker(engine: AsyncEngine, handler: Flaky, attempts: int) -> InboxWorker:
+    worker = InboxWorker(
+        engine, {"slack": handler}, {}, RealClock(), "w1", 2, attempts, base_backoff=0.01
+    )
+    await write(engine, "t-1", "UBEN", datetime.now(UTC))
+    for _ in range(200):
+        await worker.drain()
+        if await store.count_waiting(engine) == 0:
+            return worker
+        await asyncio.sleep(0.01)
+    raise AssertionError("the row was never settled")
+
+
+async def test_a_failing_request_is_retried_with_backoff_then_worked(engine: AsyncEngine) -> None:
+    handler = Flaky(fails=2)
+    await run_worker(engine, handler, attempts=5)
+    assert handler.tries == 3 and handler.answers == ["done"]
+
+
+async def test_a_request_failing_every_try_is_reported_to_the_person(engine: AsyncEngine) -> None:
+    handler = Flaky(fails=99)
+    worker = await run_worker(engine, handler, attempts=3)
+    assert handler.tries == 3 and handler.answers == ["something went wrong"]
+    assert worker.failed == 1

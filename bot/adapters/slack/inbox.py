@@ -43,5 +43,6 @@ class SlackInbox:
         client = await self._client(request.workspace)
         await self.listeners.answer(request, reply, client, self.clock.now())
 
-    def failed(self, request: Request) -> Reply:
-        return self.listeners.failed()
+    def failed(self, request: Request) -> Reply | None:
+        # Nobody waits for an answer to the Home tab or an uninstall.
+        return None if request.kind in ("home", "removed") else self.listeners.failed()
