@@ -37,8 +37,6 @@ class Runtime:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self.inbox.engine is not self.engine:
-            await self.inbox.engine.dispose()
 
 
 def pool_size(engine: AsyncEngine) -> int:
@@ -60,7 +58,5 @@ def build(settings: Settings, clock: Clock | None = None) -> Runtime:
         pdf=FpdfPackets(),
         command=settings.command,
     )
-    # SQLite's pool is one connection: the acks' INSERTs get one of their own, so they wait
-    # for SQLite's write lock only, never behind the work's queue for the pooled connection.
-    inbox = Inbox(make_engine(settings.db_url) if settings.is_sqlite else engine, clock)
+    inbox = Inbox(engine, clock)
     return Runtime(settings=settings, engine=engine, services=services, clock=clock, inbox=inbox)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -43,6 +44,9 @@ class Inbox:
         self.on_write: Callable[[], None] = _nothing
         self.written = 0
         self.duplicates = 0
+        self.writing = 0  # INSERTs in flight: acknowledgements waiting for the database
+        self.idle = asyncio.Event()  # set while none is
+        self.idle.set()
 
     async def write(
         self,
@@ -61,19 +65,26 @@ class Inbox:
         is not worked before that long unless `release`d: until the platform took the
         acknowledgement, it may have to be withdrawn."""
         now = self.clock.now()
-        fresh = await store.write(
-            self.engine,
-            platform=platform,
-            request_id=request_id,
-            workspace=workspace,
-            user=user,
-            kind=kind,
-            payload=payload,
-            respond_to=respond_to,
-            respond_until=now + valid_for if respond_to and valid_for else None,
-            now=now,
-            next_try=now + hold if hold else now,
-        )
+        self.writing += 1
+        self.idle.clear()
+        try:
+            fresh = await store.write(
+                self.engine,
+                platform=platform,
+                request_id=request_id,
+                workspace=workspace,
+                user=user,
+                kind=kind,
+                payload=payload,
+                respond_to=respond_to,
+                respond_until=now + valid_for if respond_to and valid_for else None,
+                now=now,
+                next_try=now + hold if hold else now,
+            )
+        finally:
+            self.writing -= 1
+            if not self.writing:
+                self.idle.set()
         if fresh:
             self.written += 1
             if hold is None:

@@ -17,6 +17,7 @@ from bot.core.model import OutboxItem
 from bot.core.ports import Chat, Clock
 from bot.core.services import before_commit
 from bot.inbox.codec import dump_reply, load_reply
+from bot.inbox.entry import Inbox
 from bot.store import inbox as store
 from bot.store.inbox import Request
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 60.0  # seconds between two deletions of old answered rows
+ACKS_FIRST = 0.05  # seconds new work waits, at most, for acknowledgements in flight
 
 
 class HandleGone(Exception):
@@ -95,6 +97,8 @@ class InboxWorker:
         self._running: set[asyncio.Task[None]] = set()
         self._next_purge = 0.0
         self._loop: asyncio.Task[None] | None = None
+        # This process's entry points: acknowledgements go first (see `fill`).
+        self.acks: Inbox | None = None
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -134,6 +138,11 @@ class InboxWorker:
         free = self.lanes - len(self._running)
         if free <= 0 or not self.handlers:
             return 0
+        if self.acks is not None and not self.acks.idle.is_set():
+            # Acknowledgements waiting for the database (the same pool, the same loop) go
+            # before new work, for a moment: the work waits, the platform's deadline does not.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.acks.idle.wait(), ACKS_FIRST)
         async with self.sessions() as session, session.begin():
             now = self.clock.now()
             claimed = await store.claim(
@@ -340,5 +349,6 @@ def inbox_worker(
         runtime.engine, handlers, chats, runtime.clock, worker_id, lanes, settings.inbox_attempts
     )
     inbox.acks_only = command == "web" and lanes == 0
+    inbox.acks = runtime.inbox
     runtime.inbox.on_write = inbox.kick.set
     return inbox
