@@ -128,7 +128,7 @@ async def main(cfg: Config) -> Result:
                     }
 
                 rally = await spawn(
-                    [sys.executable, "-m", "bot", "run"],
+                    [sys.executable, "-m", "bot", "run" if backend == "sqlite" else "worker"],
                     clean_env(
                         DATABASE_URL=url,
                         RALLYBOT_DATA_DIR=str(tmp),
@@ -136,11 +136,32 @@ async def main(cfg: Config) -> Result:
                         RALLYBOT_LOG_LEVEL="WARNING",
                         RALLYBOT_ALERTS_PER_DAY="1000",
                         RALLYBOT_REVIEW_FIRST_ALERTS="false",
+                        # PostgreSQL: the gateway process only writes and defers; a second
+                        # worker process (below) works the inbox, delivers and ticks.
+                        RALLYBOT_WORKER_ID="b2-gateway",
+                        **({} if backend == "sqlite" else {"RALLYBOT_REQUEST_WORKERS": "0"}),
                         **discord_env(rally_fake),
                     ),
                     tmp,
                     tmp / "rallybot-run.log",
                 )
+                helper = None
+                if backend != "sqlite":
+                    await wait_http(f"http://127.0.0.1:{port}/readyz", rally, 120)
+                    helper = await spawn(
+                        [sys.executable, "-m", "bot", "worker"],
+                        clean_env(
+                            DATABASE_URL=url,
+                            RALLYBOT_DATA_DIR=str(tmp),
+                            RALLYBOT_LOG_LEVEL="WARNING",
+                            RALLYBOT_WORKER_ID="b2-worker",
+                            RALLYBOT_ALERTS_PER_DAY="1000",
+                            RALLYBOT_REVIEW_FIRST_ALERTS="false",
+                            **discord_env(rally_fake),
+                        ),
+                        tmp,
+                        tmp / "rallybot-run.log",
+                    )
                 bare = await spawn(
                     [sys.executable, "-m", "bench.bare_discord"],
                     clean_env(DATABASE_URL=url, **discord_env(bare_fake)),
@@ -159,6 +180,8 @@ async def main(cfg: Config) -> Result:
                     raise
                 finally:
                     await stop(rally)
+                    if helper is not None:
+                        await stop(helper)
                     await stop(bare)
                     errors = logged_errors(tmp / "rallybot-run.log")
                     if errors:

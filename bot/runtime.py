@@ -246,8 +246,9 @@ def _start_work(
     interval: float,
 ) -> asyncio.Task[None] | None:
     """The scheduler, delivery and the inbox worker (rows left by a crash first), except in a
-    web process that only acknowledges (PostgreSQL): its loop answers Slack and nothing else,
-    and `rallybot worker`s deliver, tick and work the inbox."""
+    process that only acknowledges (`web` on PostgreSQL, or RALLYBOT_REQUEST_WORKERS=0): its
+    loop answers the platform and nothing else; other `rallybot worker`s deliver, tick and
+    work the inbox."""
     if inbox.acks_only:
         log.info("this process only writes and acknowledges requests: workers answer them")
         return None

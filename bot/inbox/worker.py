@@ -90,7 +90,7 @@ class InboxWorker:
         self.poll = poll
         self.kick = asyncio.Event()  # set when this process wrote a row, or a lane freed up
         self.stopping = False
-        self.acks_only = False  # a web process that leaves delivery and the inbox to workers
+        self.acks_only = False  # leaves delivery, ticks and the inbox to other processes
         self.worked = 0
         self.answered = 0
         self.failed = 0
@@ -348,7 +348,9 @@ def inbox_worker(
     inbox = InboxWorker(
         runtime.engine, handlers, chats, runtime.clock, worker_id, lanes, settings.inbox_attempts
     )
-    inbox.acks_only = command == "web" and lanes == 0
+    # Told to work no request (a web process on PostgreSQL by default, or a Discord gateway
+    # process given RALLYBOT_REQUEST_WORKERS=0): it only writes and acknowledges.
+    inbox.acks_only = lanes == 0
     inbox.acks = runtime.inbox
     runtime.inbox.on_write = inbox.kick.set
     return inbox
