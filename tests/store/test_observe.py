@@ -22,6 +22,7 @@ from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
 from bot.ops.observe import Observer
 from bot.runtime import serve, start_http
+from bot.inbox.entry import Inbox
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 from tests.store.test_delivery_at_scale import T0, Clock, CountingChat, seed_outbox
@@ -30,7 +31,7 @@ from tests.store.test_services_on_store import as_, services
 
 def runtime(engine: AsyncEngine, clock: Clock, tmp_path: Path) -> Runtime:
     core = services(uow_factory(engine), clock)  # type: ignore[arg-type]
-    return Runtime(Settings(data_dir=tmp_path), engine, core, clock)
+    return Runtime(Settings(data_dir=tmp_path), engine, core, clock, Inbox(engine, clock))
 
 
 async def test_healthy_until_the_outbox_lags(engine: AsyncEngine, tmp_path: Path) -> None:
