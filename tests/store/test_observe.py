@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
+from bot.inbox.entry import Inbox
 from bot.ops.observe import Observer
 from bot.runtime import serve, start_http
-from bot.inbox.entry import Inbox
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 from tests.store.test_delivery_at_scale import T0, Clock, CountingChat, seed_outbox
