@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "B6": ("bench.b6_due_work", "100,000 due check-ins: 1 vs 4 worker processes, and a restart"),
     "B7": ("bench.b7_footprint", "rallybot run's memory and cold start, Slack and Discord"),
     "B8": ("bench.b8_queries", "SQL statements to raise and rally, by collective size"),
+    "B9": ("bench.b9_kill", "kill -9 mid-way through 1,000 signed commands: answered once"),
 }
 
 

@@ -1,11 +1,13 @@
 """B1: how fast `rallybot web` acknowledges a signed `/rally alert <link>` over HTTP, next to
-a bare Bolt app that only acks.
+a bare Bolt app that writes each request with one INSERT into the same database and acks (the
+fair floor: rallybot writes each request into its inbox before the ack).
 
 Three processes: this one plays Slack (the fake Slack's Web API, and 50 concurrent clients
 sending signed slash commands, as bench/slack_ack.py does), `python -m bot web` is the real
 `rallybot web` (Bolt over aiohttp, with its dispatcher and scheduler, on SQLite or
-PostgreSQL), and `python -m bench.bare_slack` is the baseline: the same aiohttp + Bolt stack
-whose handler only acks. Both servers run side by side; the load goes to one at a time in
+PostgreSQL; on PostgreSQL a `rallybot worker` process works the inbox), and
+`python -m bench.bare_slack` is the baseline: the same aiohttp + Bolt stack whose handler
+does one INSERT and acks. Both servers run side by side; the load goes to one at a time in
 alternating blocks of 1,000 (rallybot, bare, bare, rallybot), so the machine's noise falls
 on both alike. After the first rallybot block the benchmark waits until rallybot has done
 the work of every alert it acknowledged (raised, rallied, the reply posted to the
@@ -153,9 +155,23 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
                     tmp,
                     tmp / "rallybot-web.log",
                 )
+                # On PostgreSQL `rallybot web` only writes and acknowledges: a worker answers.
+                worker = None
+                if backend != "sqlite":
+                    worker = await spawn(
+                        [sys.executable, "-m", "bot", "worker"],
+                        clean_env(
+                            DATABASE_URL=url,
+                            RALLYBOT_DATA_DIR=str(tmp),
+                            RALLYBOT_LOG_LEVEL="WARNING",
+                            **slack_env,
+                        ),
+                        tmp,
+                        tmp / "rallybot-worker.log",
+                    )
                 bare = await spawn(
                     [sys.executable, "-m", "bench.bare_slack", str(bare_port)],
-                    clean_env(**slack_env),
+                    clean_env(DATABASE_URL=url, **slack_env),
                     tmp,
                     tmp / "bare.log",
                     pipe_stdout=True,
@@ -180,7 +196,11 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
                 finally:
                     with contextlib.suppress(ProcessLookupError):
                         rally.kill()  # the last block's work after the ack is not measured
+                        if worker is not None:
+                            worker.kill()
                     await stop(rally)
+                    if worker is not None:
+                        await stop(worker)
                     await stop(bare)
                     errors = logged_errors(tmp / "rallybot-web.log")
                     if errors:

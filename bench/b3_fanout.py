@@ -183,9 +183,9 @@ async def fan_out(
     target = users[responders + 1]
     wanted = {f"D{u}" for u in users[1 : responders + 1]}
     caller = Caller("slack", TEAM, target, "Target", channel=CHANNEL)
-    started = time.monotonic()
+    started = time.perf_counter()
     reply = await services.handle_text(caller, "alert https://x.com/troll/status/1 pile-on")
-    raised = time.monotonic() - started
+    raised = time.perf_counter() - started
     assert reply.ok, reply.message.plain_text()
 
     def delivered() -> set[str]:

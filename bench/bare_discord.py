@@ -1,8 +1,10 @@
-"""B2's baseline: a bare discord.py client whose only handler answers every interaction at
-once (an ephemeral "ok"), connected the way rallybot's bot connects (the same library, the
-guilds intent, REST and gateway pointed at DISCORD_API_URL / DISCORD_GATEWAY_URL).
+"""B2's baseline (the fair floor): a bare discord.py client whose only handler writes every
+interaction with one INSERT into the same database (the inbox table, as platform "bare") and
+then answers it (an ephemeral "ok"), connected the way rallybot's bot connects (the same
+library, the guilds intent, REST and gateway pointed at DISCORD_API_URL / DISCORD_GATEWAY_URL).
 
-    DISCORD_TOKEN=… DISCORD_API_URL=… DISCORD_GATEWAY_URL=… python -m bench.bare_discord
+    DATABASE_URL=… DISCORD_TOKEN=… DISCORD_API_URL=… DISCORD_GATEWAY_URL=… \
+        python -m bench.bare_discord
 
 Prints "ready" once the gateway said READY; stops on SIGTERM.
 """
@@ -14,8 +16,13 @@ import logging
 import os
 import signal
 import warnings
+from datetime import UTC, datetime, timedelta
 
 import yarl
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store import inbox
+from bot.store.uow import make_engine
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
@@ -23,10 +30,25 @@ with warnings.catch_warnings():
 
 
 class Bare(discord.Client):
+    engine: AsyncEngine
+
     async def on_ready(self) -> None:
         print("ready", flush=True)
 
     async def on_interaction(self, interaction: discord.Interaction[discord.Client]) -> None:
+        now = datetime.now(UTC)
+        await inbox.write(
+            self.engine,
+            platform="bare",
+            request_id=str(interaction.id),
+            workspace="",
+            user=str(interaction.user.id),
+            kind="command",
+            payload=dict(interaction.data or {}),
+            respond_to=interaction.token,
+            respond_until=now + timedelta(minutes=15),
+            now=now,
+        )
         await interaction.response.send_message("ok", ephemeral=True)
 
 
@@ -37,6 +59,7 @@ async def main() -> None:
     intents = discord.Intents.none()
     intents.guilds = True
     client = Bare(intents=intents, max_messages=None, chunk_guilds_at_startup=False)
+    client.engine = make_engine(os.environ["DATABASE_URL"])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -46,6 +69,7 @@ async def main() -> None:
         await stop.wait()
         await client.close()
         await asyncio.gather(task, return_exceptions=True)
+    await client.engine.dispose()
 
 
 if __name__ == "__main__":

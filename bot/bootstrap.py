@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.ports import Clock
 from bot.core.services import Services
-from bot.delivery.work import WorkQueue
 from bot.documents.chart import MatplotlibCharts
 from bot.documents.pdf import FpdfPackets
+from bot.inbox.entry import Inbox
 from bot.settings import Settings
 from bot.store.uow import make_engine, uow_factory
 
@@ -33,14 +33,10 @@ class Runtime:
     engine: AsyncEngine
     services: Services
     clock: Clock
+    inbox: Inbox  # where entry points write each request before acknowledging it
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-    def work_queue(self, name: str) -> WorkQueue:
-        """The workers for a platform's acknowledged requests: as many as the pool holds."""
-        workers = self.settings.request_workers or max(2, pool_size(self.engine))
-        return WorkQueue(workers, name)
 
 
 def pool_size(engine: AsyncEngine) -> int:
@@ -62,4 +58,5 @@ def build(settings: Settings, clock: Clock | None = None) -> Runtime:
         pdf=FpdfPackets(),
         command=settings.command,
     )
-    return Runtime(settings=settings, engine=engine, services=services, clock=clock)
+    inbox = Inbox(engine, clock)
+    return Runtime(settings=settings, engine=engine, services=services, clock=clock, inbox=inbox)

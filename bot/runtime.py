@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from bot import logs as rally_logging
 from bot.adapters.console.chat import Buttons, ConsoleChat
 from bot.adapters.console.shell import ConsoleClock, ConsoleShell
@@ -19,6 +21,7 @@ from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Clock, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
+from bot.inbox.worker import InboxWorker, inbox_worker
 from bot.ops.http import HttpServer, start_private, start_public
 from bot.ops.observe import Observer
 from bot.ops.platform import Platform
@@ -206,7 +209,9 @@ async def serve(
     services.directories = {
         name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
     }
-    observer = Observer(runtime, dispatcher, platforms)
+    handlers = {p.chat.platform: p.inbox_handler for p in platforms if p.inbox_handler}
+    inbox = inbox_worker(runtime, handlers, every_chat, worker.name, command)
+    observer = Observer(runtime, dispatcher, platforms, inbox=inbox if inbox.lanes else None)
     wake = asyncio.Event()
     services.on_commit = wake.set
     stop = stop or asyncio.Event()
@@ -233,16 +238,17 @@ async def serve(
             private = await start_private(observer, settings.metrics_port, settings.metrics_host)
         if worker.stable:
             await dispatcher.recover()
+            await inbox.recover()
         if not await _start_platforms(platforms, started, stop):
             return
-        scheduler.start()
         log.info("rallybot is running (%s)", ", ".join(sorted(every_chat)) or "no platform")
-        delivery = asyncio.create_task(dispatcher.run_forever(wake, settings.tick_seconds))
+        delivery = _start_work(scheduler, dispatcher, inbox, wake, settings.tick_seconds)
         await stop.wait()
         log.info("stopping: finishing what is in flight (up to %ss)", settings.shutdown_grace)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await inbox.stop(settings.shutdown_grace)  # unfinished rows go back to the inbox
         dispatcher.stopping = True
         wake.set()
         if delivery is not None:
@@ -263,6 +269,25 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+def _start_work(
+    scheduler: AsyncIOScheduler,
+    dispatcher: Dispatcher,
+    inbox: InboxWorker,
+    wake: asyncio.Event,
+    interval: float,
+) -> asyncio.Task[None] | None:
+    """The scheduler, delivery and the inbox worker (rows left by a crash first), except in a
+    process that only acknowledges (`web` on PostgreSQL, or RALLYBOT_REQUEST_WORKERS=0): its
+    loop answers the platform and nothing else; other `rallybot worker`s deliver, tick and
+    work the inbox."""
+    if inbox.acks_only:
+        log.info("this process only writes and acknowledges requests: workers answer them")
+        return None
+    scheduler.start()
+    inbox.start()
+    return asyncio.create_task(dispatcher.run_forever(wake, interval))
 
 
 async def _start_platforms(

@@ -198,9 +198,13 @@ class Settings(BaseSettings):
     # Recorded on every outbox row this process claims; the next process with the same id
     # takes back what it had claimed when it died. Unset: the dyno, or host name and command.
     worker_id: str | None = Field(default=None, min_length=1, max_length=64)
-    # Workers taking acknowledged Slack and Discord requests from a queue (per platform);
-    # unset: the database pool's size (at least 2), so no request waits on the pool's timeout.
-    request_workers: int | None = Field(default=None, ge=1, le=1000)
+    # Acknowledged Slack and Discord requests this process works from the inbox side by side
+    # (different people; one person's in order). 0: none (this process only writes and
+    # acknowledges). Unset: the database pool's size (at least 2), except `rallybot web` on
+    # PostgreSQL, which leaves the inbox to `rallybot worker`s.
+    request_workers: int | None = Field(default=None, ge=0, le=1000)
+    # Tries of an acknowledged request (backing off) before the person is told it failed.
+    inbox_attempts: int = Field(default=5, ge=1, le=100)
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(default=9, ge=0, le=23)
     digest_to: Literal["dm", "channel"] = "dm"

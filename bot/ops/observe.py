@@ -21,9 +21,10 @@ from prometheus_client.registry import Collector
 
 from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
-from bot.delivery.work import WorkQueue
+from bot.inbox.worker import InboxWorker
 from bot.ops.platform import Platform
 from bot.store import stats
+from bot.store.inbox import count_waiting as inbox_waiting
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Observer:
     dispatcher: Dispatcher | None = None
     platforms: Sequence[Platform] = field(default_factory=list)
     max_lag: timedelta | None = None  # default: the outbox_lag_alarm setting
+    inbox: InboxWorker | None = None  # this process's inbox worker, if it works the inbox
     _warned: bool = field(default=False, init=False, repr=False)
 
     async def health(self) -> tuple[bool, dict[str, object]]:
@@ -77,8 +79,10 @@ class Observer:
     async def metrics(self) -> bytes:
         figures = await stats.figures(self.runtime.engine, self.runtime.clock.now())
         registry = CollectorRegistry(auto_describe=False)
-        queues = [p.work for p in self.platforms if p.work is not None]
-        registry.register(_Snapshot(figures, self._lag(figures), self.dispatcher, queues))
+        waiting = await inbox_waiting(self.runtime.engine)
+        registry.register(
+            _Snapshot(figures, self._lag(figures), self.dispatcher, self.inbox, waiting)
+        )
         return generate_latest(registry)
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
@@ -142,9 +146,11 @@ class _Snapshot(Collector):
         f: stats.Figures,
         lag: timedelta,
         d: Dispatcher | None,
-        queues: Sequence[WorkQueue] = (),
+        inbox: InboxWorker | None = None,
+        inbox_waiting: int = 0,
     ) -> None:
-        self.f, self.lag, self.d, self.queues = f, lag, d, queues
+        self.f, self.lag, self.d = f, lag, d
+        self.inbox, self.inbox_waiting = inbox, inbox_waiting
 
     def collect(self) -> Iterator[Metric]:
         f = self.f
@@ -198,27 +204,25 @@ class _Snapshot(Collector):
         for (platform, status), n in sorted(f.outbox_by_platform.items()):
             rows.add_metric([platform, status], n)
         yield rows
-        if self.queues:
-            waiting = GaugeMetricFamily(
-                "rallybot_requests_waiting",
-                "Acknowledged requests waiting for a worker",
-                labels=["queue"],
+        yield GaugeMetricFamily(
+            "rallybot_requests_waiting",
+            "Acknowledged requests not answered yet (the inbox, every process)",
+            value=self.inbox_waiting,
+        )
+        if self.inbox is not None:
+            yield GaugeMetricFamily(
+                "rallybot_requests_running",
+                "Acknowledged requests this process is working",
+                value=self.inbox.busy,
             )
-            most = GaugeMetricFamily(
-                "rallybot_requests_waiting_max",
-                "The most acknowledged requests that waited at once since start",
-                labels=["queue"],
+            answered = CounterMetricFamily(
+                "rallybot_requests",
+                "Requests this process answered, by outcome",
+                labels=["outcome"],
             )
-            running = GaugeMetricFamily(
-                "rallybot_requests_running", "Acknowledged requests being worked", labels=["queue"]
-            )
-            for queue in self.queues:
-                waiting.add_metric([queue.name], queue.waiting)
-                most.add_metric([queue.name], queue.most_waiting)
-                running.add_metric([queue.name], queue.running)
-            yield waiting
-            yield most
-            yield running
+            answered.add_metric(["answered"], self.inbox.answered - self.inbox.failed)
+            answered.add_metric(["failed"], self.inbox.failed)
+            yield answered
         if self.d is not None:
             sends = CounterMetricFamily(
                 "rallybot_deliveries", "Sends by this process, by outcome", labels=["outcome"]

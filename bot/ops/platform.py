@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from bot.core.ports import PacedChat
-from bot.delivery.work import WorkQueue
+from bot.inbox.worker import InboxHandler
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,9 @@ class Platform(Protocol):
         ...
 
     @property
-    def work(self) -> WorkQueue | None:
-        """The queue of acknowledged requests being worked (for /metrics); None: receives
-        nothing."""
+    def inbox_handler(self) -> InboxHandler | None:
+        """How this platform works the requests its entry points wrote to the inbox, and
+        answers them; None: it receives nothing."""
         ...
 
     def health(self) -> Health: ...

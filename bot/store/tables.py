@@ -322,3 +322,37 @@ class OutboxRow(Base):
     lease_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(ID)  # the worker holding the lease
     about: Mapped[list[str]] = mapped_column(Json, server_default=text("'[]'"))
+
+
+class InboxRow(Base):
+    """A request a platform was told we received (Slack's ack, Discord's deferral): written
+    before the acknowledgement, worked and answered from here, so a crash loses none.
+    Answered rows keep only the platform's request id (to recognise a retry) until purged."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "request_id"),
+        Index(None, "done_at", "next_try"),
+        # One person's lane: their requests are worked in the order they were acknowledged.
+        Index(None, "platform", "workspace", "user", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    platform: Mapped[str] = mapped_column(PLATFORM)
+    request_id: Mapped[str] = mapped_column(KEY)  # Slack: a hash of the body; Discord: the id
+    workspace: Mapped[str] = mapped_column(EXTERNAL)
+    user: Mapped[str] = mapped_column(EXTERNAL)  # emptied once answered
+    kind: Mapped[str] = mapped_column(SHORT)  # command, action, form, home, removed, …
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)  # what was sent; emptied once answered
+    respond_to: Mapped[str | None] = mapped_column(CleanText)  # response_url / interaction token
+    respond_until: Mapped[datetime | None]  # after this the answer goes by DM
+    created_at: Mapped[datetime]  # the acknowledgement's time: a lane's order
+    next_try: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(ID)  # the worker holding the lease
+    lease_until: Mapped[datetime | None]
+    worked_at: Mapped[datetime | None]  # set in the work's own transaction
+    reply: Mapped[dict[str, Any] | None] = mapped_column(Json)  # the answer, until it is sent
+    done_at: Mapped[datetime | None]  # answered (or reported as failed)
+    last_error: Mapped[str | None] = mapped_column(CleanText)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bootstrap import Runtime
 from bot.delivery.outbox import Dispatcher
+from bot.inbox.entry import Inbox
 from bot.ops.http import start_private
 from bot.ops.observe import Observer
 from bot.ops.platform import Health
@@ -32,7 +33,7 @@ from tests.store.test_services_on_store import as_, services
 
 def runtime(engine: AsyncEngine, clock: Clock, tmp_path: Path) -> Runtime:
     core = services(uow_factory(engine), clock)  # type: ignore[arg-type]
-    return Runtime(Settings(data_dir=tmp_path), engine, core, clock)
+    return Runtime(Settings(data_dir=tmp_path), engine, core, clock, Inbox(engine, clock))
 
 
 async def test_healthy_until_the_outbox_lags(engine: AsyncEngine, tmp_path: Path) -> None:
@@ -187,7 +188,7 @@ class SlowPlatform:
     """A platform whose API does not answer yet: start() waits, /readyz should say why."""
 
     problem = "the platform's API is unreachable (OSError); retrying"
-    work = None
+    inbox_handler = None
 
     def __init__(self) -> None:
         self.chat = ConsoleCounter(Counter())

@@ -55,7 +55,7 @@ class FakePlatform:
 
     def __init__(self, runtime: Runtime) -> None:
         self.chat = FakeChat()
-        self.work = None
+        self.inbox_handler = None  # receives nothing through the inbox
         self.started = self.stopped = False
         self.up = asyncio.Event()
         FakePlatform.made.append(self)

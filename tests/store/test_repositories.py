@@ -94,7 +94,9 @@ def test_every_field_has_a_column(domain: type, row: type[tables.Base]) -> None:
 
 
 def test_rows_cover_every_table() -> None:
-    assert {row.__tablename__ for _, row in ROWS} == set(tables.Base.metadata.tables)
+    # The inbox holds requests, not domain entities: bot/store/inbox.py maps it alone.
+    mapped = {row.__tablename__ for _, row in ROWS} | {tables.InboxRow.__tablename__}
+    assert mapped == set(tables.Base.metadata.tables)
 
 
 def test_conversion_stores_sets_sorted_and_enums_as_strings() -> None:

@@ -19,10 +19,11 @@ from discord.ext import commands
 
 from bot.adapters.discord import cog
 from bot.adapters.discord.chat import DiscordChat
+from bot.adapters.discord.inbox import DiscordInbox
 from bot.adapters.discord.interactions import DEFER_AFTER, fail
 from bot.adapters.discord.views import ActionButton
 from bot.core.services import Services
-from bot.delivery.work import WorkQueue
+from bot.inbox.entry import Inbox
 from bot.ops.platform import Health
 from bot.ops.startup import StartupError, until_up
 from bot.settings import ConfigError, Settings
@@ -61,7 +62,7 @@ class RallyBot(commands.Bot):
         settings: Settings,
         *,
         defer_after: float = DEFER_AFTER,
-        work: WorkQueue | None = None,
+        inbox: Inbox | None = None,
         guild_ready_timeout: float = 2.0,
         heartbeat_timeout: float = 60.0,
         identify_delay: float = 5.0,
@@ -89,8 +90,10 @@ class RallyBot(commands.Bot):
         self.services = services
         self.settings = settings
         self.defer_after = defer_after
-        # The work of each interaction, after its initial response.
-        self.work = work or WorkQueue(settings.request_workers or 2, "discord")
+        # Each interaction is written here before its initial response, and worked from it.
+        if inbox is None:
+            raise ValueError("the Discord bot needs the runtime's inbox")
+        self.inbox = inbox
         self.identify_delay = identify_delay
         self.ready_event = asyncio.Event()
 
@@ -252,9 +255,9 @@ class DiscordPlatform:
         token = runtime.settings.discord_token
         if token is None:
             raise ConfigError("set DISCORD_TOKEN to run Discord")
-        options.setdefault("work", runtime.work_queue("discord"))
+        options.setdefault("inbox", runtime.inbox)
         self.bot = RallyBot(runtime.services, runtime.settings, **options)
-        self.work = self.bot.work  # for /metrics
+        self.inbox_handler = DiscordInbox(self.bot, runtime.clock)  # works Discord's requests
         self.chat = DiscordChat(self.bot)
         self.gateway_retry = gateway_retry
         self.lease = Lease(
@@ -354,8 +357,6 @@ class DiscordPlatform:
                     task.cancel()
                     with contextlib.suppress(Exception, asyncio.CancelledError):
                         await task
-            # Finish what was answered with "thinking…" while the client can still reply.
-            await self.bot.work.drain(self.settings.shutdown_grace)
             await self.bot.close()
             if self._task is not None:
                 with contextlib.suppress(Exception, asyncio.CancelledError):

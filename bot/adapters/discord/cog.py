@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.adapters.discord.interactions import answer, caller_of, fail, run
+from bot.adapters.discord.interactions import answer_with_form, caller_of, fail, run
 from bot.adapters.discord.syntax import DISCORD
 from bot.adapters.discord.views import AlertModal, AlertOptions
 from bot.core import commands as c
@@ -234,7 +234,7 @@ class RallyCog(commands.GroupCog, group_name="rally", group_description="group")
             return await services.handle(caller, c.OpenAlertForm())
 
         opener = interaction.user.id
-        await answer(interaction, form, lambda: AlertModal(copy, opener, options))
+        await answer_with_form(interaction, form, lambda: AlertModal(copy, opener, options))
 
     @alert.autocomplete("kinds")
     async def _kinds(self, interaction: Interaction, current: str) -> list[Choice[str]]:

@@ -17,7 +17,8 @@ from bot.core.errors import FieldError, RallyError
 from bot.core.messages import Reply
 from bot.core.services import Services
 from bot.core.views import notice
-from bot.delivery.work import WorkQueue
+from bot.inbox.codec import dump_caller, dump_command
+from bot.inbox.entry import DISCORD_HOLD, DISCORD_TOKEN, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ PLATFORM = "discord"
 # the form (a modal must be the initial response) runs first; if it is not done after this
 # long, it is deferred (the person sees "thinking…") and answered as a follow-up.
 DEFER_AFTER = 1.0
+UNKNOWN_INTERACTION = 10062  # the initial response came too late: nothing was acknowledged
 
 Work = Callable[[], Awaitable[Reply]]
 Build = Callable[[], Command]
@@ -34,11 +36,12 @@ FormFactory = Callable[[], discord.ui.Modal]
 
 @runtime_checkable
 class RallyClient(Protocol):
-    """What handlers need from the bot: the core's services, the workers that run their work
-    and the deferral threshold of commands that may open a form."""
+    """What handlers need from the bot: the core's services, the inbox each request is
+    written to before it is acknowledged, and the deferral threshold of commands that may
+    open a form."""
 
     services: Services
-    work: WorkQueue
+    inbox: Inbox
     defer_after: float
 
 
@@ -71,12 +74,10 @@ def caller_of(interaction: discord.Interaction[Any]) -> Caller:
     )
 
 
-async def guarded(services: Services, work: Work) -> Reply:
-    """The adapter's one place where a failure becomes a kind, private reply."""
+def refusal(services: Services, error: RallyError) -> Reply:
+    """A refusal (a bad option, not allowed, …) as a kind, private reply."""
     copy = services.copy
-    try:
-        return await work()
-    except FieldError as error:
+    if isinstance(error, FieldError):
         label = (
             copy(f"discord.field_{error.field}")
             if copy.has(f"discord.field_{error.field}")
@@ -87,8 +88,22 @@ async def guarded(services: Services, work: Work) -> Reply:
             notice(copy("error.title"), copy("discord.field_error", field=label, error=reason)),
             ok=False,
         )
+    return services.error_reply(error, PLATFORM)
+
+
+async def kindly(services: Services, work: Work) -> Reply:
+    """The work, its refusals as kind replies; any other failure is raised (and retried)."""
+    try:
+        return await work()
     except RallyError as error:
-        return services.error_reply(error, PLATFORM)
+        return refusal(services, error)
+
+
+async def guarded(services: Services, work: Work) -> Reply:
+    """The adapter's one place where a failure becomes a kind, private reply."""
+    copy = services.copy
+    try:
+        return await kindly(services, work)
     except Exception as error:
         # The frames, not the message: a database error's message can quote what was typed.
         log.error(
@@ -99,49 +114,68 @@ async def guarded(services: Services, work: Work) -> Reply:
         return Reply(notice(copy("error.title"), copy("discord.failed")), ok=False)
 
 
-async def answer(
-    interaction: discord.Interaction[Any],
-    work: Work,
-    form: FormFactory | None = None,
-) -> None:
-    """Answer privately. The initial response goes first ("thinking…", as Slack's ack), then
-    the work waits for a worker and its reply follows; a command that may open the form runs
-    first instead, deferred only if it is slow, since a modal must be the initial response."""
+async def submit(interaction: discord.Interaction[Any], kind: str, payload: dict[str, Any]) -> None:
+    """Write the request into the inbox (one INSERT), then defer: the person sees "thinking…"
+    and an inbox worker answers through the interaction's webhook. A redelivered interaction
+    (a gateway replay after RESUME) is already there: not written or worked again."""
     client = client_of(interaction)
-    if form is not None:
-        await _answer_with_form(interaction, client, work, form)
-        return
+    fresh = await client.inbox.write(
+        platform=PLATFORM,
+        request_id=str(interaction.id),
+        workspace="",  # Discord user ids are global: one lane per person
+        user=str(interaction.user.id),
+        kind=kind,
+        payload={
+            "application_id": str(interaction.application_id),
+            "caller": dump_caller(caller_of(interaction)),
+            **payload,
+        },
+        respond_to=interaction.token,
+        valid_for=DISCORD_TOKEN,
+        hold=DISCORD_HOLD,
+    )
     try:
         await interaction.response.defer(ephemeral=True, thinking=True)
     except discord.HTTPException as error:
-        # Too late (10062 Unknown interaction) or refused: the person was told the
-        # application did not respond, so nothing is done on their behalf.
+        if not fresh:
+            return  # the first delivery acknowledged it
         log.warning("could not answer a Discord interaction: %s %s", error.status, error.code)
-        return
-    reply = await client.work.submit(guarded(client.services, work))
-    try:
-        await send_reply(interaction, reply)
-    except discord.HTTPException as error:
-        log.warning("could not send a Discord reply: %s %s", error.status, error.code)
+        if error.code == UNKNOWN_INTERACTION:
+            # Too late: the person was told the application did not respond, so nothing is
+            # done on their behalf.
+            await client.inbox.withdraw(PLATFORM, str(interaction.id))
+            return
+    if fresh:
+        await client.inbox.release(PLATFORM, str(interaction.id))
 
 
 async def run(interaction: discord.Interaction[Any], command: Command | Build) -> None:
-    """A subcommand's command, handled by the core. Built from typed options: a build that
-    checks a value runs inside the work, so its BadInput becomes the kind reply of
-    `guarded`, like any other refusal."""
-    caller = caller_of(interaction)
+    """A subcommand's command, handled by the core. Built from typed options here (pure: no
+    I/O), so a bad value is refused at once as the initial response; a good one is written
+    to the inbox and worked there."""
     services = client_of(interaction).services
+    try:
+        built = command() if callable(command) else command
+    except RallyError as error:
+        await _refuse(interaction, refusal(services, error))
+        return
+    await submit(interaction, "command", {"command": dump_command(built)})
 
-    async def work() -> Reply:
-        return await services.handle(caller, command() if callable(command) else command)
 
-    await answer(interaction, work)
+async def _refuse(interaction: discord.Interaction[Any], reply: Reply) -> None:
+    try:
+        await send_reply(interaction, reply)
+    except discord.HTTPException as error:
+        log.warning("could not answer a Discord interaction: %s %s", error.status, error.code)
 
 
-async def _answer_with_form(
-    interaction: discord.Interaction[Any], client: RallyClient, work: Work, form: FormFactory
+async def answer_with_form(
+    interaction: discord.Interaction[Any], work: Work, form: FormFactory
 ) -> None:
-    job = client.work.submit(guarded(client.services, work))
+    """A command that may open the form: a modal must be the initial response, so the core is
+    asked here (it only reads), deferred if slow; a crash loses nothing stored."""
+    client = client_of(interaction)
+    job = asyncio.ensure_future(guarded(client.services, work))
     try:
         done, _ = await asyncio.wait({job}, timeout=client.defer_after)
         if not done:
@@ -165,7 +199,8 @@ async def send_reply(interaction: discord.Interaction[Any], reply: Reply) -> Non
         await _send_page(interaction, page)
 
 
-async def _send_page(interaction: discord.Interaction[Any], page: Rendered) -> None:
+def page_options(page: Rendered) -> dict[str, Any]:
+    """How a page of a private reply is sent (a response, a follow-up, the inbox's webhook)."""
     kwargs: dict[str, Any] = {
         "ephemeral": True,
         "allowed_mentions": page.allowed_mentions(),
@@ -177,6 +212,11 @@ async def _send_page(interaction: discord.Interaction[Any], page: Rendered) -> N
     files = page.files()
     if files:
         kwargs["files"] = files
+    return kwargs
+
+
+async def _send_page(interaction: discord.Interaction[Any], page: Rendered) -> None:
+    kwargs = page_options(page)
     if not interaction.response.is_done():
         await interaction.response.send_message(page.content, **kwargs)
     else:

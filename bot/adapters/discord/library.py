@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -10,9 +11,10 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.adapters.discord.cog import keyed, split_list, suggest, worded
-from bot.adapters.discord.interactions import answer, caller_of, fail, run
+from bot.adapters.discord.interactions import fail, run, submit
 from bot.adapters.discord.syntax import DISCORD
 from bot.core import commands as c
+from bot.core.commands import Caller
 from bot.core.errors import BadInput
 from bot.core.library import MAX_FILE_CHARS, MAX_TEXT_CHARS, Draft, check_sources, check_text
 from bot.core.messages import Reply
@@ -28,7 +30,7 @@ from bot.core.parse import (
     usage,
     venues,
 )
-from bot.core.services import Services
+from bot.core.services import Services, before_commit
 
 Interaction = discord.Interaction[Any]
 LIBRARY_SUBCOMMANDS = (
@@ -185,24 +187,35 @@ class LibraryCog(commands.GroupCog, group_name="rally-library", group_descriptio
     @app_commands.command(name="import", description="cmd_library_import")
     @app_commands.describe(file="opt_library_file")
     async def import_(self, interaction: Interaction, file: discord.Attachment) -> None:
-        caller = caller_of(interaction)
-        name = file.filename
-
-        async def work() -> Reply:
-            # Only a lead's file is read: the core answers a non-lead with an error.
-            asked = await self.services.handle(caller, c.LibraryImport(None, name))
-            if not asked.ok:
-                return asked
-            if file.size > MAX_FILE_CHARS:
-                raise BadInput("error.too_long", limit=MAX_FILE_CHARS)
-            try:
-                content = (await file.read()).decode("utf-8")
-            except UnicodeDecodeError:
-                raise BadInput("library.bad_file", reason="not UTF-8 text") from None
-            return await self.services.handle(caller, c.LibraryImport(content, name))
-
-        await answer(interaction, work)
+        # Only a lead's file is read (by the inbox worker: `import_file`).
+        upload = {"url": file.url, "name": file.filename, "size": file.size}
+        await submit(interaction, "import", {"file": upload})
 
     @app_commands.command(name="export", description="cmd_library_export")
     async def export(self, interaction: Interaction) -> None:
         await run(interaction, c.LibraryExport())
+
+
+Read = Callable[[str], Awaitable[bytes]]
+
+
+async def import_file(
+    services: Services, caller: Caller, upload: dict[str, Any], read: Read
+) -> Reply:
+    """A library file attached to /rally-library import: the core checks the lead first, then
+    the file is read and imported."""
+    name = str(upload.get("name") or "library.toml")
+    token = before_commit.set(None)  # only asking: the import below is the request's work
+    try:
+        asked = await services.handle(caller, c.LibraryImport(None, name))
+    finally:
+        before_commit.reset(token)
+    if not asked.ok:
+        return asked
+    if int(upload.get("size") or 0) > MAX_FILE_CHARS:
+        raise BadInput("error.too_long", limit=MAX_FILE_CHARS)
+    try:
+        content = (await read(str(upload["url"]))).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput("library.bad_file", reason="not UTF-8 text") from None
+    return await services.handle(caller, c.LibraryImport(content, name))

@@ -38,7 +38,7 @@ async def sync_commands(runtime: Runtime, guild: str | None) -> int:
         print(f"rallybot: --guild wants a server id (digits), not {guild[:40]!r}", file=sys.stderr)
         return USAGE
     saved = point_at(settings)
-    bot = RallyBot(runtime.services, settings)
+    bot = RallyBot(runtime.services, settings, inbox=runtime.inbox)
     try:
         await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: the cog
         target = discord.Object(id=int(guild)) if guild else None

@@ -8,11 +8,10 @@ from typing import Any
 
 import discord
 
-from bot.adapters.discord.interactions import answer, caller_of, client_of, fail
+from bot.adapters.discord.interactions import fail, run, submit
 from bot.adapters.discord.render import ACTION_TEMPLATE
 from bot.adapters.discord.syntax import DISCORD
-from bot.core.commands import MemberRef
-from bot.core.messages import Reply
+from bot.core.commands import Command, MemberRef
 from bot.core.model import Kind, Venue
 from bot.core.parse import MAX_NOTE_CHARS, alert_from_form
 from bot.core.wording import Copy
@@ -47,14 +46,8 @@ class ActionButton(
         return cls(match.group(0))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        services = client_of(interaction).services
-        caller = caller_of(interaction)
-
-        async def work() -> Reply:
-            # The id is untrusted input: the core parses and authorises it like typed text.
-            return await services.handle_action(caller, self.action_id)
-
-        await answer(interaction, work)
+        # The id is untrusted input: the core parses and authorises it like typed text.
+        await submit(interaction, "action", {"action": self.action_id})
 
 
 @dataclass(frozen=True)
@@ -147,16 +140,14 @@ class AlertModal(discord.ui.Modal):
         return interaction.user.id == self.opener
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
-        services = client_of(interaction).services
-        caller = caller_of(interaction)
         o = self.options
         links, note, post = self.links.value, self.note.value, self.post.value
         where = self.where.values[0] if self.where.values else ""
         kinds = tuple(self.kinds.values)
 
-        async def work() -> Reply:
-            # A FieldError names the field; guarded() turns it into a private reply.
-            command = alert_from_form(
+        def build() -> Command:
+            # A FieldError names the field; refusal() turns it into a private reply.
+            return alert_from_form(
                 links=links,
                 note=note,
                 post=post,
@@ -170,9 +161,8 @@ class AlertModal(discord.ui.Modal):
                 topics=o.topics,
                 syntax=DISCORD,
             )
-            return await services.handle(caller, command)
 
-        await answer(interaction, work)
+        await run(interaction, build)
 
     # discord.py's Modal narrows BaseView.on_error (no item argument); mypy sees BaseView's.
     async def on_error(  # type: ignore[override]

@@ -23,7 +23,6 @@ from bot.adapters.slack.listeners import Deps, Listeners, register
 from bot.adapters.slack.storage import EventLog, ExpiringStates, SealedInstallations
 from bot.bootstrap import Runtime
 from bot.core.wording import Copy
-from bot.delivery.work import WorkQueue
 from bot.keys import secret_box
 from bot.settings import ConfigError, Settings
 
@@ -138,9 +137,7 @@ def make_workspaces(runtime: Runtime, oauth: bool) -> Workspaces:
     return Workspaces(settings, SealedInstallations(store, secret_box(settings)))
 
 
-def build_app(
-    runtime: Runtime, workspaces: Workspaces, http: bool, work: WorkQueue | None = None
-) -> tuple[AsyncApp, Listeners]:
+def build_app(runtime: Runtime, workspaces: Workspaces, http: bool) -> tuple[AsyncApp, Listeners]:
     """One AsyncApp for Socket Mode (http=False) or HTTP mode; nothing happens at import time."""
     settings = runtime.settings
     secret = settings.slack_signing_secret
@@ -149,7 +146,7 @@ def build_app(
     app = AsyncApp(
         name="rallybot",
         logger=bolt_logger(),
-        # Listeners ack and return at once (their work waits in a queue), so Bolt can
+        # Listeners write the request, ack and return (their work waits in the inbox), so Bolt can
         # answer as soon as they return instead of polling for the ack every 10 ms.
         process_before_response=True,
         signing_secret=secret.get_secret_value() if secret is not None else "",
@@ -169,7 +166,7 @@ def build_app(
             workspaces=workspaces,
             events=EventLog(runtime.engine),
             command=settings.command,
-            work=work or runtime.work_queue("slack"),
+            inbox=runtime.inbox,
         ),
     )
     return app, listeners

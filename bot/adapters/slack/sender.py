@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.adapters.slack.app import is_oauth, make_workspaces
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
+from bot.adapters.slack.inbox import SlackInbox
 from bot.bootstrap import Runtime
 from bot.ops.platform import Health
 from bot.ops.startup import FAILURE, StartupError, until_up
@@ -66,10 +67,11 @@ class SlackSender:
 
     retry_first = RETRY_FIRST
 
-    def __init__(self, workspaces: Workspaces) -> None:
+    def __init__(self, workspaces: Workspaces, runtime: Runtime | None = None) -> None:
         self.workspaces = workspaces
         self.chat = SlackChat(workspaces)
-        self.work = None  # receives nothing
+        # Works the Slack requests `rallybot web` wrote into the inbox.
+        self.inbox_handler = SlackInbox(runtime, workspaces) if runtime is not None else None
         self.connected = False  # until Slack answered once
         self.problem: str | None = None  # why not, for /readyz
 
@@ -91,4 +93,4 @@ class SlackSender:
 
 
 def create_sender(runtime: Runtime) -> SlackSender:
-    return SlackSender(make_workspaces(runtime, oauth=is_oauth(runtime.settings)))
+    return SlackSender(make_workspaces(runtime, oauth=is_oauth(runtime.settings)), runtime)

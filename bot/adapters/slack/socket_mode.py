@@ -9,6 +9,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from bot.adapters.slack.app import build_app, make_workspaces
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
+from bot.adapters.slack.inbox import SlackInbox
 from bot.adapters.slack.listeners import Listeners
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.bootstrap import Runtime
@@ -29,7 +30,7 @@ class SlackSocketMode:
         self.chat = SlackChat(workspaces)
         self.handler: AsyncSocketModeHandler | None = None
         self.listeners: Listeners | None = None
-        self.work = runtime.work_queue("slack")  # the work after each ack
+        self.inbox_handler = SlackInbox(runtime, self.workspaces)  # works Slack's requests
         self.problem: str | None = None  # why not connected, for /readyz
         self._connected = False
 
@@ -52,7 +53,7 @@ class SlackSocketMode:
         if app_token is None:
             raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN")
         await reach_slack(self.workspaces.warm, "SLACK_BOT_TOKEN", self._report, self.retry_first)
-        app, self.listeners = build_app(self.runtime, self.workspaces, http=False, work=self.work)
+        app, self.listeners = build_app(self.runtime, self.workspaces, http=False)
         # Built here, not in create(): the socket client needs the running event loop.
         handler = self.handler = AsyncSocketModeHandler(
             app, app_token.get_secret_value(), web_client=self.workspaces.base
@@ -73,8 +74,6 @@ class SlackSocketMode:
         if self.handler is not None:
             await self.handler.close_async()  # type: ignore[no-untyped-call]  # untyped in Bolt
             self.handler = None
-        if self.listeners is not None:
-            await self.listeners.drain(self.runtime.settings.shutdown_grace)
         await self.workspaces.close()
 
 

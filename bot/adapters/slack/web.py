@@ -19,6 +19,7 @@ from bot.adapters.slack.app import (
 from bot.adapters.slack.auth import Workspaces
 from bot.adapters.slack.chat import SlackChat
 from bot.adapters.slack.gate import SlackGate
+from bot.adapters.slack.inbox import SlackInbox
 from bot.adapters.slack.sender import RETRY_FIRST, reach_slack
 from bot.adapters.slack.storage import SealedInstallations, reseal
 from bot.bootstrap import Runtime
@@ -53,8 +54,8 @@ class SlackHttp:
         self.runtime = runtime
         self.workspaces: Workspaces = make_workspaces(runtime, oauth=is_oauth(runtime.settings))
         self.chat = SlackChat(self.workspaces)
-        self.work = runtime.work_queue("slack")  # the work after each ack
-        self.app, self.listeners = build_app(runtime, self.workspaces, http=True, work=self.work)
+        self.app, self.listeners = build_app(runtime, self.workspaces, http=True)
+        self.inbox_handler = SlackInbox(runtime, self.workspaces)  # works Slack's requests
         secret = runtime.settings.slack_signing_secret
         assert secret is not None
         # Signatures are checked on the raw bytes before Bolt (or anything) parses a body.
@@ -117,7 +118,6 @@ class SlackHttp:
         """Called once the server takes no new requests: finish what was acknowledged."""
         self.gate.refusals.flush(EVENTS_PATH)  # the last refused requests are counted too
         self.gate.refusals.close()
-        await self.listeners.drain(self.runtime.settings.shutdown_grace)
         await self.workspaces.close()
 
 

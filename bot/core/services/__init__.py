@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -104,6 +105,13 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
+# Set by whoever works a stored request (bot.inbox): called with the unit of work and the
+# reply just before the command's transaction commits, so the request is marked worked in the
+# same transaction as its effects (and the work rolls back if another worker took it).
+BeforeCommit = Callable[[Any, Reply], Awaitable[None]]
+before_commit: ContextVar[BeforeCommit | None] = ContextVar("before_commit", default=None)
+
+
 class Services:
     """Parses, authorises and runs every command; platform adapters only translate."""
 
@@ -160,6 +168,9 @@ class Services:
             async with self.uow() as uow:
                 ctx = self._ctx(uow, caller)
                 reply = await handler(ctx, command)
+                hook = before_commit.get()
+                if hook is not None:
+                    await hook(uow, reply)
                 await uow.commit()
             self.on_commit()
             return reply

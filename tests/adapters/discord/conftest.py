@@ -19,6 +19,7 @@ from bot.adapters.discord.client import DiscordPlatform, create
 from bot.bootstrap import Runtime, build
 from bot.core.model import OutboxStatus
 from bot.delivery.outbox import Dispatcher
+from bot.inbox.worker import InboxWorker
 from bot.settings import Settings
 from bot.store import schema
 from tests.fakes.discord import Channel, FakeDiscord, Guild, Interaction, User
@@ -87,6 +88,7 @@ class World:
         self.runtime: Runtime | None = None
         self.platform: DiscordPlatform | None = None
         self.dispatcher: Dispatcher | None = None
+        self.inbox: InboxWorker | None = None
 
     def add_person(self, name: str) -> User:
         user = self.fake.add_user(name, name.title())
@@ -108,6 +110,7 @@ class World:
         options.setdefault("guild_ready_timeout", 0.05)
         options.setdefault("heartbeat_timeout", 1.0)
         options.setdefault("identify_delay", 0.05)
+        work_inbox = options.pop("work_inbox", True)
         self.platform = create(self.runtime, **options)
         await self.platform.start()
         self.dispatcher = Dispatcher(
@@ -117,9 +120,30 @@ class World:
             base_backoff=0.05,
             max_backoff=0.5,
         )
+        if work_inbox:
+            self.start_inbox()
         return self.platform
 
+    def start_inbox(self) -> InboxWorker:
+        """An inbox worker in the test's loop, as `bot.runtime.serve` runs one."""
+        assert self.runtime is not None and self.platform is not None
+        chats = {"discord": self.platform.chat}
+        handlers = {"discord": self.platform.inbox_handler}
+        worker = InboxWorker(
+            self.runtime.engine, handlers, chats, self.clock, "test-worker", 4, poll=0.05
+        )
+        self.runtime.inbox.on_write = worker.kick.set
+        worker.start()
+        self.inbox = worker
+        return worker
+
+    async def stop_inbox(self) -> None:
+        if self.inbox is not None:
+            await self.inbox.stop(5.0)
+            self.inbox = None
+
     async def stop(self) -> None:
+        await self.stop_inbox()
         if self.platform is not None:
             await self.platform.stop()
             self.platform = None

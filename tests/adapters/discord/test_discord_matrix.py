@@ -111,7 +111,8 @@ async def two(fake: FakeDiscord, db_url: str) -> AsyncIterator[TwoGuilds]:
 
 
 def without_audit(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in state.items() if k != "audit_events"}
+    """What a refused request must leave unchanged: not the audit, nor the inbox."""
+    return {k: v for k, v in state.items() if k not in ("audit_events", "inbox")}
 
 
 def new_audit(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -19,6 +19,7 @@ from bot.core.commands import Caller
 from bot.core.messages import Message
 from bot.core.model import OutboxItem
 from bot.delivery.outbox import Dispatcher
+from bot.inbox.worker import InboxWorker
 from bot.ops.http import HttpServer, start_public
 from bot.ops.observe import Observer
 from bot.settings import Settings
@@ -95,6 +96,7 @@ class SlackBot:
     send: SlackSender
     clock: StepClock
     dispatcher: Dispatcher
+    inbox: InboxWorker
 
     @property
     def port(self) -> int:
@@ -206,10 +208,24 @@ async def start_bot(
     await http.start()
     sender = SlackSender(fake, f"http://127.0.0.1:{server.port}", SECRET, session)
     dispatcher = Dispatcher(runtime.services.uow, {"slack": http.chat}, clock)
-    return SlackBot(fake, runtime, http, server, sender, clock, dispatcher)
+    inbox = start_inbox(runtime, {"slack": http.inbox_handler}, {"slack": http.chat})
+    return SlackBot(fake, runtime, http, server, sender, clock, dispatcher, inbox)
+
+
+def start_inbox(
+    runtime: Runtime, handlers: dict[str, Any], chats: dict[str, Any], lanes: int = 4
+) -> InboxWorker:
+    """An inbox worker in the test's loop, as `bot.runtime.serve` runs one."""
+    worker = InboxWorker(
+        runtime.engine, handlers, chats, runtime.clock, "test-worker", lanes, poll=0.05
+    )
+    runtime.inbox.on_write = worker.kick.set
+    worker.start()
+    return worker
 
 
 async def stop_bot(bot: SlackBot) -> None:
+    await bot.inbox.stop(5.0)
     await bot.server.stop()
     await bot.http.stop()
     await bot.runtime.close()

@@ -115,7 +115,9 @@ async def state(bot: SlackBot) -> dict[str, list[tuple[str, ...]]]:
 
 
 def without_audit(snapshot: dict[str, list[tuple[str, ...]]]) -> dict[str, Any]:
-    return {k: v for k, v in snapshot.items() if k != "audit_events"}
+    """The state a refused request must leave unchanged: not the audit, nor the inbox (the
+    request itself, received and answered)."""
+    return {k: v for k, v in snapshot.items() if k not in ("audit_events", "inbox")}
 
 
 async def new_audit_actions(bot: SlackBot, before: dict[str, Any]) -> list[str]:

@@ -99,7 +99,7 @@ class Posted:
 
 @dataclass
 class Fault:
-    kind: str  # "status", "slow" or "drop"
+    kind: str  # "status", "slow", "drop"; "hang" (response_url posts: until the sender dies)
     status: int = 429
     retry_after: int = 1
     seconds: float = 0.0
@@ -138,6 +138,8 @@ class FakeSlack:
         self.messages: list[Posted] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
+        self.hanging = 0  # response_url posts held by a "hang" fault
+        self.on_response: Callable[[str], object] | None = None  # told of each answer (benches)
         self.homes: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.views: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}
@@ -309,9 +311,21 @@ class FakeSlack:
         if rid not in self.responses:
             return web.Response(status=404, text="no_response_url")
         body = await request.json()
+        faults = self._faults.get("response")
+        if faults and faults[0].kind == "hang":
+            # An answer that never reaches Slack: held until the sender goes away (killed).
+            fault = faults.popleft()
+            self.hanging += 1
+            deadline = time.monotonic() + fault.seconds
+            while time.monotonic() < deadline:
+                if request.transport is None or request.transport.is_closing():
+                    return web.Response(status=499)
+                await asyncio.sleep(0.05)
         if len(self.responses[rid]) >= 5:  # 5 posts per response_url
             return web.Response(status=429, text="used_url")
         self.responses[rid].append(body)
+        if self.on_response is not None:
+            self.on_response(rid)
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -354,7 +368,11 @@ class FakeSlack:
         if faults:
             fault = faults.popleft()
             if fault.kind == "slow":
-                await asyncio.sleep(fault.seconds)
+                deadline = time.monotonic() + fault.seconds
+                while time.monotonic() < deadline:
+                    if request.transport is None or request.transport.is_closing():
+                        return web.Response(status=499)  # the caller went away (killed)
+                    await asyncio.sleep(min(0.05, fault.seconds))
             elif fault.kind == "drop":
                 call.status, call.error = 0, "dropped"
                 if request.transport is not None:

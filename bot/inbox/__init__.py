@@ -1,0 +1,1 @@
+"""The inbox: acknowledged requests, stored before the acknowledgement and worked from there."""

@@ -1,0 +1,103 @@
+"""What an entry point does before it acknowledges: one INSERT into the inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.ports import Clock
+from bot.store import inbox as store
+
+# How long each platform's response handle may be used after the request.
+SLACK_RESPONSE_URL = timedelta(minutes=30)
+DISCORD_TOKEN = timedelta(minutes=15)
+# A Discord request is held this long (longer than the 3 s deadline for the initial response)
+# unless released when its deferral is taken: if the process died in between, it is worked.
+DISCORD_HOLD = timedelta(seconds=5)
+
+
+def _nothing() -> None:
+    return None
+
+
+def body_id(body: Mapping[str, Any]) -> str:
+    """A request id for a body that carries none of the platform's own."""
+    encoded = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class Inbox:
+    """Where Slack's listeners and Discord's interactions write each request (verified
+    already) before they acknowledge it; a request id already written is acknowledged
+    again and not written twice."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        # Wakes this process's inbox worker (others find the row when they next look).
+        self.on_write: Callable[[], None] = _nothing
+        self.written = 0
+        self.duplicates = 0
+        self.writing = 0  # INSERTs in flight: acknowledgements waiting for the database
+        self.idle = asyncio.Event()  # set while none is
+        self.idle.set()
+
+    async def write(
+        self,
+        *,
+        platform: str,
+        request_id: str,
+        workspace: str,
+        user: str,
+        kind: str,
+        payload: dict[str, Any],
+        respond_to: str | None = None,
+        valid_for: timedelta | None = None,
+        hold: timedelta | None = None,
+    ) -> bool:
+        """True when written now; False for a duplicate delivery. A row written with `hold`
+        is not worked before that long unless `release`d: until the platform took the
+        acknowledgement, it may have to be withdrawn."""
+        now = self.clock.now()
+        self.writing += 1
+        self.idle.clear()
+        try:
+            fresh = await store.write(
+                self.engine,
+                platform=platform,
+                request_id=request_id,
+                workspace=workspace,
+                user=user,
+                kind=kind,
+                payload=payload,
+                respond_to=respond_to,
+                respond_until=now + valid_for if respond_to and valid_for else None,
+                now=now,
+                next_try=now + hold if hold else now,
+            )
+        finally:
+            self.writing -= 1
+            if not self.writing:
+                self.idle.set()
+        if fresh:
+            self.written += 1
+            if hold is None:
+                self.on_write()
+        else:
+            self.duplicates += 1
+        return fresh
+
+    async def release(self, platform: str, request_id: str) -> None:
+        """The platform took the acknowledgement: a held row may be worked now."""
+        await store.release(self.engine, platform, request_id, self.clock.now())
+        self.on_write()
+
+    async def withdraw(self, platform: str, request_id: str) -> None:
+        """Delete a request written but never acknowledged (the platform refused the ack)."""
+        await store.withdraw(self.engine, platform, request_id)

@@ -1,0 +1,276 @@
+"""The inbox table's SQL: one INSERT per acknowledged request, claims in each person's order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.store.tables import InboxRow
+
+# Answered rows keep the platform's request id this long, so a late retry is still known.
+KEEP_ANSWERED = timedelta(hours=1)
+
+
+@dataclass
+class Request:
+    """One inbox row, as a worker sees it."""
+
+    id: str
+    platform: str
+    request_id: str
+    workspace: str
+    user: str
+    kind: str
+    payload: dict[str, Any]
+    respond_to: str | None
+    respond_until: datetime | None
+    created_at: datetime
+    attempts: int = 0
+    worked_at: datetime | None = None
+    reply: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # not stored: what a worker noted
+
+    def handle_expired(self, now: datetime) -> bool:
+        """The response_url or interaction token can no longer be used: answer by DM."""
+        return self.respond_to is None or (
+            self.respond_until is not None and now >= self.respond_until
+        )
+
+
+def _request(row: InboxRow) -> Request:
+    return Request(
+        id=row.id,
+        platform=row.platform,
+        request_id=row.request_id,
+        workspace=row.workspace,
+        user=row.user,
+        kind=row.kind,
+        payload=dict(row.payload),
+        respond_to=row.respond_to,
+        respond_until=row.respond_until,
+        created_at=row.created_at,
+        attempts=row.attempts,
+        worked_at=row.worked_at,
+        reply=dict(row.reply) if row.reply is not None else None,
+    )
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+async def write(
+    engine: AsyncEngine,
+    *,
+    platform: str,
+    request_id: str,
+    workspace: str,
+    user: str,
+    kind: str,
+    payload: dict[str, Any],
+    respond_to: str | None,
+    respond_until: datetime | None,
+    now: datetime,
+    next_try: datetime | None = None,
+) -> bool:
+    """One INSERT in its own transaction; False when the platform's request id is already
+    there (a retry or a redelivery: acknowledged again, never written or worked twice)."""
+    values = {
+        "id": uuid.uuid4().hex,
+        "platform": platform,
+        "request_id": request_id[:255],
+        "workspace": workspace,
+        "user": user,
+        "kind": kind,
+        "payload": payload,
+        "respond_to": respond_to,
+        "respond_until": respond_until,
+        "created_at": now,
+        "next_try": next_try or now,
+        "attempts": 0,
+    }
+    async with engine.begin() as connection:
+        return await _insert(connection, values)
+
+
+async def _insert(connection: AsyncConnection, values: dict[str, Any]) -> bool:
+    stmt: sqlite.Insert | postgresql.Insert
+    if connection.dialect.name == "postgresql":
+        stmt = postgresql.insert(InboxRow)
+    else:
+        stmt = sqlite.insert(InboxRow)
+    stmt = stmt.values(**values).on_conflict_do_nothing(
+        index_elements=[InboxRow.platform, InboxRow.request_id]
+    )
+    return _count(await connection.execute(stmt)) == 1
+
+
+async def release(engine: AsyncEngine, platform: str, request_id: str, now: datetime) -> None:
+    """A held row (written before an acknowledgement that could still fail) is due now."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(InboxRow)
+            .where(InboxRow.platform == platform, InboxRow.request_id == request_id)
+            .where(InboxRow.next_try > now, InboxRow.attempts == 0)
+            .values(next_try=now)
+        )
+
+
+async def withdraw(engine: AsyncEngine, platform: str, request_id: str) -> None:
+    """Delete a request that was written but never acknowledged, unless already worked."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            delete(InboxRow).where(
+                InboxRow.platform == platform,
+                InboxRow.request_id == request_id,
+                InboxRow.worked_at.is_(None),
+                InboxRow.claimed_by.is_(None),
+            )
+        )
+
+
+def _lane_head() -> Any:
+    """A row no earlier unworked request of the same person is waiting before."""
+    earlier = aliased(InboxRow)
+    return or_(
+        InboxRow.worked_at.is_not(None),
+        ~exists().where(
+            earlier.platform == InboxRow.platform,
+            earlier.workspace == InboxRow.workspace,
+            earlier.user == InboxRow.user,
+            earlier.worked_at.is_(None),
+            or_(
+                earlier.created_at < InboxRow.created_at,
+                and_(earlier.created_at == InboxRow.created_at, earlier.id < InboxRow.id),
+            ),
+        ),
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    platforms: Sequence[str],
+    worker: str,
+) -> list[Request]:
+    """Lease up to `limit` rows due now, at most one per person (the first they sent that is
+    not worked yet), oldest first; SKIP LOCKED on PostgreSQL. The caller commits."""
+    stmt = (
+        select(InboxRow)
+        .where(
+            InboxRow.done_at.is_(None),
+            InboxRow.platform.in_(platforms),
+            InboxRow.next_try <= now,
+            or_(InboxRow.lease_until.is_(None), InboxRow.lease_until < now),
+            _lane_head(),
+        )
+        .order_by(InboxRow.created_at, InboxRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=InboxRow, skip_locked=True)
+    rows = list(await session.scalars(stmt, execution_options={"populate_existing": True}))
+    for row in rows:
+        row.claimed_at, row.claimed_by = now, worker
+        row.lease_until = now + lease
+        row.attempts += 1
+    await session.flush()
+    return [_request(row) for row in rows]
+
+
+async def worked(
+    session: AsyncSession, request: Request, worker: str, reply: dict[str, Any], now: datetime
+) -> bool:
+    """Mark a claimed row worked, with the answer to send, in the caller's transaction (the
+    work's own). False when this worker no longer holds it: the caller must roll back."""
+    result = await session.execute(
+        update(InboxRow)
+        .where(
+            InboxRow.id == request.id,
+            InboxRow.worked_at.is_(None),
+            InboxRow.claimed_by == worker,
+        )
+        .values(worked_at=now, reply=reply, last_error=None)
+    )
+    return _count(result) == 1
+
+
+async def answered(session: AsyncSession, request: Request, now: datetime) -> None:
+    """Answered (or reported): what the person sent and what they were told goes now."""
+    await session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == request.id)
+        .values(
+            done_at=now,
+            worked_at=func.coalesce(InboxRow.worked_at, now),
+            payload={},
+            reply=None,
+            respond_to=None,
+            user="",
+            lease_until=None,
+            claimed_by=None,
+        )
+    )
+
+
+async def retry(
+    session: AsyncSession, request: Request, at: datetime, error: str, counts: bool = True
+) -> None:
+    """Give the row back, to be tried again at `at` (its lane waits for it)."""
+    values: dict[str, Any] = {
+        "next_try": at,
+        "lease_until": None,
+        "claimed_by": None,
+        "last_error": error[:200],
+    }
+    if not counts:
+        values["attempts"] = InboxRow.attempts - 1
+    await session.execute(update(InboxRow).where(InboxRow.id == request.id).values(**values))
+
+
+async def take_back(session: AsyncSession, worker: str) -> int:
+    """Rows an earlier process with this worker id claimed and never settled: free now."""
+    result = await session.execute(
+        update(InboxRow)
+        .where(InboxRow.claimed_by == worker, InboxRow.done_at.is_(None))
+        .values(lease_until=None, claimed_by=None)
+    )
+    return _count(result)
+
+
+async def purge(session: AsyncSession, now: datetime) -> int:
+    """Delete answered rows older than KEEP_ANSWERED."""
+    result = await session.execute(
+        delete(InboxRow).where(
+            InboxRow.done_at.is_not(None), InboxRow.done_at < now - KEEP_ANSWERED
+        )
+    )
+    return _count(result)
+
+
+async def waiting(session: AsyncSession) -> int:
+    """Requests not answered yet (for /metrics and tests)."""
+    found = await session.scalar(
+        select(func.count()).select_from(InboxRow).where(InboxRow.done_at.is_(None))
+    )
+    return int(found or 0)
+
+
+async def count_waiting(engine: AsyncEngine) -> int:
+    """Requests not answered yet, in every process (for /metrics)."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(func.count()).select_from(InboxRow).where(InboxRow.done_at.is_(None))
+        )
+    return int(found or 0)

@@ -1,0 +1,147 @@
+"""The inbox's SQL on SQLite and PostgreSQL: one row per platform request id, one unworked
+row per person at a time, SKIP LOCKED between workers, take-back and purge."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.core.messages import Reply
+from bot.core.views import notice
+from bot.inbox.worker import InboxWorker
+from bot.store import inbox as store
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=120)
+
+
+async def write(engine: AsyncEngine, rid: str, user: str, at: datetime = NOW) -> bool:
+    return await store.write(
+        engine,
+        platform="slack",
+        request_id=rid,
+        workspace="T1",
+        user=user,
+        kind="command",
+        payload={"text": f"what {user} typed"},
+        respond_to="https://hooks.example/r",
+        respond_until=at + timedelta(minutes=30),
+        now=at,
+    )
+
+
+async def claim(engine: AsyncEngine, worker: str, limit: int = 10) -> list[store.Request]:
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        return await store.claim(session, NOW, LEASE, limit, ["slack"], worker)
+
+
+async def test_a_request_id_is_written_once(engine: AsyncEngine) -> None:
+    assert await write(engine, "trigger-1", "UBEN")
+    assert not await write(engine, "trigger-1", "UBEN")  # a retry: acknowledged, not written
+    assert await store.count_waiting(engine) == 1
+
+
+async def test_one_unworked_row_per_person_and_people_side_by_side(engine: AsyncEngine) -> None:
+    for n in range(3):
+        await write(engine, f"ben-{n}", "UBEN", NOW - timedelta(seconds=10 - n))
+        await write(engine, f"cam-{n}", "UCAM", NOW - timedelta(seconds=10 - n))
+    first = await claim(engine, "w1")
+    assert sorted(r.request_id for r in first) == ["ben-0", "cam-0"]
+    # Another worker finds nothing: each person's next request waits for the first.
+    assert await claim(engine, "w2") == []
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        ben = next(r for r in first if r.user == "UBEN")
+        assert await store.worked(session, ben, "w1", {}, NOW)
+        assert not await store.worked(session, ben, "w2", {}, NOW)  # never twice
+    second = await claim(engine, "w2")
+    assert [r.request_id for r in second] == ["ben-1"]
+
+
+async def test_a_dead_workers_rows_are_taken_back_and_answered_rows_emptied_then_purged(
+    engine: AsyncEngine,
+) -> None:
+    await write(engine, "t-1", "UBEN")
+    (row,) = await claim(engine, "web.1")
+    assert await claim(engine, "web.2") == []  # leased
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        assert await store.take_back(session, "web.1") == 1
+    (again,) = await claim(engine, "web.1")
+    assert again.id == row.id and again.attempts == 2
+    async with sessions() as session, session.begin():
+        await store.answered(session, again, NOW)
+    assert await store.count_waiting(engine) == 0
+    assert not await write(engine, "t-1", "UBEN")  # still known for an hour
+    async with sessions() as session, session.begin():
+        assert await store.purge(session, NOW + timedelta(minutes=30)) == 0
+        assert await store.purge(session, NOW + timedelta(hours=2)) == 1
+
+
+@pytest.mark.backends("postgres")
+async def test_two_workers_claiming_at_once_never_share_a_row(engine: AsyncEngine) -> None:
+    for n in range(20):
+        await write(engine, f"r-{n}", f"U{n}")
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as one, one.begin():
+        mine = await store.claim(one, NOW, LEASE, 10, ["slack"], "w1")
+        # While the first claim's transaction is open, its rows are locked: skipped.
+        theirs = await claim(engine, "w2", 20)
+    assert len(mine) == 10 and len(theirs) == 10
+    assert not {r.id for r in mine} & {r.id for r in theirs}
+
+
+class RealClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Flaky:
+    """A platform part whose work fails `fails` times, then replies."""
+
+    def __init__(self, fails: int) -> None:
+        self.fails = fails
+        self.tries = 0
+        self.answers: list[str] = []
+
+    async def work(self, request: store.Request) -> Reply | None:
+        self.tries += 1
+        if self.tries <= self.fails:
+            raise ConnectionError("the database went away")
+        return Reply(notice("done"))
+
+    async def answer(self, request: store.Request, reply: Reply) -> None:
+        self.answers.append(reply.message.plain_text())
+
+    def failed(self, request: store.Request) -> Reply | None:
+        return Reply(notice("something went wrong"), ok=False)
+
+
+async def run_worker(engine: AsyncEngine, handler: Flaky, attempts: int) -> InboxWorker:
+    worker = InboxWorker(
+        engine, {"slack": handler}, {}, RealClock(), "w1", 2, attempts, base_backoff=0.01
+    )
+    await write(engine, "t-1", "UBEN", datetime.now(UTC))
+    for _ in range(200):
+        await worker.drain()
+        if await store.count_waiting(engine) == 0:
+            return worker
+        await asyncio.sleep(0.01)
+    raise AssertionError("the row was never settled")
+
+
+async def test_a_failing_request_is_retried_with_backoff_then_worked(engine: AsyncEngine) -> None:
+    handler = Flaky(fails=2)
+    await run_worker(engine, handler, attempts=5)
+    assert handler.tries == 3 and handler.answers == ["done"]
+
+
+async def test_a_request_failing_every_try_is_reported_to_the_person(engine: AsyncEngine) -> None:
+    handler = Flaky(fails=99)
+    worker = await run_worker(engine, handler, attempts=3)
+    assert handler.tries == 3 and handler.answers == ["something went wrong"]
+    assert worker.failed == 1
