@@ -24,7 +24,6 @@ from bot.core.parse import (
     MAX_EVIDENCE_CHARS,
     MAX_LINK_CHARS,
     MAX_NOTE_CHARS,
-    alert_from_form,
     member_ref,
     parse_evidence,
     parse_pause,
@@ -208,23 +207,7 @@ class RallyCog(commands.GroupCog, group_name="rally", group_description="group")
             await self._open_form(interaction, o)
             return
         links = " ".join(w for w in (link, more_links or "") if w)
-        await run(
-            interaction,
-            lambda: alert_from_form(
-                links=links,
-                note=o.note,
-                post=o.post,
-                where=o.where,
-                kinds=o.kinds,
-                severity=o.severity,
-                help_wanted=o.help_wanted,
-                visibility=o.visibility,
-                anonymous=o.anonymous,
-                target=o.target,
-                topics=o.topics,
-                syntax=DISCORD,
-            ),
-        )
+        await run(interaction, lambda: o.command(links))
 
     async def _open_form(self, interaction: Interaction, options: AlertOptions) -> None:
         """No link: the core checks the caller may raise alerts, then the form opens."""

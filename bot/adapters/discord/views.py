@@ -65,6 +65,24 @@ class AlertOptions:
     target: MemberRef | None = None
     topics: str = ""
 
+    def command(self, links: str, **typed: Any) -> Command:
+        """The alert command from these options, with `links` and what the form typed
+        (note, post, where, kinds) over them; a FieldError names a bad field."""
+        return alert_from_form(
+            links=links,
+            note=typed.get("note", self.note),
+            post=typed.get("post", self.post),
+            where=typed.get("where", self.where),
+            kinds=typed.get("kinds", self.kinds),
+            severity=self.severity,
+            help_wanted=self.help_wanted,
+            visibility=self.visibility,
+            anonymous=self.anonymous,
+            target=self.target,
+            topics=self.topics,
+            syntax=DISCORD,
+        )
+
 
 class AlertModal(discord.ui.Modal):
     """The alert form: attack links, the target's own post, where, what kind, what happened."""
@@ -147,20 +165,7 @@ class AlertModal(discord.ui.Modal):
 
         def build() -> Command:
             # A FieldError names the field; refusal() turns it into a private reply.
-            return alert_from_form(
-                links=links,
-                note=note,
-                post=post,
-                where=where,
-                kinds=kinds,
-                severity=o.severity,
-                help_wanted=o.help_wanted,
-                visibility=o.visibility,
-                anonymous=o.anonymous,
-                target=o.target,
-                topics=o.topics,
-                syntax=DISCORD,
-            )
+            return o.command(links, note=note, post=post, where=where, kinds=kinds)
 
         await run(interaction, build)
 
