@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 FailureHook = Callable[[OutboxItem], Awaitable[None]]
 
 
+def backoff(attempts: int, base: float, most: float) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling from `base` up to
+    `most`, with jitter so retries after one outage don't all come back together."""
+    return min(most, base * 2.0 ** (attempts - 1)) * random.uniform(0.5, 1.0)
+
+
 class Dispatcher:
     """Drains the outbox: claims rows with a lease (one statement; SKIP LOCKED on
     PostgreSQL), sends each through its platform's Chat outside any transaction, and settles
@@ -191,8 +197,7 @@ class Dispatcher:
             if item.attempts >= self.max_attempts:
                 await self._park(item, type(error).__name__)
                 return True
-            delay = min(self.max_backoff, self.base_backoff * 2 ** (item.attempts - 1))
-            delay *= random.uniform(0.5, 1.0)
+            delay = backoff(item.attempts, self.base_backoff, self.max_backoff)
             log.warning(
                 "outbox item %s: %s; retry %d in %.1fs",
                 item.id,

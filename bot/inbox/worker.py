@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,6 +15,7 @@ from bot.core.messages import Reply
 from bot.core.model import OutboxItem
 from bot.core.ports import Chat, Clock
 from bot.core.services import before_commit
+from bot.delivery.outbox import backoff
 from bot.inbox.codec import dump_reply, load_reply
 from bot.inbox.entry import Inbox
 from bot.store import inbox as store
@@ -287,8 +287,7 @@ class InboxWorker:
     async def _failed(self, handler: InboxHandler, request: Request, error: Exception) -> None:
         name = type(error).__name__
         if request.attempts < self.max_attempts:
-            delay = min(self.max_backoff, self.base_backoff * 2 ** (request.attempts - 1))
-            delay *= random.uniform(0.5, 1.0)
+            delay = backoff(request.attempts, self.base_backoff, self.max_backoff)
             log.warning(
                 "inbox row %s: %s; retry %d in %.1fs", request.id, name, request.attempts, delay
             )
