@@ -199,7 +199,11 @@ async def test_killed_during_the_work(tmp_path: Path) -> None:
             d.fake.inject("users.info", Fault("slow", seconds=60))
             setup = await d.slack.command(TEAM, "UANA", "setup", RALLY)
             assert setup.status == 200
-            await d.fake.wait_for(lambda: d.fake.calls and d.fake.calls[-1].method == "users.info")
+            # The worker is a fresh process: under a loaded CI it may take seconds to start,
+            # and other calls (the channel's own lookups) may come after the one that hangs.
+            await d.fake.wait_for(
+                lambda: any(c.method == "users.info" for c in d.fake.calls), seconds=60
+            )
             assert await d.rows("inbox WHERE worked_at IS NULL AND claimed_by IS NOT NULL") == 1
             await kill(worker)
             alert = await d.slack.command(TEAM, "UBEN", "alert https://x.com/troll/status/9")
