@@ -30,6 +30,7 @@ from bench.common import (
     CHANNEL,
     LEADS,
     TEAM,
+    WORKER_NICE,
     Config,
     Result,
     Stopwatch,
@@ -168,6 +169,7 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
                         ),
                         tmp,
                         tmp / "rallybot-worker.log",
+                        nice=WORKER_NICE,
                     )
                 bare = await spawn(
                     [sys.executable, "-m", "bench.bare_slack", str(bare_port)],

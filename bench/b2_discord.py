@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    WORKER_NICE,
     Config,
     Result,
     clean_env,
@@ -161,6 +162,7 @@ async def main(cfg: Config) -> Result:
                         ),
                         tmp,
                         tmp / "rallybot-run.log",
+                        nice=WORKER_NICE,
                     )
                 bare = await spawn(
                     [sys.executable, "-m", "bench.bare_discord"],

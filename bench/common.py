@@ -325,10 +325,21 @@ def clean_env(**values: str) -> dict[str, str]:
     return env
 
 
+# On one machine a `rallybot worker` runs below the acknowledging process's CPU priority, as
+# docs/operations.md advises (nice, or compose's cpu_shares): acks first, the work after.
+WORKER_NICE = 10
+
+
 async def spawn(
-    args: Sequence[str], env: dict[str, str], cwd: Path, log: Path, pipe_stdout: bool = False
+    args: Sequence[str],
+    env: dict[str, str],
+    cwd: Path,
+    log: Path,
+    pipe_stdout: bool = False,
+    nice: int = 0,
 ) -> asyncio.subprocess.Process:
-    """A child process; its stderr (and stdout unless piped) goes to `log`."""
+    """A child process; its stderr (and stdout unless piped) goes to `log`; `nice` lowers
+    its CPU priority."""
     with log.open("ab") as sink:
         return await asyncio.create_subprocess_exec(
             *args,
@@ -337,6 +348,7 @@ async def spawn(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if pipe_stdout else sink,
             stderr=sink,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
 
 

@@ -47,6 +47,7 @@ class Inbox:
         self.writing = 0  # INSERTs in flight: acknowledgements waiting for the database
         self.idle = asyncio.Event()  # set while none is
         self.idle.set()
+        self.last_write = float("-inf")  # the event loop's time when the last one began
 
     async def write(
         self,
@@ -67,6 +68,7 @@ class Inbox:
         now = self.clock.now()
         self.writing += 1
         self.idle.clear()
+        self.last_write = asyncio.get_running_loop().time()
         try:
             fresh = await store.write(
                 self.engine,
@@ -92,6 +94,20 @@ class Inbox:
         else:
             self.duplicates += 1
         return fresh
+
+    async def quiet(self, gap: float, at_most: float) -> bool:
+        """Wait until no acknowledgement is being written and none began for `gap` seconds,
+        but no longer than `at_most`: True when it is quiet, False when the wait ran out."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + at_most
+        while True:
+            now = loop.time()
+            calm = now - self.last_write
+            if self.idle.is_set() and calm >= gap:
+                return True
+            if now >= give_up:
+                return False
+            await asyncio.sleep(min(max(gap - calm, 0.001), give_up - now))
 
     async def release(self, platform: str, request_id: str) -> None:
         """The platform took the acknowledgement: a held row may be worked now."""

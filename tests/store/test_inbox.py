@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.core.messages import Reply
 from bot.core.views import notice
-from bot.inbox.worker import InboxWorker
+from bot.inbox.entry import Inbox
+from bot.inbox.worker import ACKS_FIRST, ACKS_QUIET, InboxWorker
 from bot.store import inbox as store
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -145,3 +146,63 @@ async def test_a_request_failing_every_try_is_reported_to_the_person(engine: Asy
     worker = await run_worker(engine, handler, attempts=3)
     assert handler.tries == 3 and handler.answers == ["something went wrong"]
     assert worker.failed == 1
+
+
+class Recording(Flaky):
+    """Replies at once, and notes when each request's work began (the loop's time)."""
+
+    def __init__(self) -> None:
+        super().__init__(fails=0)
+        self.began: list[float] = []
+
+    async def work(self, request: store.Request) -> Reply | None:
+        self.began.append(asyncio.get_running_loop().time())
+        return await super().work(request)
+
+
+async def acknowledge(inbox: Inbox, prefix: str, n: int, started: list[float]) -> None:
+    """A stream of acknowledgements, back to back: one is always being written."""
+    for i in range(n):
+        started.append(asyncio.get_running_loop().time())
+        await inbox.write(
+            platform="slack",
+            request_id=f"{prefix}-{i}",
+            workspace="T1",
+            user=f"U{prefix}{i}",
+            kind="command",
+            payload={},
+        )
+
+
+async def test_new_work_waits_while_acknowledgements_are_arriving(engine: AsyncEngine) -> None:
+    inbox = Inbox(engine, RealClock())
+    handler = Recording()
+    worker = InboxWorker(engine, {"slack": handler}, {}, RealClock(), "w1", 2)
+    worker.acks = inbox
+    await write(engine, "before", "UBEN", datetime.now(UTC))
+    started: list[float] = []
+    stream = [asyncio.create_task(acknowledge(inbox, p, 20, started)) for p in "abc"]
+    await asyncio.sleep(0)  # the stream is under way
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    await worker.fill()
+    await asyncio.gather(*stream)
+    await worker.drain()
+    first = min(handler.began)
+    # The work began once the stream was over, unless it waited its whole bound for it.
+    assert first >= max(started) or first - asked >= ACKS_FIRST
+    assert len(handler.answers) == 61  # and every request was worked in the end
+
+
+async def test_the_work_waits_for_acknowledgements_no_longer_than_its_bound(
+    engine: AsyncEngine,
+) -> None:
+    inbox = Inbox(engine, RealClock())
+    started: list[float] = []
+    stream = asyncio.create_task(acknowledge(inbox, "x", 10_000, started))
+    await asyncio.sleep(0)
+    assert not await inbox.quiet(ACKS_QUIET, 0.2)  # requests kept coming: gave up waiting
+    assert not stream.done()
+    stream.cancel()
+    await asyncio.gather(stream, return_exceptions=True)
+    assert await inbox.quiet(ACKS_QUIET, 5.0)  # quiet now
