@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 60.0  # seconds between two deletions of old answered rows
+LISTEN_AGAIN = 30.0  # seconds between two tries to listen for new rows (PostgreSQL)
 # Acknowledgements first: where the entry points share this process (SQLite, `rallybot run`,
 # a Discord gateway that also works), new work waits while requests are arriving, until none
 # began for ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops.
@@ -81,6 +82,7 @@ class InboxWorker:
         lease_seconds: float = 120.0,
         poll: float = 0.25,
     ) -> None:
+        self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.handlers = dict(handlers)
         self.chats = dict(chats)
@@ -101,6 +103,8 @@ class InboxWorker:
         self._running: set[asyncio.Task[None]] = set()
         self._next_purge = 0.0
         self._loop: asyncio.Task[None] | None = None
+        self.listening: store.Listening | None = None  # PostgreSQL's NOTIFY, when held
+        self._listen_at = 0.0  # the event loop's time of the next try to listen
         # This process's entry points: acknowledgements go first (see `fill`).
         self.acks: Inbox | None = None
 
@@ -121,21 +125,49 @@ class InboxWorker:
 
     async def run_forever(self) -> None:
         """Work what is waiting now (rows left by a crash too), then whenever a row is written
-        here or a lane frees up, and at least every `poll` seconds."""
+        (here, or by any process on PostgreSQL) or a lane frees up, and at least every `poll`
+        seconds."""
         if not self.lanes or not self.handlers:
             return  # this process only writes and acknowledges
         loop = asyncio.get_running_loop()
-        while not self.stopping:
-            self.kick.clear()
-            try:
-                await self.fill()
-                if loop.time() >= self._next_purge:
-                    self._next_purge = loop.time() + PURGE_EVERY
-                    await self.purge()
-            except Exception:
-                log.exception("the inbox could not be read; its rows wait and are retried")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.kick.wait(), timeout=self.poll)
+        try:
+            while not self.stopping:
+                self.kick.clear()
+                await self._listen(loop.time())
+                await self._round(loop)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.kick.wait(), timeout=self.poll)
+        finally:
+            if self.listening is not None:
+                await self.listening.close()
+                self.listening = None
+
+    async def _listen(self, now: float) -> None:
+        """On PostgreSQL, hear every process's new rows at once (NOTIFY), not at the next
+        poll; a lost connection is replaced, at most every LISTEN_AGAIN seconds."""
+        if self.listening is not None and self.listening.lost:
+            await self.listening.close()
+            self.listening = None
+            log.warning("lost the inbox's notifications; polling until they are back")
+        if self.listening is not None or now < self._listen_at:
+            return
+        self._listen_at = now + LISTEN_AGAIN
+        try:
+            self.listening = await store.listen(self.engine, self.kick.set)
+        except Exception as error:
+            log.warning("could not listen for new inbox rows (%s): polling", type(error).__name__)
+            return
+        if self.listening is None:
+            self._listen_at = float("inf")  # SQLite, or a driver without LISTEN: polls only
+
+    async def _round(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            await self.fill()
+            if loop.time() >= self._next_purge:
+                self._next_purge = loop.time() + PURGE_EVERY
+                await self.purge()
+        except Exception:
+            log.exception("the inbox could not be read; its rows wait and are retried")
 
     async def fill(self) -> int:
         """Claim as many rows as there are free lanes and start them; returns how many."""

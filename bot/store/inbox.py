@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -274,3 +275,49 @@ async def count_waiting(engine: AsyncEngine) -> int:
             select(func.count()).select_from(InboxRow).where(InboxRow.done_at.is_(None))
         )
     return int(found or 0)
+
+
+# PostgreSQL: migration 0011's trigger sends this at the commit of every new or released row.
+CHANNEL = "rallybot_inbox"
+
+
+class Listening:
+    """A connection held out of the pool that LISTENs on CHANNEL and calls `wake` on every
+    notification; `lost` is set when the connection dies (the caller listens again)."""
+
+    def __init__(self, connection: AsyncConnection, driver: Any, wake: Callable[[], None]):
+        self.connection = connection
+        self.driver = driver
+        self.wake = wake
+        self.lost = False
+
+    def _notified(self, *_: Any) -> None:
+        self.wake()
+
+    def _terminated(self, *_: Any) -> None:
+        self.lost = True
+        self.wake()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.driver.remove_listener(CHANNEL, self._notified)
+        with contextlib.suppress(Exception):
+            await self.connection.close()
+
+
+async def listen(engine: AsyncEngine, wake: Callable[[], None]) -> Listening | None:
+    """Wake on every new inbox row written by any process (PostgreSQL with asyncpg); None
+    where that is not available (SQLite, another driver): the caller polls."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "asyncpg":
+        return None
+    connection = await engine.connect()
+    try:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection  # an asyncpg.Connection
+        listening = Listening(connection, driver, wake)
+        await driver.add_listener(CHANNEL, listening._notified)
+        driver.add_termination_listener(listening._terminated)
+    except BaseException:
+        await connection.close()
+        raise
+    return listening

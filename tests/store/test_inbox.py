@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.core.messages import Reply
 from bot.core.views import notice
+from bot.inbox import worker as worker_module
 from bot.inbox.entry import Inbox
 from bot.inbox.worker import ACKS_FIRST, ACKS_QUIET, InboxWorker
 from bot.store import inbox as store
+from bot.store.uow import make_engine
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=120)
@@ -206,3 +210,51 @@ async def test_the_work_waits_for_acknowledgements_no_longer_than_its_bound(
     stream.cancel()
     await asyncio.gather(stream, return_exceptions=True)
     assert await inbox.quiet(ACKS_QUIET, 5.0)  # quiet now
+
+
+async def listening_and_idle(worker: InboxWorker) -> None:
+    """Until the worker listens and has done its first round (claimed what was there)."""
+    for _ in range(3000):
+        if worker.listening is not None and not worker.listening.lost and worker._next_purge:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the worker never listened")
+
+
+async def answered_within(handler: Recording, count: int, seconds: float = 30) -> None:
+    for _ in range(int(seconds * 100)):
+        if len(handler.answers) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(handler.answers)} of {count} answered")
+
+
+@pytest.mark.backends("postgres")
+async def test_a_worker_hears_rows_other_processes_write_without_waiting_for_its_poll(
+    engine: AsyncEngine, migrated: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "LISTEN_AGAIN", 0.0)
+    handler = Recording()
+    # It polls once an hour: only PostgreSQL's notification can bring it the row in time.
+    worker = InboxWorker(engine, {"slack": handler}, {}, RealClock(), "w1", 2, poll=3600)
+    web = make_engine(migrated.url)  # the acknowledging process's own engine
+    worker.start()
+    try:
+        await listening_and_idle(worker)
+        await write(web, "t-1", "UBEN", datetime.now(UTC))
+        await answered_within(handler, 1)
+        # Its listening connection is cut (a server restart, an idle reaper): it listens again.
+        assert worker.listening is not None
+        pid = worker.listening.driver.get_server_pid()
+        async with web.connect() as connection:
+            await connection.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        for _ in range(3000):
+            if worker.listening is not None and worker.listening.driver.get_server_pid() != pid:
+                break
+            await asyncio.sleep(0.01)
+        await listening_and_idle(worker)
+        await write(web, "t-2", "UCAM", datetime.now(UTC))
+        await answered_within(handler, 2)
+    finally:
+        await worker.stop(1)
+        await web.dispose()
