@@ -94,7 +94,9 @@ SCRIPT = [
     "/rally frobnicate logscan-typo-foxtrot",
     "/rally alert ftp://logscan-bad-link/golf",
     "/as ana",
-    "/clock +1d",
+    # Two days: the first check-ins are due at 09:00 local on the day after the alert, so a
+    # single day reaches them only when the script runs after 09:00 in Chicago.
+    "/clock +2d",
     "/press I need help",  # the latest such button is ben's check-in: refused for ana
     "/as ben",
     "/press I need help",

@@ -6,8 +6,7 @@ import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,9 @@ from bot.inbox.worker import InboxWorker
 from bot.settings import Settings
 from bot.store import schema
 from tests.fakes.discord import Channel, FakeDiscord, Guild, Interaction, User
+from tests.support.clock import MovableClock
 
 Json = dict[str, Any]
-
-
-@dataclass
-class Clock:
-    """Real time plus an offset the test moves forward (check-ins, escalations)."""
-
-    offset: timedelta = field(default_factory=timedelta)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -76,7 +66,7 @@ class World:
         self.db_url = db_url
         # Most tests rally at once; the held-first-alert review has its own tests.
         self.settings: dict[str, Any] = {"review_first_alerts": False, **settings}
-        self.clock = Clock()
+        self.clock = MovableClock()
         self.lee = fake.add_user("lee", "Lee")  # owns the server: Manage Server
         self.guild: Guild = fake.add_guild("Clinic advocates", self.lee)
         self.rally: Channel = fake.add_channel(self.guild, "rally")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from bot.ops.http import HttpServer, start_public
 from bot.ops.observe import Observer
 from bot.settings import Settings
 from tests.fakes.slack import FakeSlack, Sent, SlackSender, User
+from tests.support.clock import MovableClock
 
 SECRET = "fake-signing-secret-0123456789"
 T1, T2 = "T0000001", "T0000002"
@@ -57,14 +57,6 @@ def buttons(payload: Any) -> dict[str, str]:
     return found
 
 
-@dataclass
-class StepClock:
-    offset: timedelta = field(default_factory=timedelta)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
 def slack_settings(fake: FakeSlack, db_url: str, tmp_path: Path, **more: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": SecretStr(db_url),
@@ -94,7 +86,7 @@ class SlackBot:
     http: SlackHttp
     server: HttpServer
     send: SlackSender
-    clock: StepClock
+    clock: MovableClock
     dispatcher: Dispatcher
     inbox: InboxWorker
 
@@ -200,7 +192,7 @@ def live_markup(text: str) -> list[str]:
 async def start_bot(
     fake: FakeSlack, settings: Settings, session: aiohttp.ClientSession
 ) -> SlackBot:
-    clock = StepClock()
+    clock = MovableClock()
     runtime = build(settings, clock)
     http = SlackHttp(runtime)
     # The process's one public server, with Slack's routes, as `rallybot web` serves them.

@@ -18,9 +18,10 @@ from bot.bootstrap import build
 from bot.ops.startup import StartupError
 from bot.runtime import serve, web
 from bot.settings import Settings
-from tests.adapters.slack.harness import RALLY, T1, StepClock, slack_settings, start_inbox
+from tests.adapters.slack.harness import RALLY, T1, slack_settings, start_inbox
 from tests.fakes.slack import FakeSlack, SlackSender
 from tests.fakes.slack.server import Fault
+from tests.support.clock import MovableClock
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "metrics-token-for-the-slack-web-test"
@@ -29,7 +30,7 @@ TOKEN = "metrics-token-for-the-slack-web-test"
 async def test_socket_mode_connects_receives_a_command_and_acks_it(
     fake: FakeSlack, db_url: str, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
-    runtime = build(slack_settings(fake, db_url, tmp_path), StepClock())
+    runtime = build(slack_settings(fake, db_url, tmp_path), MovableClock())
     platform = socket_mode.create(runtime)
     await platform.start()
     inbox = start_inbox(runtime, {"slack": platform.inbox_handler}, {"slack": platform.chat})
