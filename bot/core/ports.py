@@ -411,6 +411,16 @@ class OutboxRepo(Protocol):
         ...
 
 
+class InboxRepo(Protocol):
+    """Requests a platform was told we received, waiting in the inbox to be worked."""
+
+    async def drop_waiting(self, platform: str, workspace: str, user: str) -> int:
+        """Delete this platform user's requests that are not worked yet and that no worker
+        holds (forget-me: what they sent goes with them); returns how many. A request a
+        worker holds is left to it: it is emptied when answered."""
+        ...
+
+
 @dataclass(frozen=True)
 class Destination:
     """Where one copy of a message went."""
@@ -444,6 +454,7 @@ class UnitOfWork(Protocol):
     audit: AuditRepo
     outbox: OutboxRepo
     library: LibraryRepo
+    inbox: InboxRepo
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -24,6 +24,7 @@ from bot.store.repositories import (
     SqlCollectiveRepo,
     SqlEvidenceRepo,
     SqlIdentityRepo,
+    SqlInboxRepo,
     SqlLibraryRepo,
     SqlLinkCodeRepo,
     SqlMemberRepo,
@@ -105,6 +106,7 @@ class SqlUnitOfWork(UnitOfWork):
     audit: SqlAuditRepo
     outbox: SqlOutboxRepo
     library: SqlLibraryRepo
+    inbox: SqlInboxRepo
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -137,6 +139,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.audit = SqlAuditRepo(session)
         self.outbox = SqlOutboxRepo(session)
         self.library = SqlLibraryRepo(session)
+        self.inbox = SqlInboxRepo(session)
         return self
 
     async def __aexit__(

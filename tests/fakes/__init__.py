@@ -2,6 +2,7 @@
 
 from .memory import (
     FakeClock,
+    InboxRequest,
     IntegrityError,
     MemoryChat,
     MemoryStore,
@@ -12,6 +13,7 @@ from .memory import (
 
 __all__ = [
     "FakeClock",
+    "InboxRequest",
     "IntegrityError",
     "MemoryChat",
     "MemoryStore",

@@ -52,6 +52,7 @@ from bot.core.ports import (
     FirstResponseTimes,
     IdentityRepo,
     Ids,
+    InboxRepo,
     LibraryRepo,
     LinkCodeRepo,
     MemberRepo,
@@ -71,8 +72,23 @@ class IntegrityError(Exception):
 
 
 @dataclass
+class InboxRequest:
+    """An inbox row, as much of it as the core can touch: whose it is, what they sent, and
+    whether a worker holds it or has worked it (the workers themselves run on SQL only)."""
+
+    id: str
+    platform: str
+    workspace: str
+    user: str
+    payload: dict[str, object] = field(default_factory=dict)
+    claimed_by: str | None = None
+    worked_at: datetime | None = None
+
+
+@dataclass
 class Tables:
-    """Every table of the store; rows are the core's own dataclasses."""
+    """Every table of the store; rows are the core's own dataclasses (the inbox's are
+    `InboxRequest`s: the core has no entity for a request)."""
 
     collectives: dict[str, Collective] = field(default_factory=dict)
     spaces: dict[str, Space] = field(default_factory=dict)
@@ -88,6 +104,7 @@ class Tables:
     outbox: dict[str, OutboxItem] = field(default_factory=dict)
     library: dict[str, LibraryEntry] = field(default_factory=dict)
     library_uses: dict[str, LibraryUse] = field(default_factory=dict)
+    inbox: dict[str, InboxRequest] = field(default_factory=dict)
 
 
 def _insert(
@@ -841,6 +858,20 @@ class MemoryAuditRepo(_Repo, AuditRepo):
         return _copies(rows[: max(limit, 0)])
 
 
+class MemoryInboxRepo(_Repo, InboxRepo):
+    async def drop_waiting(self, platform: str, workspace: str, user: str) -> int:
+        doomed = [
+            r.id
+            for r in self._t.inbox.values()
+            if (r.platform, r.workspace, r.user) == (platform, workspace, user)
+            and r.worked_at is None
+            and r.claimed_by is None
+        ]
+        for request_id in doomed:
+            del self._t.inbox[request_id]
+        return len(doomed)
+
+
 class MemoryOutboxRepo(_Repo, OutboxRepo):
     async def add(self, item: OutboxItem) -> None:
         """Add a message; a second item with the same idempotency key is ignored."""
@@ -1039,6 +1070,7 @@ class MemoryUnitOfWork(UnitOfWork):
     audit: MemoryAuditRepo
     outbox: MemoryOutboxRepo
     library: MemoryLibraryRepo
+    inbox: MemoryInboxRepo
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -1056,6 +1088,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.audit = MemoryAuditRepo(self)
         self.outbox = MemoryOutboxRepo(self)
         self.library = MemoryLibraryRepo(self)
+        self.inbox = MemoryInboxRepo(self)
 
     @property
     def tables(self) -> Tables:

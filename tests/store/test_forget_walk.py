@@ -3,9 +3,10 @@
 The tables are read back from the database itself (reflected), so a table or column added
 later, or one that belongs to the Slack adapter, is walked too. After Zenobia's whole life and
 her forget-me (tests/support/forget.py), no column anywhere holds her name, handle, platform
-ids, join note, or the links, notes, post and evidence of her alerts, except the safety case
-kept for the safety leads, which goes after the time she was told; the audit keeps ids and
-actions with short non-personal details.
+ids, join note, or the links, notes, post and evidence of her alerts, nor what she sent from
+Slack and Discord that still waited in the inbox, except the safety case kept for the safety
+leads, which goes after the time she was told; the audit keeps ids and actions with short
+non-personal details.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from bot.core.model import AlertStatus, CloseReason, OutboxItem
 from bot.core.policy import Policy
 from bot.core.services import Services
 from bot.core.wording import Copy, flatten
+from bot.inbox.codec import dump_caller
+from bot.store import inbox
 from bot.store.convert import to_domain
 from bot.store.tables import AuditEventRow, OutboxRow
 from bot.store.uow import SqlUnitOfWork
@@ -34,6 +37,8 @@ from tests.support.forget import (
     PERSONAL,
     SAFETY,
     SCRUBBED,
+    SLACK_ID,
+    ZEN_DISCORD,
     World,
     forget,
     found_in,
@@ -44,6 +49,7 @@ from tests.unit.conftest import NOW
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "rallybot.toml"
 
 Row = tuple[str, str, str, Any]
+WAITING = "zq-waiting-in-the-inbox"  # what she sent that no worker has taken yet
 
 
 def world_on(uow: Callable[[], SqlUnitOfWork]) -> World:
@@ -82,6 +88,28 @@ async def every_value(engine: AsyncEngine) -> list[Row]:
     return out
 
 
+async def requests_waiting(engine: AsyncEngine, world: World) -> None:
+    """As the entry points write them: a Slack command and a Discord alert of hers, not
+    worked yet when her forgetme is."""
+    now = world.clock.now()
+    for platform, workspace, user, payload in (
+        ("slack", "T1", SLACK_ID, {"user_name": HANDLE, "text": f"evidence #2 {WAITING}"}),
+        ("discord", "", ZEN_DISCORD.user, {"caller": dump_caller(ZEN_DISCORD), "note": WAITING}),
+    ):
+        assert await inbox.write(
+            engine,
+            platform=platform,
+            request_id=f"{platform}-waiting",
+            workspace=workspace,
+            user=user,
+            kind="command",
+            payload=payload,
+            respond_to="https://hooks.example/r",
+            respond_until=now + timedelta(minutes=15),
+            now=now,
+        )
+
+
 def nowhere(values: list[Row], *needles: str) -> None:
     found = found_in(values, *needles)
     assert not found, "still stored:\n  " + "\n  ".join(found)
@@ -108,15 +136,17 @@ async def test_after_forget_me_no_column_of_any_table_holds_a_trace_of_her(
         assert zen is not None
         safety_case = await work.alerts.by_number(collective.id, 3)
         assert safety_case is not None
+    await requests_waiting(engine, world)
     before = await every_value(engine)
-    for needle in (*PERSONAL, *SCRUBBED, *SAFETY):  # the walk sees each of them first
+    for needle in (*PERSONAL, *SCRUBBED, *SAFETY, WAITING):  # the walk sees each of them first
         assert needle in JOIN_NOTE or found_in(before, needle), needle
 
     said = await forget(world)
 
     assert "#3" in said
     after = await every_value(engine)
-    nowhere(after, *PERSONAL, *SCRUBBED)
+    nowhere(after, *PERSONAL, *SCRUBBED, WAITING)
+    assert not [v for t, _, _, v in after if t == "inbox"]  # her waiting requests are gone
     # The safety case alone keeps its text: its alert row and its evidence rows.
     evidence = {
         (t, k)

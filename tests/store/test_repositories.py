@@ -211,6 +211,7 @@ async def test_each_call_costs_one_statement_at_most(
             "audit": await cost(u.audit.add(AuditEvent(new_id(), c.id, T0, None, "x"))),
             "claim": await cost(u.outbox.claim(T0, at(60), 10, SLACK)),
             "delete": await cost(u.responses.delete_for_member(helper.id)),
+            "waiting requests": await cost(u.inbox.drop_waiting("slack", "T1", "UANA")),
         }
     assert costs == {**dict.fromkeys(costs, 1), "get again": 0}
 

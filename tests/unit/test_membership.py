@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bot.core.commands import Caller
 from bot.core.model import AlertStatus, CloseReason, MemberStatus, Role
 from bot.delivery.outbox import Dispatcher
-from tests.fakes import MemoryChat
+from tests.fakes import InboxRequest, MemoryChat
 
 LINK = "https://x.com/troll/status/1"
 ZOE = Caller("console", "local", "zoe", display_name="Zoe", channel="#rally")
@@ -257,6 +258,45 @@ async def test_a_pending_member_can_withdraw_with_forget_me(rally) -> None:
     assert zoe_id not in rally.data.members
     assert traces(rally, "Zoe", "zoe", JOIN_NOTE) == []
     assert [e.subject_id for e in rally.audit("forget_me")] == [zoe_id]
+
+
+def waiting(rally, platform: str, workspace: str, user: str, holder: str | None = None) -> str:
+    """A request in the inbox, as an entry point wrote it, that no worker has worked."""
+    rid = f"{platform}-{user}-{holder or 'waiting'}"
+    rally.data.inbox[rid] = InboxRequest(rid, platform, workspace, user, {"text": "typed"}, holder)
+    return rid
+
+
+async def test_a_pending_members_forget_me_drops_what_she_sent_that_still_waits(rally) -> None:
+    await rally.say(ZOE, f"join {JOIN_NOTE}")
+    asked = await rally.say(ZOE, "forgetme")
+    waiting(rally, "console", "local", "zoe")  # typed after her forgetme
+    others = {waiting(rally, "console", "local", "ben"), waiting(rally, "slack", "T1", "zoe")}
+
+    await rally.press(ZOE, asked, rally.copy("button.forget_confirm"))
+
+    assert set(rally.data.inbox) == others
+
+
+async def test_forget_me_drops_what_she_sent_from_any_account_unless_a_worker_holds_it(
+    rally,
+) -> None:
+    said = (await rally.say("ben", "link")).message.plain_text()
+    code = re.search(r"link ([A-Z0-9]{8})", said)
+    assert code, said
+    discord = Caller("discord", "", "4242", display_name="Ben")
+    assert (await rally.say(discord, f"link {code.group(1)}")).ok
+    asked = await rally.say("ben", "forgetme")
+    waiting(rally, "console", "local", "ben")
+    waiting(rally, "discord", "", "4242")
+    others = {
+        waiting(rally, "discord", "", "4242", holder="worker-2"),  # in another worker's hands
+        waiting(rally, "console", "local", "cam"),
+    }
+
+    await rally.press("ben", asked, rally.copy("button.forget_confirm"))
+
+    assert set(rally.data.inbox) == others
 
 
 async def test_a_suspended_member_can_forget_themself(rally) -> None:

@@ -548,7 +548,10 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     if cmd.member_id != member.id:
         raise Forged("error.bad_button", member_id=cmd.member_id or "")
     if member.status is MemberStatus.PENDING:
-        # Asked to join, never vetted: the request is withdrawn and nothing of it stays.
+        # Asked to join, never vetted: the request is withdrawn and nothing of it stays, nor
+        # anything she sent after this that waits to be worked.
+        for ident in await ctx.uow.identities.for_members([member.id]):
+            await ctx.uow.inbox.drop_waiting(ident.platform, ident.workspace, ident.user)
         await drop_request(ctx, member, "withdrawn")
         await ctx.audit("forget_me", subject=member.id, kept="")
         return Reply(notice(copy("forget.done_title"), copy("forget.done_request")))
@@ -587,6 +590,9 @@ async def forget(ctx: Ctx, member: Member) -> list[Alert]:
     )
     for ident in await ctx.uow.identities.for_members([member.id]):
         await ctx.uow.outbox.delete_dms_to(ident.platform, ident.user)
+        # What she sent from any of her accounts and no worker holds goes unworked (a later
+        # request, one from another platform); one a worker holds is answered and emptied.
+        await ctx.uow.inbox.drop_waiting(ident.platform, ident.workspace, ident.user)
     kept: list[Alert] = []
     rallied: list[Alert] = []
     for alert in alerts:

@@ -6,6 +6,7 @@ from bot.store.repositories.audit import SqlAuditRepo
 from bot.store.repositories.checkins import SqlCheckInRepo
 from bot.store.repositories.collectives import SqlCollectiveRepo, SqlSpaceRepo
 from bot.store.repositories.evidence import SqlEvidenceRepo
+from bot.store.repositories.inbox import SqlInboxRepo
 from bot.store.repositories.library import SqlLibraryRepo
 from bot.store.repositories.members import SqlIdentityRepo, SqlLinkCodeRepo, SqlMemberRepo
 from bot.store.repositories.outbox import SqlOutboxRepo
@@ -18,6 +19,7 @@ __all__ = [
     "SqlCollectiveRepo",
     "SqlEvidenceRepo",
     "SqlIdentityRepo",
+    "SqlInboxRepo",
     "SqlLibraryRepo",
     "SqlLinkCodeRepo",
     "SqlMemberRepo",

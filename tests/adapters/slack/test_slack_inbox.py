@@ -1,16 +1,22 @@
 """Slack's requests through the inbox: written before the ack, worked once, in each person's
-order, answered through the response_url, or by DM once it has expired."""
+order, answered through the response_url, or by DM once it has expired; forget-me drops what
+the person sent that still waits, from any of her accounts."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select, text
 
-from bot.store.tables import AlertRow, InboxRow, MemberRow
-from tests.adapters.slack.harness import RALLY, T1, SlackBot, start_inbox, text_of
+from bot.core.commands import Caller
+from bot.core.parse import PLAIN, parse_text
+from bot.inbox.codec import dump_caller, dump_command
+from bot.inbox.entry import DISCORD_HOLD, DISCORD_TOKEN
+from bot.store.tables import AlertRow, IdentityRow, InboxRow, MemberRow
+from tests.adapters.slack.harness import RALLY, T1, SlackBot, buttons, start_inbox, text_of
 
 PEOPLE = ("UBEN", "UCAM", "UDEE", "USAM")
 EACH = 8
@@ -107,6 +113,59 @@ async def test_an_expired_response_url_is_answered_by_dm(bot: SlackBot) -> None:
     assert "unavailable" in str(dm.args).lower() or "available" in str(dm.args).lower()
     assert not bot.fake.responses[sent.response_id or ""]  # the old url was not used
     await until_answered(bot)
+
+
+BEN_DISCORD = Caller("discord", "", "990011223344", "Ben on Discord", space="G1", channel="CH1")
+ON_DISCORD = "zq-typed-on-discord"
+AFTER = "zq-typed-after-forgetme"
+
+
+async def test_forget_me_drops_what_she_sent_that_waits_from_any_of_her_accounts(
+    bot: SlackBot,
+) -> None:
+    await bot.seed()
+    services = bot.runtime.services
+    said = (await services.handle_text(bot.caller("UBEN"), "link")).message.plain_text()
+    code = re.search(r"link ([A-Z0-9]{8})", said)
+    assert code, said
+    assert (await services.handle_text(BEN_DISCORD, f"link {code.group(1)}")).ok
+    asked = await bot.cmd("UBEN", "forgetme")
+    (confirm,) = buttons((await bot.fake.response(asked.response_id or "", 1, 30))[0]).values()
+    await until_answered(bot)
+    # Nobody works the inbox for a moment: her confirmation waits, and so does what she sends
+    # after it on Slack and, as a Discord entry point writes it, an alert from Discord.
+    await bot.inbox.stop(5.0)
+    pressed = await bot.press("UBEN", confirm)
+    await bot.cmd("UBEN", f"alert https://x.com/troll/status/9 {AFTER}")
+    alert = parse_text(f"alert https://x.com/troll/status/8 {ON_DISCORD}", PLAIN)
+    assert await bot.runtime.inbox.write(
+        platform="discord",
+        request_id="1300000000000000001",
+        workspace="",
+        user=BEN_DISCORD.user,
+        kind="command",
+        payload={"caller": dump_caller(BEN_DISCORD), "command": dump_command(alert)},
+        respond_to="interaction-token",
+        valid_for=DISCORD_TOKEN,
+        hold=DISCORD_HOLD,
+    )
+    assert await count(bot, "SELECT count(*) FROM inbox WHERE done_at IS NULL") == 3
+
+    bot.inbox = start_inbox(
+        bot.runtime, {"slack": bot.http.inbox_handler}, {"slack": bot.http.chat}
+    )
+    assert "personal data has been removed" in await bot.said(pressed)
+    await until_answered(bot)
+    # Her Slack request after the forgetme and her Discord one were never worked: gone.
+    async with bot.runtime.engine.connect() as connection:
+        rows = (await connection.execute(select(InboxRow))).mappings().all()
+        assert await connection.scalar(select(func.count()).select_from(AlertRow)) == 0
+        assert await connection.scalar(select(func.count()).select_from(IdentityRow)) == 4
+    assert len(rows) == 2  # "forgetme" and its confirmation: answered and emptied
+    assert not [r for r in rows if r["platform"] == "discord" or r["done_at"] is None]
+    stored = str([dict(r) for r in rows]).lower()
+    for needle in ("uben", BEN_DISCORD.user, "ben on discord", ON_DISCORD, AFTER, "troll"):
+        assert needle.lower() not in stored, needle
 
 
 async def until_answered(bot: SlackBot) -> None:
