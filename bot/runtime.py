@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -21,7 +22,7 @@ from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Clock, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler
-from bot.inbox.worker import InboxWorker, inbox_worker
+from bot.inbox.worker import ACKS_FIRST, ACKS_QUIET, InboxWorker, inbox_worker
 from bot.ops.http import HttpServer, start_private, start_public
 from bot.ops.observe import Observer
 from bot.ops.platform import Platform
@@ -197,14 +198,7 @@ async def serve(
     settings = runtime.settings
     every_chat = {c.platform: c for c in chats} | {p.chat.platform: p.chat for p in platforms}
     worker = await hold_worker_id(runtime.engine, settings.worker_id or default_worker_id(command))
-    dispatcher = Dispatcher(
-        services.uow,
-        every_chat,
-        runtime.clock,
-        max_attempts=settings.delivery_attempts,
-        on_failed=services.report_undelivered,
-        worker_id=worker.name,
-    )
+    dispatcher = _dispatcher(runtime, every_chat, worker.name, acknowledges=bool(platforms))
     # The platforms that can tell who reads a channel: their channels are checked daily.
     services.directories = {
         name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
@@ -269,6 +263,25 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+def _dispatcher(
+    runtime: Runtime, chats: dict[str, Chat], worker: str, acknowledges: bool
+) -> Dispatcher:
+    """The outbox's sender; in a process that also acknowledges requests, each of its batches
+    waits for a burst of them to be acknowledged first, as new inbox work does."""
+    services = runtime.services
+    dispatcher = Dispatcher(
+        services.uow,
+        chats,
+        runtime.clock,
+        max_attempts=runtime.settings.delivery_attempts,
+        on_failed=services.report_undelivered,
+        worker_id=worker,
+    )
+    if acknowledges:
+        dispatcher.yield_to = partial(runtime.inbox.quiet, ACKS_QUIET, ACKS_FIRST)
+    return dispatcher
 
 
 def _start_work(

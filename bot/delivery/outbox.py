@@ -62,6 +62,9 @@ class Dispatcher:
     ) -> None:
         self.uow = uow
         self.chats = dict(chats)
+        # Awaited before each batch: where this process also acknowledges requests, a burst
+        # of them goes first (bot.inbox.entry.Inbox.quiet); None elsewhere.
+        self.yield_to: Callable[[], Awaitable[object]] | None = None
         # The Chats that state their platform's limits (PacedChat): sends to them are paced.
         self.paced = {name: chat for name, chat in chats.items() if isinstance(chat, PacedChat)}
         self.clock = clock
@@ -86,6 +89,8 @@ class Dispatcher:
         for _ in range(max_rounds):
             if self.stopping:
                 break
+            if self.yield_to is not None:
+                await self.yield_to()
             items = await self.claim()
             if not items:
                 break
