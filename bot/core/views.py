@@ -130,7 +130,8 @@ def rally_message(
             blocks.append(Block((Link(alert.target_post),), copy("rally.amplify_heading")))
         if alert.note:
             blocks.append(para(alert.note, heading=copy("rally.note_heading")))
-        blocks.append(Block(link_lines(alert.links), copy("rally.links_heading")))
+        if alert.links:  # none once its target is forgotten: no heading over nothing
+            blocks.append(Block(link_lines(alert.links), copy("rally.links_heading")))
     blocks.append(para(copy("rally.help", help=list_words(copy, "want", list(alert.help_wanted)))))
     blocks.append(
         para(

@@ -279,3 +279,44 @@ def test_a_shortened_link_is_held_and_a_tracker_refused(tmp_path: Path) -> None:
     review = section(out, "#leads", "Review before rallying: alert #1")
     assert "https://bit.ly/my-post" in review and "link shortener" in review
     assert "a name before its address" in out
+
+
+def test_a_target_who_forgets_herself_leaves_a_closed_rally_that_names_nobody(
+    tmp_path: Path,
+) -> None:
+    note = "they piled on after my vaccine video"
+    attack, post = "https://x.com/troll/status/1", "https://x.com/ana/status/9"
+    out = run_console(
+        tmp_path,
+        f"/rally alert {attack} post={post} {note}",
+        "/as ben",
+        "/press I'm on it",
+        "/as ana",
+        "/rally forgetme",
+        "/press Yes, forget me",
+        "/as lee",
+        "/rally status",
+        "/rally status #1",
+    )
+    before, _, after = out.partition("ana> /press Yes, forget me\n")
+    assert after, out
+    rallied = section(before, "#rally (message", "Rally #1: Ana is under attack")
+    assert all(secret in rallied for secret in ("Ben (on it)", note, attack, post))
+    assert "Your personal data has been removed" in after
+    # What the console printed after the confirmation: every message, echoed lines left out.
+    printed = [line for line in after.splitlines() if not re.match(r"^\w+> ", line)]
+    for secret in ("Ana", "@ana", note, attack, post):
+        assert not [line for line in printed if secret in line], secret
+    edits = [p for p in after.split("── ")[1:] if p.startswith("#rally (message m1 updated)")]
+    assert edits, after
+    closed = edits[-1]
+    assert "Rally #1: a member (anonymous) is under attack" in closed
+    assert "This alert is closed (the member it is about asked to be forgotten)" in closed
+    assert "Ben (on it)" in closed
+    assert "] I'm on it" not in closed  # no buttons left
+    assert "Attack links" not in closed  # no heading left over nothing
+    listed, _, one = after.partition("lee> /rally status #1\n")
+    assert "No open alerts you can see" in listed.split("lee> /rally status\n")[1]
+    assert "closed (the member it is about asked to be forgotten)" in section(
+        one, "only lee sees this", "Alert #1"
+    )

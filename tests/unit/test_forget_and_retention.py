@@ -189,6 +189,7 @@ async def test_her_rally_posts_are_edited_closed_without_her_name_note_or_links(
         for edit in pending:
             assert rally.copy("rally.closed", reason=rally.copy(reason)) in edit.text
             assert not edit.message.buttons
+            assert rally.copy("rally.links_heading") not in edit.text  # no links, no heading
             for secret in (*PERSONAL, *SCRUBBED):
                 assert secret not in edit.text
 

@@ -15,6 +15,8 @@ DOXX = "https://x.com/doxxer/status/77"
 PASTE = "https://pastebin.com/raw/ana-home"
 POST = "https://x.com/ana/status/9"
 NOTE = "they posted my home address 12 Elm Street"
+PILE_ON = "https://x.com/troll/status/5"
+QUOTE = "https://x.com/troll2/status/6"
 
 
 async def world_keys_in_order(world: World) -> list[str]:
@@ -147,3 +149,45 @@ async def test_two_alerts_give_one_check_in_a_day(world: World) -> None:
     assert "#1 and #2" in shown(asked[0]["content"])
     said = await (await world.press("ana", world.fake.current(asked[0]), "ok")).text()
     assert "Glad to hear it" in said
+
+
+async def test_a_target_who_forgets_herself_leaves_a_closed_rally_that_names_nobody(
+    world: World,
+) -> None:
+    await world.founded()
+    note = "they piled on after my vaccine video"
+    await world.say("ana", "alert", link=PILE_ON, more_links=QUOTE, post=POST, note=note)
+    await world.deliver()
+    rally = world.latest(world.rally_posts(), "Rally #1: Ana is under attack")
+    await (await world.press("ben", rally, "on_it")).reply()
+    await world.deliver()
+    before = shown(world.fake.current(rally)["content"])
+    assert "Ben (on it)" in before
+    assert all(secret in before for secret in ("Ana", note, PILE_ON, QUOTE, POST))
+    sent_before = len(world.fake.requests)
+
+    asked = await (await world.run("ana", "forgetme")).reply()
+    said = await (await world.press("ana", asked, "confirm")).text()
+    assert "Your personal data has been removed" in said
+    await world.deliver()
+
+    posts = [world.fake.current(m) for m in world.rally_posts()]
+    assert [m["id"] for m in posts] == [rally["id"]]
+    closed = shown(posts[0]["content"])
+    assert "This alert is closed (the member it is about asked to be forgotten)" in closed
+    assert "Ben (on it)" in closed and posts[0]["components"] == []
+    assert "Attack links" not in closed  # no heading left over nothing
+    for post in posts:
+        words = shown(post["content"])
+        for secret in ("Ana", note, PILE_ON, QUOTE, POST):
+            assert secret not in words, (secret, words)
+    after = [r for r in world.fake.requests[sent_before:] if r.method in ("POST", "PATCH")]
+    assert any(r.path.startswith(f"/channels/{world.rally.id}/messages/") for r in after)
+    for request in after:
+        body = shown(json.dumps(request.body, ensure_ascii=False))
+        for secret in ("Ana", note, PILE_ON, QUOTE, POST):
+            assert secret not in body, (secret, request.path, body)
+    assert "not a member" in await world.say("ana", "status")
+    assert "No open alerts you can see" in await world.say("lee", "status")
+    one = await world.say("lee", "status", alert=1)
+    assert "closed (the member it is about asked to be forgotten)" in one

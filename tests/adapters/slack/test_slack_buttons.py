@@ -186,6 +186,7 @@ async def test_a_target_who_forgets_herself_leaves_a_closed_rally_that_names_nob
 
     words = text_of({"blocks": post.blocks})
     assert "(the member it is about asked to be forgotten)" in words
+    assert "Attack links" not in words  # no heading left over nothing
     for gone in ("Ben", "they piled on", X_LINK, "ben-own"):
         assert gone not in words, (gone, words)
     assert buttons(post) == {}
