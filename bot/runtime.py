@@ -21,7 +21,7 @@ from bot.adapters.console.shell import ConsoleClock, ConsoleShell
 from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Clock, Directory
 from bot.delivery.outbox import Dispatcher
-from bot.delivery.scheduler import make_scheduler
+from bot.delivery.scheduler import make_scheduler, stop_scheduler
 from bot.inbox.worker import ACKS_FIRST, ACKS_QUIET, InboxWorker, inbox_worker
 from bot.ops.http import HttpServer, start_private, start_public
 from bot.ops.observe import Observer
@@ -240,8 +240,7 @@ async def serve(
         await stop.wait()
         log.info("stopping: finishing what is in flight (up to %ss)", settings.shutdown_grace)
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        await stop_scheduler(scheduler, settings.shutdown_grace)  # a tick under way ends
         await inbox.stop(settings.shutdown_grace)  # unfinished rows go back to the inbox
         dispatcher.stopping = True
         wake.set()
