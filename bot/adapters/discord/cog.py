@@ -136,21 +136,26 @@ def _alert(number: int) -> c.AlertRef:
     return c.AlertRef(number=number)
 
 
-@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
-@app_commands.allowed_installs(guilds=True, users=False)
-class RallyCog(commands.GroupCog, group_name="rally", group_description="group"):
-    """The /rally group. Descriptions in the decorators are [copy.discord] keys and choice
-    names are copy keys: `worded` gives each instance the texts, and the group the name of
-    the `command` setting."""
+class WordedGroup:
+    """What every rallybot command group shares (mixed into a GroupCog): worded from the
+    copy when made, and a failure answered kindly."""
 
     def __init__(self, services: Services, name: str) -> None:
         self.services = services
-        worded(self, services.copy, name)
+        worded(self, services.copy, name)  # type: ignore[arg-type]
 
     async def cog_app_command_error(
         self, interaction: Interaction, error: app_commands.AppCommandError
     ) -> None:
         await fail(interaction, error)
+
+
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+@app_commands.allowed_installs(guilds=True, users=False)
+class RallyCog(WordedGroup, commands.GroupCog, group_name="rally", group_description="group"):
+    """The /rally group. Descriptions in the decorators are [copy.discord] keys and choice
+    names are copy keys: `worded` gives each instance the texts, and the group the name of
+    the `command` setting."""
 
     # --- alerts ---------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.adapters.discord.cog import keyed, split_list, suggest, worded
-from bot.adapters.discord.interactions import fail, run, submit
+from bot.adapters.discord.cog import WordedGroup, keyed, split_list, suggest
+from bot.adapters.discord.interactions import run, submit
 from bot.adapters.discord.syntax import DISCORD
 from bot.core import commands as c
 from bot.core.commands import Caller
@@ -60,17 +60,10 @@ def _cleared(value: str | None) -> str | None:
 
 @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
 @app_commands.allowed_installs(guilds=True, users=False)
-class LibraryCog(commands.GroupCog, group_name="rally-library", group_description="library_group"):
+class LibraryCog(
+    WordedGroup, commands.GroupCog, group_name="rally-library", group_description="library_group"
+):
     """The /rally-library group, worded from the copy like /rally (see RallyCog)."""
-
-    def __init__(self, services: Services, name: str) -> None:
-        self.services = services
-        worded(self, services.copy, name)
-
-    async def cog_app_command_error(
-        self, interaction: Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await fail(interaction, error)
 
     @app_commands.command(name="list", description="cmd_library_list")
     @app_commands.describe(only="opt_library_only")
