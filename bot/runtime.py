@@ -264,9 +264,6 @@ async def serve(
                 loop.remove_signal_handler(sig)
 
 
-YIELDING_BATCH = 10  # outbox rows claimed at a time by a process that also acknowledges
-
-
 def _dispatcher(
     runtime: Runtime, chats: dict[str, Chat], worker: str, acknowledges: bool
 ) -> Dispatcher:
@@ -283,9 +280,6 @@ def _dispatcher(
     )
     if acknowledges:
         dispatcher.yield_to = partial(runtime.inbox.quiet, ACKS_QUIET, ACKS_FIRST)
-        # Small batches, so that a sustained burst finds the sends yielding every few rows
-        # rather than after a hundred: they slow down during it and catch up after it.
-        dispatcher.batch = min(dispatcher.batch, YIELDING_BATCH)
     return dispatcher
 
 
