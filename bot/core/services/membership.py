@@ -303,11 +303,13 @@ async def expire_request(ctx: Ctx, member: Member) -> None:
 
 async def drop_request(ctx: Ctx, member: Member, why: str) -> None:
     """A pending member leaves nothing behind: the row, the platform accounts, the unsent
-    messages about them; the request already posted to the leads is edited to say it closed
-    (its name and note removed). `why`: declined, expired or withdrawn."""
+    messages about them, what they sent that waits unworked in the inbox; the request already
+    posted to the leads is edited to say it closed (its name and note removed). `why`:
+    declined, expired or withdrawn."""
     await forget_outbox(ctx, member, {member.id})
     for ident in await ctx.uow.identities.for_members([member.id]):
         await ctx.uow.outbox.delete_dms_to(ident.platform, ident.user)
+        await ctx.uow.inbox.drop_waiting(ident.platform, ident.workspace, ident.user)
     await ctx.uow.members.delete(member.id)
     days = ctx.policy.join_request_days
     await ctx.update(
@@ -548,10 +550,7 @@ async def forget_me(ctx: Ctx, cmd: c.ForgetMe) -> Reply:
     if cmd.member_id != member.id:
         raise Forged("error.bad_button", member_id=cmd.member_id or "")
     if member.status is MemberStatus.PENDING:
-        # Asked to join, never vetted: the request is withdrawn and nothing of it stays, nor
-        # anything she sent after this that waits to be worked.
-        for ident in await ctx.uow.identities.for_members([member.id]):
-            await ctx.uow.inbox.drop_waiting(ident.platform, ident.workspace, ident.user)
+        # Asked to join, never vetted: the request is withdrawn and nothing of it stays.
         await drop_request(ctx, member, "withdrawn")
         await ctx.audit("forget_me", subject=member.id, kept="")
         return Reply(notice(copy("forget.done_title"), copy("forget.done_request")))
