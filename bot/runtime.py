@@ -22,7 +22,8 @@ from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Clock, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler, stop_scheduler
-from bot.inbox.worker import ACKS_FIRST, ACKS_QUIET, InboxWorker, inbox_worker
+from bot.inbox.entry import ACKS_FIRST, ACKS_QUIET
+from bot.inbox.worker import InboxWorker, inbox_worker
 from bot.ops.http import HttpServer, start_private, start_public
 from bot.ops.observe import Observer
 from bot.ops.platform import Platform
@@ -256,6 +257,7 @@ async def serve(
         for platform in reversed(started):
             with contextlib.suppress(Exception):
                 await platform.stop()
+        await runtime.inbox.close()  # acknowledged rows still held: due now, for any worker
         if private is not None:
             await private.stop()
         await worker.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -14,12 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.ports import Clock
 from bot.store import inbox as store
 
+log = logging.getLogger(__name__)
+
 # How long each platform's response handle may be used after the request.
 SLACK_RESPONSE_URL = timedelta(minutes=30)
 DISCORD_TOKEN = timedelta(minutes=15)
 # A Discord request is held this long (longer than the 3 s deadline for the initial response)
 # unless released when its deferral is taken: if the process died in between, it is worked.
 DISCORD_HOLD = timedelta(seconds=5)
+# Acknowledgements first: where the entry points share this process (SQLite, `rallybot run`,
+# a Discord gateway), new work waits while requests are arriving, until none began for
+# ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops.
+ACKS_QUIET = 0.02
+ACKS_FIRST = 1.0
 
 
 def _nothing() -> None:
@@ -48,6 +56,9 @@ class Inbox:
         self.idle = asyncio.Event()  # set while none is
         self.idle.set()
         self.last_write = float("-inf")  # the event loop's time when the last one began
+        self._released: list[tuple[str, str]] = []  # acknowledged, still held in the table
+        self._releasing: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # a flush returns once what came before it is due
 
     async def write(
         self,
@@ -110,9 +121,39 @@ class Inbox:
             await asyncio.sleep(min(max(gap - calm, 0.001), give_up - now))
 
     async def release(self, platform: str, request_id: str) -> None:
-        """The platform took the acknowledgement: a held row may be worked now."""
-        await store.release(self.engine, platform, request_id, self.clock.now())
-        self.on_write()
+        """The platform took the acknowledgement: the held row may be worked. Rows are
+        released together, in one UPDATE, once acknowledgements pause (ACKS_QUIET, at most
+        ACKS_FIRST later), so a burst's acknowledgements do not wait behind a write each. A
+        row never released (the process died first) is worked when its hold ends."""
+        self._released.append((platform, request_id))
+        if self._releasing is None or self._releasing.done():
+            self._releasing = asyncio.create_task(self._release_later(), name="inbox-release")
+
+    async def _release_later(self) -> None:
+        await self.quiet(ACKS_QUIET, ACKS_FIRST)
+        try:
+            await self.flush()
+        except Exception as error:  # the holds end by themselves: only later
+            log.warning("could not release acknowledged inbox rows early: %s", error)
+
+    async def flush(self) -> None:
+        """Release every acknowledged row now (before draining, and on shutdown)."""
+        async with self._flushing:
+            while self._released:
+                batch, self._released = self._released, []
+                await store.release(self.engine, batch, self.clock.now())
+                self.on_write()
+
+    async def close(self) -> None:
+        """On shutdown: release what is still held, or leave it to the holds' end."""
+        task, self._releasing = self._releasing, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            await self.flush()
+        except Exception as error:
+            log.warning("could not release acknowledged inbox rows on shutdown: %s", error)
 
     async def withdraw(self, platform: str, request_id: str) -> None:
         """Delete a request written but never acknowledged (the platform refused the ack)."""

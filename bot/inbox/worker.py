@@ -17,7 +17,7 @@ from bot.core.ports import Chat, Clock
 from bot.core.services import before_commit
 from bot.delivery.outbox import backoff
 from bot.inbox.codec import dump_reply, load_reply
-from bot.inbox.entry import Inbox
+from bot.inbox.entry import ACKS_FIRST, ACKS_QUIET, Inbox
 from bot.store import inbox as store
 from bot.store.inbox import Request
 
@@ -28,11 +28,6 @@ log = logging.getLogger(__name__)
 
 PURGE_EVERY = 60.0  # seconds between two deletions of old answered rows
 LISTEN_AGAIN = 30.0  # seconds between two tries to listen for new rows (PostgreSQL)
-# Acknowledgements first: where the entry points share this process (SQLite, `rallybot run`,
-# a Discord gateway that also works), new work waits while requests are arriving, until none
-# began for ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops.
-ACKS_QUIET = 0.02
-ACKS_FIRST = 1.0
 
 
 class HandleGone(Exception):
@@ -195,6 +190,8 @@ class InboxWorker:
 
     async def drain(self) -> int:
         """Work everything that can be worked now, then return (tests, the console)."""
+        if self.acks is not None:
+            await self.acks.flush()  # what was acknowledged here is due now
         total = 0
         while True:
             started = await self.fill()

@@ -115,15 +115,18 @@ async def _insert(connection: AsyncConnection, values: dict[str, Any]) -> bool:
     return _count(await connection.execute(stmt)) == 1
 
 
-async def release(engine: AsyncEngine, platform: str, request_id: str, now: datetime) -> None:
-    """A held row (written before an acknowledgement that could still fail) is due now."""
+async def release(engine: AsyncEngine, requests: list[tuple[str, str]], now: datetime) -> None:
+    """Held rows (written before an acknowledgement that could still fail, each named by
+    platform and request id) are due now."""
     async with engine.begin() as connection:
-        await connection.execute(
-            update(InboxRow)
-            .where(InboxRow.platform == platform, InboxRow.request_id == request_id)
-            .where(InboxRow.next_try > now, InboxRow.attempts == 0)
-            .values(next_try=now)
-        )
+        for platform in sorted({p for p, _ in requests}):
+            ids = [r for p, r in requests if p == platform]
+            await connection.execute(
+                update(InboxRow)
+                .where(InboxRow.platform == platform, InboxRow.request_id.in_(ids))
+                .where(InboxRow.next_try > now, InboxRow.attempts == 0)
+                .values(next_try=now)
+            )
 
 
 async def withdraw(engine: AsyncEngine, platform: str, request_id: str) -> None:

@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.core.messages import Reply
 from bot.core.views import notice
 from bot.inbox import worker as worker_module
-from bot.inbox.entry import Inbox
-from bot.inbox.worker import ACKS_FIRST, ACKS_QUIET, InboxWorker
+from bot.inbox.entry import ACKS_FIRST, ACKS_QUIET, DISCORD_HOLD, Inbox
+from bot.inbox.worker import InboxWorker
 from bot.store import inbox as store
+from bot.store.tables import InboxRow
 from bot.store.uow import make_engine
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -210,6 +211,91 @@ async def test_the_work_waits_for_acknowledgements_no_longer_than_its_bound(
     stream.cancel()
     await asyncio.gather(stream, return_exceptions=True)
     assert await inbox.quiet(ACKS_QUIET, 5.0)  # quiet now
+
+
+async def held(inbox: Inbox, rid: str) -> None:
+    """A Discord interaction written before its deferral: held until released."""
+    assert await inbox.write(
+        platform="discord",
+        request_id=rid,
+        workspace="",
+        user=f"U{rid}",
+        kind="command",
+        payload={},
+        respond_to=f"token-{rid}",
+        valid_for=timedelta(minutes=15),
+        hold=DISCORD_HOLD,
+    )
+
+
+async def due(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(InboxRow.request_id).where(InboxRow.next_try <= datetime.now(UTC))
+        )
+        return set(rows.scalars())
+
+
+async def eventually_due(engine: AsyncEngine, wanted: set[str], within: float) -> None:
+    """Return once every one of `wanted` is due; fail after `within` seconds."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + within
+    while not wanted <= await due(engine):
+        assert loop.time() < give_up, f"still held after {within}s"
+        await asyncio.sleep(0.01)
+
+
+async def test_acknowledged_rows_are_released_together_in_one_update(
+    engine: AsyncEngine,
+) -> None:
+    inbox = Inbox(engine, RealClock())
+    for rid in ("a", "b", "c"):
+        await held(inbox, rid)
+    updates: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INBOX"):
+            updates.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for rid in ("a", "b", "c"):
+            await inbox.release("discord", rid)
+        assert await due(engine) == set()  # the acknowledgements' moment: nothing written yet
+        await eventually_due(engine, {"a", "b", "c"}, within=5.0)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert len(updates) == 1
+
+
+async def test_a_release_waits_while_acknowledgements_arrive_but_no_longer_than_its_bound(
+    engine: AsyncEngine,
+) -> None:
+    inbox = Inbox(engine, RealClock())
+    await held(inbox, "first")
+    started: list[float] = []
+    stream = asyncio.create_task(acknowledge(inbox, "s", 100_000, started))
+    try:
+        await asyncio.sleep(0)  # the stream is under way
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        await inbox.release("discord", "first")
+        await asyncio.sleep(ACKS_QUIET * 5)
+        assert "first" not in await due(engine)  # requests keep coming: still held
+        await eventually_due(engine, {"first"}, within=ACKS_FIRST + 5.0)
+        assert not stream.done()  # released while they still came: the bound, not a pause
+    finally:
+        stream.cancel()
+        await asyncio.gather(stream, return_exceptions=True)
+    assert loop.time() - asked >= ACKS_FIRST
+
+
+async def test_closing_releases_what_is_still_held(engine: AsyncEngine) -> None:
+    inbox = Inbox(engine, RealClock())
+    await held(inbox, "last")
+    await inbox.release("discord", "last")
+    await inbox.close()
+    assert await due(engine) == {"last"}
 
 
 async def listening_and_idle(worker: InboxWorker) -> None:
