@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-
-import aiohttp
 
 from bench.common import (
     CHANNEL,
@@ -49,56 +49,69 @@ from bench.common import (
     wait_line,
 )
 from bench.slack_ack import SECRET
+from bench.slack_load import CLIENTS, response_id
 from bot.store.uow import make_engine
 from tests.adapters.slack.harness import text_of
-from tests.fakes.slack import FakeSlack, Limits, Sent, SlackSender, User
+from tests.fakes.slack import FakeSlack, Limits, User
 
 FAILED = "went wrong"  # the words of the slack.failed reply
-CLIENTS = 50
 MEMBERS, RESPONDERS = 60, 40
 GOAL_RATIO = 1.3
 SLACK_DEADLINE_MS = 3000.0
 
 
 class Load:
-    """Closed-loop clients: each sends its next request as soon as the last was acked."""
+    """Closed-loop clients (bench/slack_load.py, a process of their own) sending signed
+    `/rally alert` commands to one server; each sends its next request as soon as the last
+    was acked."""
 
-    def __init__(self, sender: SlackSender, users: list[str], clients: int) -> None:
-        self.sender = sender
+    def __init__(
+        self, fake: FakeSlack, server: str, users: list[str], numbers: Iterator[int], log: Path
+    ) -> None:
+        self.fake = fake
+        self.numbers = numbers  # shared by the servers' loads: every response id is new
+        self.server = server
         self.users = users
-        self.clients = clients
-        self.numbers = itertools.count(1)
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
         self.rids: list[str] = []
         self.acked_at: dict[str, float] = {}  # response id -> perf_counter() at the ack
 
+    async def start(self) -> None:
+        with self.log.open("ab") as sink:
+            self.process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "bench.slack_load", self.server, self.fake.url),
+                *(TEAM, CHANNEL, ",".join(self.users)),
+                env=clean_env(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=sink,
+                limit=2**24,  # a block's answer is one long line
+            )
+        await wait_line(self.process, "ready")
+
     async def run(self, requests: int) -> tuple[list[float], int, float]:
         """(latencies in ms, errors, seconds) for `requests` slash commands."""
-        latencies: list[float] = []
-        errors = 0
-        left = iter(range(requests))
+        process = self.process
+        assert process is not None and process.stdin is not None and process.stdout is not None
+        taken = list(itertools.islice(self.numbers, requests))
+        first = taken[0]
+        for n in taken:
+            self.fake.responses[response_id(n)] = []  # the response_urls the block uses
+        process.stdin.write(f"{requests} {first}\n".encode())
+        await process.stdin.drain()
+        line = await process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the clients stopped: see {self.log}")
+        done = json.loads(line)
+        for rid in done["acked"]:
+            self.rids.append(rid)
+        self.acked_at.update(done["acked"])
+        return done["latencies"], done["errors"], done["seconds"]
 
-        async def client() -> None:
-            nonlocal errors
-            for _ in left:
-                n = next(self.numbers)
-                text = f"alert https://x.com/troll/status/{n} pile-on after my video #{n}"
-                user = self.users[n % len(self.users)]
-                try:
-                    sent: Sent = await self.sender.command(TEAM, user, text, CHANNEL)
-                except (aiohttp.ClientError, OSError):
-                    errors += 1
-                    continue
-                if sent.status != 200:
-                    errors += 1
-                    continue
-                latencies.append(sent.seconds * 1000)
-                if sent.response_id is not None:
-                    self.rids.append(sent.response_id)
-                    self.acked_at[sent.response_id] = time.perf_counter()
-
-        watch = Stopwatch()
-        await asyncio.gather(*(client() for _ in range(self.clients)))
-        return latencies, errors, watch.seconds
+    async def stop(self) -> None:
+        if self.process is not None:
+            await stop(self.process)
 
 
 async def settle(fake: FakeSlack, load: Load, seconds: float = 600) -> float:
@@ -194,6 +207,7 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
                         blocks,
                         backend,
                         result,
+                        tmp,
                     )
                 except Exception:
                     print(tail(tmp / "rallybot-web.log"), file=sys.stderr)
@@ -223,19 +237,19 @@ async def measure(
     blocks: int,
     backend: str,
     result: Result,
+    logs: Path,
 ) -> float:
     answered_at: dict[str, float] = {}  # response id -> perf_counter() at its first answer
     fake.on_response = lambda rid: answered_at.setdefault(rid, time.perf_counter())
-    connector = aiohttp.TCPConnector(limit=CLIENTS * 2)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        loads = {
-            "rallybot web": Load(
-                SlackSender(fake, f"http://127.0.0.1:{rally_port}", SECRET, session), users, CLIENTS
-            ),
-            "bare Bolt": Load(
-                SlackSender(fake, f"http://127.0.0.1:{bare_port}", SECRET, session), users, CLIENTS
-            ),
-        }
+    numbers = itertools.count(1)
+    log = logs / "load.log"
+    loads = {
+        "rallybot web": Load(fake, f"http://127.0.0.1:{rally_port}", users, numbers, log),
+        "bare Bolt": Load(fake, f"http://127.0.0.1:{bare_port}", users, numbers, log),
+    }
+    try:
+        for load in loads.values():
+            await load.start()
         for load in loads.values():  # warm up: connections, caches, first auth
             await load.run(100)
         await settle(fake, loads["rallybot web"])
@@ -257,6 +271,9 @@ async def measure(
             if name == "rallybot web" and n < len(order) - 1:
                 settling.append(await settle(fake, loads[name]))
                 settled = list(loads[name].rids)
+    finally:
+        for load in loads.values():
+            await load.stop()
     p99: dict[str, float] = {}
     for name, latencies in seen.items():
         p99[name] = percentile(latencies, 99)
