@@ -19,6 +19,7 @@ from bot.store.tables import InboxRow
 
 # Answered rows keep the platform's request id this long, so a late retry is still known.
 KEEP_ANSWERED = timedelta(hours=1)
+RELEASE_CHUNK = 500  # request ids in one UPDATE (well under SQLite's and asyncpg's bind limits)
 
 
 @dataclass
@@ -121,12 +122,19 @@ async def release(engine: AsyncEngine, requests: list[tuple[str, str]], now: dat
     async with engine.begin() as connection:
         for platform in sorted({p for p, _ in requests}):
             ids = [r for p, r in requests if p == platform]
-            await connection.execute(
-                update(InboxRow)
-                .where(InboxRow.platform == platform, InboxRow.request_id.in_(ids))
-                .where(InboxRow.next_try > now, InboxRow.attempts == 0)
-                .values(next_try=now)
-            )
+            for at in range(0, len(ids), RELEASE_CHUNK):
+                await _release(connection, platform, ids[at : at + RELEASE_CHUNK], now)
+
+
+async def _release(
+    connection: AsyncConnection, platform: str, ids: list[str], now: datetime
+) -> None:
+    await connection.execute(
+        update(InboxRow)
+        .where(InboxRow.platform == platform, InboxRow.request_id.in_(ids))
+        .where(InboxRow.next_try > now, InboxRow.attempts == 0)
+        .values(next_try=now)
+    )
 
 
 async def withdraw(engine: AsyncEngine, platform: str, request_id: str) -> None:

@@ -290,6 +290,18 @@ async def test_a_release_waits_while_acknowledgements_arrive_but_no_longer_than_
     assert loop.time() - asked >= ACKS_FIRST
 
 
+async def test_a_long_release_goes_in_chunks_and_misses_none(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "RELEASE_CHUNK", 2)
+    inbox = Inbox(engine, RealClock())
+    names = {f"r{n}" for n in range(5)}
+    for rid in sorted(names):
+        await held(inbox, rid)
+    await store.release(engine, [("discord", rid) for rid in sorted(names)], datetime.now(UTC))
+    assert await due(engine) == names
+
+
 async def test_closing_releases_what_is_still_held(engine: AsyncEngine) -> None:
     inbox = Inbox(engine, RealClock())
     await held(inbox, "last")
