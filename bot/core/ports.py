@@ -181,6 +181,12 @@ class AlertRepo(Protocol):
     async def raised_between(
         self, collective_id: str, start: datetime, end: datetime
     ) -> Sequence[Alert]: ...
+    async def raisers_of_links(
+        self, collective_id: str, links: frozenset[str], start: datetime, end: datetime
+    ) -> set[str]:
+        """Who raised an alert in [start, end) that names one of `links` (member ids)."""
+        ...
+
     async def due_escalations(self, now: datetime, limit: int) -> Sequence[Alert]:
         """Open alerts (active, in safety review, held for review or waiting for consent)
         whose timer fell due, oldest first (claimed on PostgreSQL)."""

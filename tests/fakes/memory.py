@@ -518,6 +518,17 @@ class MemoryAlertRepo(_Repo, AlertRepo):
         ]
         return _copies(sorted(rows, key=lambda a: (a.raised_at, a.id)))
 
+    async def raisers_of_links(
+        self, collective_id: str, links: frozenset[str], start: datetime, end: datetime
+    ) -> set[str]:
+        return {
+            a.raised_by_id
+            for a in self._t.alerts.values()
+            if a.collective_id == collective_id
+            and start <= a.raised_at < end
+            and links & set(a.links)
+        }
+
     async def due_purge(self, closed_before: datetime, limit: int) -> Sequence[Alert]:
         rows = [
             a

@@ -32,11 +32,9 @@ async def hold_reason(ctx: Ctx, collective: Collective, raiser: Member, alert: A
     if collective.review_first_alerts and not raiser.trusted:
         return FIRST_ALERT
     window = timedelta(hours=ctx.policy.brigade_window_hours)
-    recent = await ctx.uow.alerts.raised_between(
-        collective.id, ctx.now - window, ctx.now + timedelta(seconds=1)
-    )
-    links = set(alert.links)
-    reporters = {a.raised_by_id for a in recent if links & set(a.links)} | {raiser.id}
+    reporters = await ctx.uow.alerts.raisers_of_links(
+        collective.id, frozenset(alert.links), ctx.now - window, ctx.now + timedelta(seconds=1)
+    ) | {raiser.id}
     if len(reporters) < collective.brigade_threshold:
         return None
     joined_after = ctx.now - timedelta(days=ctx.policy.new_member_days)

@@ -34,6 +34,17 @@ class SqlAlertRepo(SqlRepo, AlertRepo):
             return []
         return await self._list(Alert, select(AlertRow).where(AlertRow.id.in_(set(alert_ids))))
 
+    async def raisers_of_links(
+        self, collective_id: str, links: frozenset[str], start: datetime, end: datetime
+    ) -> set[str]:
+        # Two columns, not whole alerts: every raise asks, and a busy window holds many.
+        stmt = select(AlertRow.raised_by_id, AlertRow.links).where(
+            AlertRow.collective_id == collective_id,
+            AlertRow.raised_at >= start,
+            AlertRow.raised_at < end,
+        )
+        return {raiser for raiser, named in await self._session.execute(stmt) if links & set(named)}
+
     async def first_response_times(
         self, collective_id: str, start: datetime, end: datetime
     ) -> Sequence[FirstResponseTimes]:

@@ -55,6 +55,34 @@ async def test_alert_queries(uow: Uow, world: tuple[Collective, Member, Member])
         assert await u.alerts.many([]) == []
 
 
+async def test_who_raised_alerts_naming_a_link_in_a_window(
+    uow: Uow, world: tuple[Collective, Member, Member]
+) -> None:
+    c, target, helper = world
+    other = a_collective()
+    stranger = a_member(other, "eve")
+    troll, pile = "https://x.example/troll", "https://x.example/pile"
+    by_target = an_alert(c, target, 1, raised_at=at(0), links=(troll,))
+    by_helper = an_alert(c, helper, 2, raised_at=at(10), raised_by_id=helper.id, links=(pile,))
+    late = an_alert(c, helper, 3, raised_at=at(30), raised_by_id=helper.id, links=(troll,))
+    theirs = an_alert(other, stranger, 1, raised_at=at(10), links=(troll, pile))
+    await seed(uow, by_target, by_helper, late, other, stranger, theirs)
+    async with uow() as u:
+        assert await u.alerts.raisers_of_links(c.id, frozenset({troll}), at(0), at(20)) == {
+            target.id
+        }
+        both = frozenset({troll, pile})
+        assert await u.alerts.raisers_of_links(c.id, both, at(0), at(31)) == {
+            target.id,
+            helper.id,
+        }
+        assert await u.alerts.raisers_of_links(c.id, both, at(1), at(30)) == {helper.id}
+        assert (
+            await u.alerts.raisers_of_links(c.id, frozenset({"https://n.example"}), at(0), at(31))
+            == set()
+        )
+
+
 async def test_first_response_times_of_the_alerts_raised_in_a_week(
     uow: Uow, world: tuple[Collective, Member, Member]
 ) -> None:
