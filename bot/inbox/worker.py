@@ -239,10 +239,9 @@ class InboxWorker:
                 reply = await self._work(handler, request)
             else:
                 reply = load_reply(request.reply) if request.reply else None
-            if reply is None:
-                await self._done(request)
-            else:
-                await self._answer_and_done(handler, request, reply)
+            if reply is not None:
+                await self._answer(handler, request, reply)
+            await self._done(request)
         except Taken:
             log.warning(
                 "inbox row %s was taken by another worker; its work rolled back", request.id
@@ -311,22 +310,6 @@ class InboxWorker:
                 due_at=now,
             )
             await chat.post(item, message)
-
-    async def _answer_and_done(self, handler: InboxHandler, request: Request, reply: Reply) -> None:
-        """Answer, then empty the row. A crash between the two answers again after the
-        restart (a response_url takes no idempotency key), so the gap is kept short: on
-        PostgreSQL the connection is taken, the transaction begun and the row locked before
-        the answer, and only the UPDATE and the COMMIT follow it. SQLite's one connection
-        is not held over a network call: the acknowledgements need it."""
-        if self.engine.dialect.name != "postgresql":
-            await self._answer(handler, request, reply)
-            await self._done(request)
-            return
-        async with self.sessions() as session, session.begin():
-            await store.lock(session, request)
-            await self._answer(handler, request, reply)
-            await store.answered(session, request, self.clock.now())
-        self.answered += 1
 
     async def _done(self, request: Request) -> None:
         async with self.sessions() as session, session.begin():

@@ -218,12 +218,6 @@ async def worked(
     return _count(result) == 1
 
 
-async def lock(session: AsyncSession, request: Request) -> None:
-    """Begin the transaction and lock the row before its answer is sent (PostgreSQL), so that
-    after the answer only the UPDATE of `answered` and the COMMIT remain."""
-    await session.execute(select(InboxRow.id).where(InboxRow.id == request.id).with_for_update())
-
-
 async def answered(session: AsyncSession, request: Request, now: datetime) -> None:
     """Answered (or reported): what the person sent and what they were told goes now."""
     await session.execute(

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.core.messages import Reply
@@ -152,43 +151,6 @@ async def test_a_request_failing_every_try_is_reported_to_the_person(engine: Asy
     worker = await run_worker(engine, handler, attempts=3)
     assert handler.tries == 3 and handler.answers == ["something went wrong"]
     assert worker.failed == 1
-
-
-class Watching(Flaky):
-    """Looks, from another connection, at the row while its answer is being sent."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(fails=0)
-        self.engine = engine
-        self.row_locked: bool | None = None
-
-    async def answer(self, request: store.Request, reply: Reply) -> None:
-        if self.engine.dialect.name == "postgresql":
-            probe = select(InboxRow.id).where(InboxRow.id == request.id)
-            async with self.engine.connect() as other:
-                try:
-                    await other.execute(probe.with_for_update(nowait=True))
-                    self.row_locked = False
-                except DBAPIError:
-                    self.row_locked = True
-        else:  # SQLite's one connection is free: the acknowledgements can still write
-            async with asyncio.timeout(5), self.engine.connect() as other:
-                await other.execute(text("SELECT 1"))
-            self.row_locked = False
-        await super().answer(request, reply)
-
-
-async def test_the_answer_is_sent_with_as_little_as_possible_left_after_it(
-    engine: AsyncEngine,
-) -> None:
-    handler = Watching(engine)
-    worker = InboxWorker(engine, {"slack": handler}, {}, RealClock(), "w1", 2)
-    await write(engine, "t-1", "UBEN", datetime.now(UTC))
-    await worker.drain()
-    assert handler.answers == ["done"] and await store.count_waiting(engine) == 0
-    # PostgreSQL: the transaction that empties the row began, and holds the row, before the
-    # answer went; SQLite: nothing is held over the network call.
-    assert handler.row_locked is (engine.dialect.name == "postgresql")
 
 
 class Recording(Flaky):
