@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -187,3 +189,15 @@ async def test_the_json_carries_typed_text_exactly(rally: Rally) -> None:
     packet = json.loads(js.content)
     assert packet["alert"]["note"] == NON_LATIN
     assert packet["items"][-1]["content"] == 'he said "leave" \\ now'
+
+
+def test_starting_rallybot_does_not_load_the_pdf_libraries() -> None:
+    """fpdf2 and fontTools (with Pillow behind them) cost ~35 MB of every process's memory:
+    they load with the first packet, not with the runtime."""
+    probe = (
+        "import sys, bot.runtime, bot.bootstrap\n"
+        "loaded = [m for m in ('fpdf', 'fontTools', 'PIL') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
