@@ -16,9 +16,9 @@ POST = "https://x.com/ana/status/9"
 NOTE = "they posted my home address 12 Elm Street"
 
 
-async def rallied(rally: Rally, kinds: str, named: bool = True) -> None:
+async def rallied(rally: Rally, kinds: str, named: bool = True, note: str = NOTE) -> None:
     links = " ".join(f"link={x}" for x in ATTACK)
-    reply = await rally.say("ana", f"alert {links} kinds={kinds} post={POST} {NOTE}")
+    reply = await rally.say("ana", f"alert {links} kinds={kinds} post={POST} {note}")
     assert reply.ok, reply.message.plain_text()
     choice = "button.crowd_named" if named else "button.crowd_anonymous"
     await rally.press_dm("ana", "safety-target:", choice)
@@ -82,7 +82,8 @@ async def test_i_am_on_it_gives_the_details_privately_with_the_practice(rally: R
 
 
 async def test_each_severe_kind_has_its_own_practice(rally: Rally) -> None:
-    await rallied(rally, "threat,sexual_harassment")
+    # (A note naming an address would make it doxxing too: tests/unit/test_severe_words.py.)
+    await rallied(rally, "threat,sexual_harassment", note="messages every night since my talk")
     post = rally.posts_in("#rally", prefix="rally:")[0]
     (details,) = (await rally.press("ben", post, rally.copy("button.on_it"))).extras
     text = details.plain_text()

@@ -17,6 +17,7 @@ from bot.core.model import (
     Alert,
     AlertStatus,
     CloseReason,
+    Collective,
     Help,
     Member,
     Response,
@@ -29,6 +30,7 @@ from bot.core.model import (
 from bot.core.services import checkins, notices, review, safety, upkeep
 from bot.core.services.context import Ctx
 from bot.core.services.rally import activate, is_public, refresh_tally, who
+from bot.core.severe_words import kinds_named
 from bot.core.views import (
     action_id,
     held_reasons,
@@ -83,7 +85,9 @@ async def raise_alert(ctx: Ctx, cmd: c.RaiseAlert) -> Reply:
         target = await ctx.member(cmd.target)
         if not target.is_active:
             raise Conflict("error.target_not_active", name=target.display_name)
-    kinds = cmd.kinds
+    # A severe kind named in the note and not chosen: the note would reach the crowd with it.
+    named = kinds_named(cmd.note) - cmd.kinds
+    kinds = cmd.kinds | named
     alert = Alert(
         id=ctx.ids.new(),
         collective_id=collective.id,
@@ -106,6 +110,23 @@ async def raise_alert(ctx: Ctx, cmd: c.RaiseAlert) -> Reply:
     # Trackers are refused here; shorteners and mixed-script hosts wait for a lead.
     held_links = links.assess_all((*cmd.links, *filter(None, [cmd.post])), ctx.policy.link_rules)
     await ctx.audit("alert_raised", alert, subject=target.id, on_behalf=str(alert.on_behalf))
+    if named:
+        await ctx.audit("alert_kinds_from_note", alert, kinds=",".join(sorted(named)))
+    reply = await _raise(ctx, collective, alert, actor, target, held_links)
+    if not named:
+        return reply
+    why = para(ctx.copy("raised.kinds_from_note", kinds=kinds_text(ctx.copy, named)))
+    return replace(reply, message=replace(reply.message, blocks=(why, *reply.message.blocks)))
+
+
+async def _raise(
+    ctx: Ctx,
+    collective: Collective,
+    alert: Alert,
+    actor: Member,
+    target: Member,
+    held_links: list[links.Held],
+) -> Reply:
     reasons = [r for r in [await review.hold_reason(ctx, collective, actor, alert)] if r]
     if held_links:
         reasons.append(review.LINK)
