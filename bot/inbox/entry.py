@@ -57,6 +57,7 @@ class Inbox:
         self.idle.set()
         self.last_write = float("-inf")  # the event loop's time when the last one began
         self._released: list[tuple[str, str]] = []  # acknowledged, still held in the table
+        self._releaser = store.Releaser(engine)
         self._releasing: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()  # a flush returns once what came before it is due
 
@@ -122,9 +123,10 @@ class Inbox:
 
     async def release(self, platform: str, request_id: str) -> None:
         """The platform took the acknowledgement: the held row may be worked. Rows are
-        released together, in one UPDATE, once acknowledgements pause (ACKS_QUIET, at most
-        ACKS_FIRST later), so a burst's acknowledgements do not wait behind a write each. A
-        row never released (the process died first) is worked when its hold ends."""
+        released together, in one UPDATE (store.Releaser), once acknowledgements pause
+        (ACKS_QUIET, at most ACKS_FIRST later), so a burst's acknowledgements do not wait
+        behind a write each. A row never released (the process died first) is worked when its
+        hold ends."""
         self._released.append((platform, request_id))
         if self._releasing is None or self._releasing.done():
             self._releasing = asyncio.create_task(self._release_later(), name="inbox-release")
@@ -141,7 +143,7 @@ class Inbox:
         async with self._flushing:
             while self._released:
                 batch, self._released = self._released, []
-                await store.release(self.engine, batch, self.clock.now())
+                await self._releaser.release(batch, self.clock.now())
                 self.on_write()
 
     async def close(self) -> None:
@@ -154,6 +156,8 @@ class Inbox:
             await self.flush()
         except Exception as error:
             log.warning("could not release acknowledged inbox rows on shutdown: %s", error)
+        finally:
+            await self._releaser.close()
 
     async def withdraw(self, platform: str, request_id: str) -> None:
         """Delete a request written but never acknowledged (the platform refused the ack)."""

@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -135,6 +146,76 @@ async def _release(
         .where(InboxRow.next_try > now, InboxRow.attempts == 0)
         .values(next_try=now)
     )
+
+
+# PostgreSQL: every id of a batch in one array parameter, so the statement is the same for any
+# batch (compiled and prepared once); platform and now as parameters for the same reason.
+_RELEASE_ALL = (
+    update(InboxRow)
+    .where(
+        InboxRow.platform == bindparam("of_platform"),
+        InboxRow.request_id == any_(bindparam("ids", type_=postgresql.ARRAY(String))),
+        InboxRow.next_try > bindparam("at"),
+        InboxRow.attempts == 0,
+    )
+    .values(next_try=bindparam("at"))
+)
+
+
+class Releaser:
+    """Releases held rows for an entry point, on the loop that acknowledges: what it costs
+    there is what the next acknowledgement waits for. On PostgreSQL it keeps one connection
+    out of the pool, in autocommit and with `synchronous_commit` off, and releases a batch
+    with one prepared UPDATE (no pool checkout, BEGIN or COMMIT of its own; a release lost
+    in a server crash only means the rows wait out their hold). Elsewhere: `release`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._held = engine.dialect.name == "postgresql"
+        self._connection: AsyncConnection | None = None
+
+    async def release(self, requests: list[tuple[str, str]], now: datetime) -> None:
+        if not self._held:
+            await release(self.engine, requests, now)
+            return
+        # Twice at most: the kept connection may have died since the last batch (a server
+        # restart, idle reaping); the second try is on a new one.
+        for last in (False, True):
+            connection = self._connection or await self._connect()
+            try:
+                for platform in sorted({p for p, _ in requests}):
+                    ids = [r for p, r in requests if p == platform]
+                    await connection.execute(
+                        _RELEASE_ALL, {"of_platform": platform, "ids": ids, "at": now}
+                    )
+                return
+            except Exception:
+                await self.close()
+                if last:
+                    raise
+            except BaseException:
+                await self.close()
+                raise
+
+    async def _connect(self) -> AsyncConnection:
+        connection = await self.engine.connect()
+        try:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.exec_driver_sql("SET synchronous_commit TO off")
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            # Never back to the pool: the next transaction on it would not wait for the WAL.
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
 
 
 async def withdraw(engine: AsyncEngine, platform: str, request_id: str) -> None:

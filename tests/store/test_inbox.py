@@ -4,6 +4,8 @@ row per person at a time, SKIP LOCKED between workers, take-back and purge."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +45,16 @@ async def claim(engine: AsyncEngine, worker: str, limit: int = 10) -> list[store
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session, session.begin():
         return await store.claim(session, NOW, LEASE, limit, ["slack"], worker)
+
+
+@pytest.fixture
+async def inbox(engine: AsyncEngine) -> AsyncIterator[Inbox]:
+    """An entry point's inbox, closed after the test (its release connection with it)."""
+    opened = Inbox(engine, RealClock())
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 async def test_a_request_id_is_written_once(engine: AsyncEngine) -> None:
@@ -179,8 +191,9 @@ async def acknowledge(inbox: Inbox, prefix: str, n: int, started: list[float]) -
         )
 
 
-async def test_new_work_waits_while_acknowledgements_are_arriving(engine: AsyncEngine) -> None:
-    inbox = Inbox(engine, RealClock())
+async def test_new_work_waits_while_acknowledgements_are_arriving(
+    engine: AsyncEngine, inbox: Inbox
+) -> None:
     handler = Recording()
     worker = InboxWorker(engine, {"slack": handler}, {}, RealClock(), "w1", 2)
     worker.acks = inbox
@@ -200,9 +213,8 @@ async def test_new_work_waits_while_acknowledgements_are_arriving(engine: AsyncE
 
 
 async def test_the_work_waits_for_acknowledgements_no_longer_than_its_bound(
-    engine: AsyncEngine,
+    inbox: Inbox,
 ) -> None:
-    inbox = Inbox(engine, RealClock())
     started: list[float] = []
     stream = asyncio.create_task(acknowledge(inbox, "x", 10_000, started))
     await asyncio.sleep(0)
@@ -247,8 +259,8 @@ async def eventually_due(engine: AsyncEngine, wanted: set[str], within: float) -
 
 async def test_acknowledged_rows_are_released_together_in_one_update(
     engine: AsyncEngine,
+    inbox: Inbox,
 ) -> None:
-    inbox = Inbox(engine, RealClock())
     for rid in ("a", "b", "c"):
         await held(inbox, rid)
     updates: list[str] = []
@@ -270,8 +282,8 @@ async def test_acknowledged_rows_are_released_together_in_one_update(
 
 async def test_a_release_waits_while_acknowledgements_arrive_but_no_longer_than_its_bound(
     engine: AsyncEngine,
+    inbox: Inbox,
 ) -> None:
-    inbox = Inbox(engine, RealClock())
     await held(inbox, "first")
     started: list[float] = []
     stream = asyncio.create_task(acknowledge(inbox, "s", 100_000, started))
@@ -302,12 +314,46 @@ async def test_a_long_release_goes_in_chunks_and_misses_none(
     assert await due(engine) == names
 
 
-async def test_closing_releases_what_is_still_held(engine: AsyncEngine) -> None:
-    inbox = Inbox(engine, RealClock())
+async def test_closing_releases_what_is_still_held(engine: AsyncEngine, inbox: Inbox) -> None:
     await held(inbox, "last")
     await inbox.release("discord", "last")
     await inbox.close()
     assert await due(engine) == {"last"}
+
+
+@pytest.mark.backends("postgres")
+async def test_a_release_outlives_the_death_of_its_connection(
+    engine: AsyncEngine, inbox: Inbox
+) -> None:
+    await held(inbox, "before")
+    await inbox.release("discord", "before")
+    await inbox.flush()
+    releasing = inbox._releaser._connection
+    assert releasing is not None  # kept for the next batch
+    pid = (await releasing.get_raw_connection()).driver_connection.get_server_pid()
+    async with engine.connect() as other:
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await held(inbox, "after")
+    await inbox.release("discord", "after")
+    await inbox.flush()  # the dead connection fails, a new one releases
+    assert await due(engine) == {"before", "after"}
+
+
+@pytest.mark.backends("postgres")
+async def test_the_release_connection_never_goes_back_to_the_pool(
+    engine: AsyncEngine, inbox: Inbox
+) -> None:
+    await held(inbox, "one")
+    await inbox.release("discord", "one")
+    await inbox.flush()
+    await inbox.close()
+    # Every connection the pool can hand out waits for the WAL at commit, as the work must.
+    idle = engine.pool.checkedin()  # type: ignore[attr-defined]
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(idle + 1):
+            connection = await stack.enter_async_context(engine.connect())
+            shown = await connection.exec_driver_sql("SHOW synchronous_commit")
+            assert shown.scalar() == "on"
 
 
 async def listening_and_idle(worker: InboxWorker) -> None:
