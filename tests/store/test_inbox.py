@@ -356,6 +356,48 @@ async def test_the_release_connection_never_goes_back_to_the_pool(
             assert shown.scalar() == "on"
 
 
+async def heard(count: list[int], before: int, within: float = 0.5) -> bool:
+    """Whether a notification arrives after `before` were counted, waiting up to `within` s."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + within
+    while loop.time() < give_up:
+        if count[0] > before:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+@pytest.mark.backends("postgres")
+async def test_workers_are_woken_only_for_rows_they_can_claim_now(
+    engine: AsyncEngine, inbox: Inbox
+) -> None:
+    count = [0]
+
+    def wake() -> None:
+        count[0] += 1
+
+    listening = await store.listen(engine, wake)
+    assert listening is not None
+    try:
+        await held(inbox, "held")  # before its deferral: nothing to claim yet
+        assert not await heard(count, 0)
+        await inbox.release("discord", "held")
+        await inbox.flush()
+        assert await heard(count, 0)  # released: due now
+        woken = count[0]
+        await write(engine, "due", "UBEN", datetime.now(UTC))
+        assert await heard(count, woken)  # a Slack request, due when written
+        woken = count[0]
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with sessions() as session, session.begin():
+            [request] = await store.claim(session, datetime.now(UTC), LEASE, 10, ["slack"], "w1")
+            later = datetime.now(UTC) + timedelta(minutes=1)
+            await store.retry(session, request, later, "timeout")
+        assert not await heard(count, woken)  # put off to later: the poll finds it then
+    finally:
+        await listening.close()
+
+
 async def listening_and_idle(worker: InboxWorker) -> None:
     """Until the worker listens and has done its first round (claimed what was there)."""
     for _ in range(3000):
