@@ -32,6 +32,7 @@ from bench.common import (
     Config,
     Result,
     clean_env,
+    cpu_seconds,
     database,
     free_port,
     logged_errors,
@@ -63,6 +64,7 @@ class World:
     alerts: int = 0
     failed: int = 0
     deferred: list[Interaction] = field(default_factory=list)  # answered by a follow-up
+    pid: int = 0  # the process that receives the gateway's interactions and answers them
 
     def __post_init__(self) -> None:
         self.lead = self.fake.add_user("lead", "Lead")
@@ -127,6 +129,7 @@ async def main(cfg: Config) -> Result:
             "p90 ms",
             "p99 ms",
             "max ms",
+            "CPU ms",
         ],
         params={"per_kind": per_kind, "blocks": blocks},
     )
@@ -194,6 +197,8 @@ async def main(cfg: Config) -> Result:
                 try:
                     await wait_http(f"http://127.0.0.1:{port}/readyz", rally, 120)
                     await wait_line(bare, "ready", 120)
+                    worlds["rallybot"].pid = rally.pid
+                    worlds["bare discord.py"].pid = bare.pid
                     for world in worlds.values():
                         await world.setup()
                     await measure(worlds, per_kind, blocks, result, backend)
@@ -222,18 +227,22 @@ async def measure(
         await world.settle()
         world.failed = 0
     seen: dict[tuple[str, str], list[float]] = {(b, k): [] for b in worlds for k in KINDS}
+    cpu: dict[tuple[str, str], float] = dict.fromkeys(seen, 0.0)
     names = list(worlds)
     for b in range(blocks):
         order = names if b % 2 == 0 else names[::-1]
         for name in order:
             for kind in KINDS:
+                used = cpu_seconds(worlds[name].pid)
                 for _ in range(per_kind // blocks):
                     seen[(name, kind)].append(await worlds[name].timed(kind, next(counter)))
+                cpu[(name, kind)] += cpu_seconds(worlds[name].pid) - used
                 await worlds[name].settle()  # untimed: its work done before the next block
     p99: dict[tuple[str, str], float] = {}
     for (name, kind), values in seen.items():
         ok = [v for v in values if v == v]
         p99[(name, kind)] = percentile(ok, 99)
+        result.samples[f"{backend} / {name} / {kind}"] = [round(v, 3) for v in values]
         result.rows.append(
             {
                 "database": backend,
@@ -245,6 +254,7 @@ async def measure(
                 "p90 ms": r(percentile(ok, 90)),
                 "p99 ms": r(p99[(name, kind)]),
                 "max ms": r(max(ok)),
+                "CPU ms": r(cpu[(name, kind)] * 1000 / len(values)),
             }
         )
     for kind in KINDS:

@@ -62,6 +62,12 @@ class Config:
 # --- timing and statistics ----------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest rank: the smallest value with at least q% of the values at or below it."""
     if not values:
@@ -212,6 +218,9 @@ class Result:
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    # Timed samples in the order they were taken (ms), where a benchmark keeps them: a tail
+    # can be traced to the block it came from.
+    samples: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     status: str = "ok"  # ok, skipped, failed
     machine: dict[str, Any] = field(default_factory=dict)
