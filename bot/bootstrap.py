@@ -36,6 +36,7 @@ class Runtime:
     inbox: Inbox  # where entry points write each request before acknowledging it
 
     async def close(self) -> None:
+        await self.inbox.close()  # its release connection is kept out of the pool
         await self.engine.dispose()
 
 
