@@ -40,6 +40,31 @@ def body_id(body: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def _never() -> bool:
+    return False
+
+
+async def quiet_after(
+    last: Callable[[], float],
+    gap: float,
+    at_most: float,
+    busy: Callable[[], bool] = _never,
+) -> bool:
+    """Wait until `busy()` is false and `last()` (the event loop's time of the last
+    acknowledgement seen) is `gap` seconds ago, but no longer than `at_most`: True when it
+    is quiet, False when the wait ran out."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + at_most
+    while True:
+        now = loop.time()
+        calm = now - last()
+        if not busy() and calm >= gap:
+            return True
+        if now >= give_up:
+            return False
+        await asyncio.sleep(min(max(gap - calm, 0.001), give_up - now))
+
+
 class Inbox:
     """Where Slack's listeners and Discord's interactions write each request (verified
     already) before they acknowledge it; a request id already written is acknowledged
@@ -110,16 +135,10 @@ class Inbox:
     async def quiet(self, gap: float, at_most: float) -> bool:
         """Wait until no acknowledgement is being written and none began for `gap` seconds,
         but no longer than `at_most`: True when it is quiet, False when the wait ran out."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + at_most
-        while True:
-            now = loop.time()
-            calm = now - self.last_write
-            if self.idle.is_set() and calm >= gap:
-                return True
-            if now >= give_up:
-                return False
-            await asyncio.sleep(min(max(gap - calm, 0.001), give_up - now))
+        return await quiet_after(lambda: self.last_write, gap, at_most, self.writing_now)
+
+    def writing_now(self) -> bool:
+        return not self.idle.is_set()
 
     async def release(self, platform: str, request_id: str) -> None:
         """The platform took the acknowledgement: the held row may be worked. Rows are

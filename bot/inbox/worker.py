@@ -17,7 +17,7 @@ from bot.core.ports import Chat, Clock
 from bot.core.services import before_commit
 from bot.delivery.outbox import backoff
 from bot.inbox.codec import dump_reply, load_reply
-from bot.inbox.entry import ACKS_FIRST, ACKS_QUIET, Inbox
+from bot.inbox.entry import ACKS_FIRST, ACKS_QUIET, Inbox, quiet_after
 from bot.store import inbox as store
 from bot.store.inbox import Request
 
@@ -169,10 +169,11 @@ class InboxWorker:
         free = self.lanes - len(self._running)
         if free <= 0 or not self.handlers:
             return 0
-        if self.acks is not None:
-            # A burst of requests is acknowledged before its work starts (the same CPU, the
-            # same database connection on SQLite): the work waits, the platform's 3 s do not.
-            await self.acks.quiet(ACKS_QUIET, ACKS_FIRST)
+        # A burst of requests is acknowledged before its work starts (the same CPU, the same
+        # database connection on SQLite, the same cores on one machine): the work waits, the
+        # platform's 3 s do not. Acknowledgements are seen where they are written (this
+        # process's entry points) and, on PostgreSQL, in the notifications of every process.
+        await quiet_after(self._last_ack, ACKS_QUIET, ACKS_FIRST, self._acknowledging)
         async with self.sessions() as session, session.begin():
             now = self.clock.now()
             claimed = await store.claim(
@@ -183,6 +184,15 @@ class InboxWorker:
             self._running.add(task)
             task.add_done_callback(self._finished)
         return len(claimed)
+
+    def _last_ack(self) -> float:
+        """The event loop's time of the last acknowledgement this worker knows of."""
+        written = self.acks.last_write if self.acks is not None else float("-inf")
+        heard = self.listening.heard_at if self.listening is not None else float("-inf")
+        return max(written, heard)
+
+    def _acknowledging(self) -> bool:
+        return self.acks is not None and self.acks.writing_now()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

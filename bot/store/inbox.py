@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Sequence
@@ -382,8 +383,13 @@ class Listening:
         self.driver = driver
         self.wake = wake
         self.lost = False
+        # The event loop's time of the last notification: another process (or this one)
+        # has just acknowledged a request.
+        self.heard_at = float("-inf")
 
     def _notified(self, *_: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # called outside the loop: no time to note
+            self.heard_at = asyncio.get_running_loop().time()
         self.wake()
 
     def _terminated(self, *_: Any) -> None:

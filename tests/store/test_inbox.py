@@ -398,6 +398,49 @@ async def test_workers_are_woken_only_for_rows_they_can_claim_now(
         await listening.close()
 
 
+@pytest.mark.backends("postgres")
+async def test_a_worker_waits_while_another_process_acknowledges_but_no_longer_than_its_bound(
+    engine: AsyncEngine, migrated: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = 0.2  # ACKS_QUIET made long enough that a busy test machine does not break a burst
+    monkeypatch.setattr(worker_module, "ACKS_QUIET", quiet)
+    handler = Recording()
+    worker = InboxWorker(engine, {"slack": handler}, {}, RealClock(), "w1", 2, poll=3600)
+    web = make_engine(migrated.url)  # another process's entry point, on its own engine
+    loop = asyncio.get_running_loop()
+    written: list[float] = []
+
+    async def stream(prefix: str, n: int, every: float = 0.0) -> None:
+        for i in range(n):
+            await write(web, f"{prefix}-{i}", f"U{prefix}{i}", datetime.now(UTC))
+            written.append(loop.time())
+            await asyncio.sleep(every)
+
+    worker.start()
+    try:
+        await listening_and_idle(worker)
+        # A short burst: nothing is worked before it is over.
+        await stream("a", 30)
+        await answered_within(handler, 30)
+        assert min(handler.began) >= max(written)
+        # A stream that never pauses that long: the work still starts within its bound.
+        handler.began.clear()
+        written.clear()
+        endless = asyncio.create_task(stream("b", 100_000, quiet / 4))
+        try:
+            began = loop.time()
+            while not handler.began:
+                assert loop.time() - began < ACKS_FIRST + 5.0, "the work waited past its bound"
+                await asyncio.sleep(0.01)
+            assert not endless.done()
+        finally:
+            endless.cancel()
+            await asyncio.gather(endless, return_exceptions=True)
+    finally:
+        await worker.stop(1)
+        await web.dispose()
+
+
 async def listening_and_idle(worker: InboxWorker) -> None:
     """Until the worker listens and has done its first round (claimed what was there)."""
     for _ in range(3000):
