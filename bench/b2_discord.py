@@ -11,7 +11,8 @@ INTERACTION_CREATE to the bot's gateway socket to receiving the interaction call
 interaction at a time, in alternating blocks (ABBA). Kinds: `/rally alert link:<url>` (raise
 and rally) and `/rally status` (a read). Each alert is stood down afterwards (untimed), so
 the collective keeps a realistic handful of open alerts. After each block the benchmark waits
-(untimed) until every interaction the block deferred got its answer, and half a second more,
+(untimed) until every interaction the block deferred got its answer and rallybot's outbox
+sent every rally post and DM its alerts queued, and half a second more,
 so that no block runs beside the work another block left: on SQLite the bare client writes
 into the same file, and rallybot's work after a block would hold the write lock in the bare
 client's block (its p99 went up to 81 ms, and the ratio down to 0.05).
@@ -24,13 +25,18 @@ import itertools
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import (
     WORKER_NICE,
     Config,
     Result,
+    Stopwatch,
     clean_env,
     cpu_seconds,
     database,
@@ -44,11 +50,15 @@ from bench.common import (
     wait_http,
     wait_line,
 )
+from bot.core.model import OutboxStatus
+from bot.store.tables import OutboxRow
+from bot.store.uow import make_engine
 from tests.fakes.discord import Channel, FakeDiscord, Interaction, Limits, User
 
 GOAL_RATIO = 1.3
 DEFERRED = 5  # the initial response "thinking…": the answer follows
-SETTLE_PAUSE = 0.5  # seconds after a block's last answer, for its rally posts and edits
+SETTLE_PAUSE = 0.5  # seconds after a block's last answer and the last send of its rallies
+OUTBOX_WAIT = 300  # seconds at most for a block's rally sends to go out
 KINDS = ("alert", "status")
 GENEROUS = Limits(messages=1000, edits=1000, dms=1000, other=1000, global_per_second=10_000)
 
@@ -65,6 +75,8 @@ class World:
     failed: int = 0
     deferred: list[Interaction] = field(default_factory=list)  # answered by a follow-up
     pid: int = 0  # the process that receives the gateway's interactions and answers them
+    engine: AsyncEngine | None = None  # rallybot's database: its outbox is waited for
+    outbox_waits: list[float] = field(default_factory=list)  # seconds, one per settle
 
     def __post_init__(self) -> None:
         self.lead = self.fake.add_user("lead", "Lead")
@@ -105,12 +117,35 @@ class World:
         return asked.latency * 1000
 
     async def settle(self) -> None:
-        """Until every deferred interaction got its answer, and a moment for the sends after
-        it: the next block, this bot's or the other's, never runs beside this one's work."""
+        """Until every deferred interaction got its answer and every rally post and DM the
+        block's alerts queued was sent, and a moment after: the next block, this bot's or the
+        other's, never runs beside this one's work (a rally is a dozen sends; at this pace
+        a block's rallies take seconds to go out after its last answer)."""
         for interaction in self.deferred:
             await asyncio.wait_for(interaction.followed.wait(), 120)
         self.deferred.clear()
+        if self.engine is not None:
+            watch = Stopwatch()
+            while await outbox_due(self.engine):
+                if watch.seconds > OUTBOX_WAIT:
+                    raise RuntimeError(f"rallybot's outbox still had sends after {OUTBOX_WAIT}s")
+                await asyncio.sleep(0.05)
+            self.outbox_waits.append(watch.seconds)
         await asyncio.sleep(SETTLE_PAUSE)
+
+
+async def outbox_due(engine: AsyncEngine) -> int:
+    """Outbox rows waiting to be sent now."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                OutboxRow.due_at <= datetime.now(UTC),
+            )
+        )
+    return int(found or 0)
 
 
 async def main(cfg: Config) -> Result:
@@ -198,6 +233,7 @@ async def main(cfg: Config) -> Result:
                     await wait_http(f"http://127.0.0.1:{port}/readyz", rally, 120)
                     await wait_line(bare, "ready", 120)
                     worlds["rallybot"].pid = rally.pid
+                    worlds["rallybot"].engine = make_engine(url)
                     worlds["bare discord.py"].pid = bare.pid
                     for world in worlds.values():
                         await world.setup()
@@ -206,6 +242,14 @@ async def main(cfg: Config) -> Result:
                     print(tail(tmp / "rallybot-run.log"), file=sys.stderr)
                     raise
                 finally:
+                    if worlds["rallybot"].engine is not None:
+                        await worlds["rallybot"].engine.dispose()
+                        waits = worlds["rallybot"].outbox_waits
+                        if waits:
+                            result.notes.append(
+                                f"{backend}: after a block, rallybot's outbox took up to "
+                                f"{max(waits):.1f} s to send its rallies (waited, untimed)"
+                            )
                     await stop(rally)
                     if helper is not None:
                         await stop(helper)
