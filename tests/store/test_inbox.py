@@ -240,6 +240,13 @@ async def held(inbox: Inbox, rid: str) -> None:
     )
 
 
+async def released(inbox: Inbox, rid: str) -> None:
+    """A held interaction whose deferral Discord took: released, and the release written."""
+    await held(inbox, rid)
+    await inbox.release("discord", rid)
+    await inbox.flush()
+
+
 async def due(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as connection:
         rows = await connection.execute(
@@ -325,17 +332,13 @@ async def test_closing_releases_what_is_still_held(engine: AsyncEngine, inbox: I
 async def test_a_release_outlives_the_death_of_its_connection(
     engine: AsyncEngine, inbox: Inbox
 ) -> None:
-    await held(inbox, "before")
-    await inbox.release("discord", "before")
-    await inbox.flush()
+    await released(inbox, "before")
     releasing = inbox._releaser._connection
     assert releasing is not None  # kept for the next batch
     pid = (await releasing.get_raw_connection()).driver_connection.get_server_pid()
     async with engine.connect() as other:
         await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    await held(inbox, "after")
-    await inbox.release("discord", "after")
-    await inbox.flush()  # the dead connection fails, a new one releases
+    await released(inbox, "after")  # the dead connection fails, a new one releases
     assert await due(engine) == {"before", "after"}
 
 
@@ -343,9 +346,7 @@ async def test_a_release_outlives_the_death_of_its_connection(
 async def test_the_release_connection_never_goes_back_to_the_pool(
     engine: AsyncEngine, inbox: Inbox
 ) -> None:
-    await held(inbox, "one")
-    await inbox.release("discord", "one")
-    await inbox.flush()
+    await released(inbox, "one")
     await inbox.close()
     # Every connection the pool can hand out waits for the WAL at commit, as the work must.
     idle = engine.pool.checkedin()  # type: ignore[attr-defined]
