@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import (
@@ -51,8 +50,7 @@ from bench.common import (
     wait_http,
     wait_line,
 )
-from bot.core.model import OutboxStatus
-from bot.store.tables import OutboxRow
+from bot.store import stats
 from bot.store.uow import make_engine
 from tests.fakes.discord import Channel, FakeDiscord, Interaction, Limits, User
 
@@ -135,18 +133,10 @@ class World:
         await asyncio.sleep(SETTLE_PAUSE)
 
 
-async def outbox_due(engine: AsyncEngine) -> int:
-    """Outbox rows waiting to be sent now."""
-    async with engine.connect() as connection:
-        found = await connection.scalar(
-            select(func.count())
-            .select_from(OutboxRow)
-            .where(
-                OutboxRow.status == OutboxStatus.PENDING.value,
-                OutboxRow.due_at <= datetime.now(UTC),
-            )
-        )
-    return int(found or 0)
+async def outbox_due(engine: AsyncEngine) -> bool:
+    """Whether rallybot's outbox has a send due now (the figures its metrics report)."""
+    oldest = (await stats.figures(engine, datetime.now(UTC))).outbox_oldest_due
+    return oldest is not None and oldest <= datetime.now(UTC)
 
 
 async def main(cfg: Config) -> Result:

@@ -190,13 +190,10 @@ class Releaser:
                         _RELEASE_ALL, {"of_platform": platform, "ids": ids, "at": now}
                     )
                 return
-            except Exception:
+            except BaseException as error:
                 await self.close()
-                if last:
+                if last or not isinstance(error, Exception):
                     raise
-            except BaseException:
-                await self.close()
-                raise
 
     async def _connect(self) -> AsyncConnection:
         connection = await self.engine.connect()
