@@ -36,6 +36,7 @@ from bench.common import (
     Result,
     Stopwatch,
     clean_env,
+    cpu_seconds,
     database,
     free_port,
     logged_errors,
@@ -199,7 +200,7 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
                     await wait_line(bare, "ready")
                     ratio = await measure(
                         fake,
-                        url,
+                        {"rallybot web": rally.pid, "bare Bolt": bare.pid},
                         rally_port,
                         bare_port,
                         seeded.users,
@@ -229,7 +230,7 @@ async def one_backend(backend: str, cfg: Config, result: Result) -> float | None
 
 async def measure(
     fake: FakeSlack,
-    url: str,
+    pids: dict[str, int],
     rally_port: int,
     bare_port: int,
     users: list[str],
@@ -262,9 +263,14 @@ async def measure(
         seen: dict[str, list[float]] = {name: [] for name in loads}
         errors = dict.fromkeys(loads, 0)
         busy = dict.fromkeys(loads, 0.0)
+        cpu = dict.fromkeys(loads, 0.0)  # the serving process's CPU seconds in its blocks
         settling: list[float] = []
         for n, name in enumerate(order):
+            used = cpu_seconds(pids[name])
             latencies, refused, seconds = await loads[name].run(per_block)
+            cpu[name] += cpu_seconds(pids[name]) - used
+            # In the order the acks came back: a slow stretch shows where it fell.
+            result.samples[f"{backend} / {name} / block {n + 1}"] = [r(v, 3) for v in latencies]
             seen[name] += latencies
             errors[name] += refused
             busy[name] += seconds
@@ -288,6 +294,7 @@ async def measure(
                 "p90 ms": r(percentile(latencies, 90)),
                 "p99 ms": r(p99[name]),
                 "max ms": r(max(latencies)),
+                "CPU ms": r(cpu[name] * 1000 / len(latencies)),
             }
         )
     raised, failed = outcomes(fake, settled)
@@ -334,6 +341,7 @@ async def main(cfg: Config) -> Result:
             "p90 ms",
             "p99 ms",
             "max ms",
+            "CPU ms",
         ],
         params={
             "clients": CLIENTS,
