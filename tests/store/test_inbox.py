@@ -225,6 +225,45 @@ async def test_the_work_waits_for_acknowledgements_no_longer_than_its_bound(
     assert await inbox.quiet(ACKS_QUIET, 5.0)  # quiet now
 
 
+class Gated(Recording):
+    """Work that goes on until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.worked: list[store.Request] = []
+
+    async def work(self, request: store.Request) -> Reply | None:
+        self.worked.append(request)
+        reply = await super().work(request)
+        await self.gate.wait()
+        return reply
+
+
+async def test_while_a_burst_outlasts_the_bound_one_request_is_worked_at_a_time(
+    engine: AsyncEngine, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "ACKS_FIRST", 0.2)
+    handler = Gated()
+    worker = InboxWorker(engine, {"slack": handler}, {}, RealClock(), "w1", 4)
+    worker.acks = inbox
+    for person in ("UANA", "UBEN", "UCAM"):
+        await write(engine, f"due-{person}", person, datetime.now(UTC))
+    stream = asyncio.create_task(acknowledge(inbox, "x", 100_000, []))
+    try:
+        await asyncio.sleep(0)
+        assert await worker.fill() == 1  # four lanes free, the bound ran out: one request
+        assert await worker.fill() == 0  # the burst goes on and that one is in hand: no more
+        assert not stream.done()
+    finally:
+        stream.cancel()
+        await asyncio.gather(stream, return_exceptions=True)
+    assert await worker.fill() == 3  # the burst paused: every free lane
+    handler.gate.set()
+    await worker.drain()
+    assert {"due-UANA", "due-UBEN", "due-UCAM"} <= {r.request_id for r in handler.worked}
+
+
 async def held(inbox: Inbox, rid: str) -> None:
     """A Discord interaction written before its deferral: held until released."""
     assert await inbox.write(
