@@ -25,9 +25,12 @@ DISCORD_TOKEN = timedelta(minutes=15)
 DISCORD_HOLD = timedelta(seconds=5)
 # Acknowledgements first: where the entry points share this process (SQLite, `rallybot run`,
 # a Discord gateway), new work waits while requests are arriving, until none began for
-# ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops.
+# ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops. ACKS_FIRST is
+# the platforms' own acknowledgement window (Slack's and Discord's 3 s): a burst as long as
+# that is acknowledged before any of its work starts; a longer one is worked one request at
+# a time until it pauses (docs/decisions.md, 92). An answer has 15 to 30 minutes.
 ACKS_QUIET = 0.02
-ACKS_FIRST = 1.0
+ACKS_FIRST = 3.0
 
 
 def _nothing() -> None:
