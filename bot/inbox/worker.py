@@ -167,21 +167,19 @@ class InboxWorker:
     async def fill(self) -> int:
         """Claim as many rows as there are free lanes and start them (one at a time while a
         burst of acknowledgements lasts); returns how many."""
-        if self.lanes - len(self._running) <= 0 or not self.handlers:
+        if len(self._running) >= self.lanes or not self.handlers:
             return 0
         # A burst of requests is acknowledged before its work starts (the same CPU, the same
         # database connection on SQLite, the same cores on one machine): the work waits, the
         # platform's 3 s do not. Acknowledgements are seen where they are written (this
         # process's entry points) and, on PostgreSQL, in the notifications of every process.
         calm = await quiet_after(self._last_ack, ACKS_QUIET, ACKS_FIRST, self._acknowledging)
-        free = self.lanes - len(self._running)
-        if not calm:
-            # The burst outlasted the bound: the work goes on one request at a time, so a
-            # single piece of work, not one per lane, holds the acknowledgements back (on
-            # SQLite each holds the one connection); every lane again once the burst pauses.
-            free = min(free, 1 - len(self._running))
-            if free <= 0:
-                return 0
+        # When the burst outlasted the bound the work goes on one request at a time, so a
+        # single piece of work, not one per lane, holds the acknowledgements back (on SQLite
+        # each holds the one connection); every lane again once the burst pauses.
+        free = (self.lanes if calm else 1) - len(self._running)
+        if free <= 0:
+            return 0
         async with self.sessions() as session, session.begin():
             now = self.clock.now()
             claimed = await store.claim(
