@@ -24,8 +24,8 @@ DISCORD_TOKEN = timedelta(minutes=15)
 # unless released when its deferral is taken: if the process died in between, it is worked.
 DISCORD_HOLD = timedelta(seconds=5)
 # Acknowledgements first: where the entry points share this process (SQLite, `rallybot run`,
-# a Discord gateway), new work waits while requests are arriving, until none began for
-# ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops. ACKS_FIRST is
+# a Discord gateway), new work waits while requests are arriving, until none was acknowledged
+# for ACKS_QUIET seconds, but never longer than ACKS_FIRST: the work never stops. ACKS_FIRST is
 # the platforms' own acknowledgement window (Slack's and Discord's 3 s): a burst as long as
 # that is acknowledged before any of its work starts; a longer one is worked one request at
 # a time until it pauses (docs/decisions.md, 92). An answer has 15 to 30 minutes.
@@ -83,7 +83,9 @@ class Inbox:
         self.writing = 0  # INSERTs in flight: acknowledgements waiting for the database
         self.idle = asyncio.Event()  # set while none is
         self.idle.set()
-        self.last_write = float("-inf")  # the event loop's time when the last one began
+        # The event loop's time when the last acknowledgement began or ended, the later: a
+        # write held up past ACKS_QUIET is no pause in a burst (docs/decisions.md, 93).
+        self.last_write = float("-inf")
         self._released: list[tuple[str, str]] = []  # acknowledged, still held in the table
         self._releaser = store.Releaser(engine)
         self._releasing: asyncio.Task[None] | None = None
@@ -125,6 +127,7 @@ class Inbox:
             )
         finally:
             self.writing -= 1
+            self.last_write = asyncio.get_running_loop().time()
             if not self.writing:
                 self.idle.set()
         if fresh:
@@ -136,8 +139,8 @@ class Inbox:
         return fresh
 
     async def quiet(self, gap: float, at_most: float) -> bool:
-        """Wait until no acknowledgement is being written and none began for `gap` seconds,
-        but no longer than `at_most`: True when it is quiet, False when the wait ran out."""
+        """Wait until no acknowledgement is being written and none began or ended for `gap`
+        seconds, but no longer than `at_most`: True when it is quiet, False when it ran out."""
         return await quiet_after(lambda: self.last_write, gap, at_most, self.writing_now)
 
     def writing_now(self) -> bool:
@@ -149,6 +152,7 @@ class Inbox:
         (ACKS_QUIET, at most ACKS_FIRST later), so a burst's acknowledgements do not wait
         behind a write each. A row never released (the process died first) is worked when its
         hold ends."""
+        self.last_write = asyncio.get_running_loop().time()  # the acknowledgement just ended
         self._released.append((platform, request_id))
         if self._releasing is None or self._releasing.done():
             self._releasing = asyncio.create_task(self._release_later(), name="inbox-release")

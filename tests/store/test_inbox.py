@@ -225,6 +225,36 @@ async def test_the_work_waits_for_acknowledgements_no_longer_than_its_bound(
     assert await inbox.quiet(ACKS_QUIET, 5.0)  # quiet now
 
 
+async def test_an_acknowledgement_slower_than_the_gap_is_no_pause_when_it_ends(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quiet is counted from the end of the last acknowledgement, not its start: one INSERT
+    held up past the gap (a stall of the machine) does not let the work in between two
+    requests of a burst."""
+    gap, slow = 0.5, 0.6
+    real = store.write
+
+    async def held_up(*args: Any, **kwargs: Any) -> bool:
+        await asyncio.sleep(slow)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr("bot.inbox.entry.store.write", held_up)
+    await held(inbox, "slow")
+    assert not await inbox.quiet(gap, 0.1)  # it just ended: the next request may be on its way
+    assert await inbox.quiet(gap, 5.0)  # and once nothing came for the gap, it is quiet
+
+
+async def test_a_deferral_taken_late_is_no_pause_when_it_is_released(inbox: Inbox) -> None:
+    """A Discord acknowledgement ends when its deferral is taken (the release), after the
+    INSERT: the quiet is counted from then."""
+    gap = 0.5
+    await held(inbox, "late")
+    await asyncio.sleep(0.6)  # the deferral's round trip, held up
+    await inbox.release("discord", "late")
+    assert not await inbox.quiet(gap, 0.1)
+    assert await inbox.quiet(gap, 5.0)
+
+
 class Gated(Recording):
     """Work that goes on until the test opens the gate."""
 
