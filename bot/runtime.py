@@ -10,7 +10,6 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -23,7 +22,6 @@ from bot.bootstrap import Runtime, build
 from bot.core.ports import Chat, Clock, Directory
 from bot.delivery.outbox import Dispatcher
 from bot.delivery.scheduler import make_scheduler, stop_scheduler
-from bot.inbox.entry import ACKS_FIRST, ACKS_QUIET
 from bot.inbox.worker import InboxWorker, inbox_worker
 from bot.ops.http import HttpServer, start_private, start_public
 from bot.ops.observe import Observer
@@ -200,13 +198,16 @@ async def serve(
     settings = runtime.settings
     every_chat = {c.platform: c for c in chats} | {p.chat.platform: p.chat for p in platforms}
     worker = await hold_worker_id(runtime.engine, settings.worker_id or default_worker_id(command))
-    dispatcher = _dispatcher(runtime, every_chat, worker.name, acknowledges=bool(platforms))
+    dispatcher = _dispatcher(runtime, every_chat, worker.name)
     # The platforms that can tell who reads a channel: their channels are checked daily.
     services.directories = {
         name: chat for name, chat in every_chat.items() if isinstance(chat, Directory)
     }
     handlers = {p.chat.platform: p.inbox_handler for p in platforms if p.inbox_handler}
     inbox = inbox_worker(runtime, handlers, every_chat, worker.name, command)
+    # Each batch of sends waits for a burst of acknowledgements, as new inbox work does: this
+    # process's own and, on PostgreSQL, those it hears from every other process (decision 94).
+    dispatcher.yield_to = inbox.quiet
     observer = Observer(runtime, dispatcher, platforms, inbox=inbox if inbox.lanes else None)
     wake = asyncio.Event()
     services.on_commit = wake.set
@@ -279,11 +280,8 @@ def settled_heap() -> None:
     gc.freeze()
 
 
-def _dispatcher(
-    runtime: Runtime, chats: dict[str, Chat], worker: str, acknowledges: bool
-) -> Dispatcher:
-    """The outbox's sender; in a process that also acknowledges requests, each of its batches
-    waits for a burst of them to be acknowledged first, as new inbox work does."""
+def _dispatcher(runtime: Runtime, chats: dict[str, Chat], worker: str) -> Dispatcher:
+    """The outbox's sender (its batches yield to the inbox worker's quiet, set in `serve`)."""
     services = runtime.services
     dispatcher = Dispatcher(
         services.uow,
@@ -293,8 +291,6 @@ def _dispatcher(
         on_failed=services.report_undelivered,
         worker_id=worker,
     )
-    if acknowledges:
-        dispatcher.yield_to = partial(runtime.inbox.quiet, ACKS_QUIET, ACKS_FIRST)
     return dispatcher
 
 

@@ -62,8 +62,8 @@ class Dispatcher:
     ) -> None:
         self.uow = uow
         self.chats = dict(chats)
-        # Awaited before each batch: where this process also acknowledges requests, a burst
-        # of them goes first (bot.inbox.entry.Inbox.quiet); None elsewhere.
+        # Awaited before each batch: a burst of acknowledgements, this process's or those its
+        # inbox worker hears, goes first (bot.inbox.worker.InboxWorker.quiet).
         self.yield_to: Callable[[], Awaitable[object]] | None = None
         # The Chats that state their platform's limits (PacedChat): sends to them are paced.
         self.paced = {name: chat for name, chat in chats.items() if isinstance(chat, PacedChat)}

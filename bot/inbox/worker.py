@@ -173,7 +173,7 @@ class InboxWorker:
         # database connection on SQLite, the same cores on one machine): the work waits, the
         # platform's 3 s do not. Acknowledgements are seen where they are written (this
         # process's entry points) and, on PostgreSQL, in the notifications of every process.
-        calm = await quiet_after(self._last_ack, ACKS_QUIET, ACKS_FIRST, self._acknowledging)
+        calm = await self.quiet()
         # When the burst outlasted the bound the work goes on one request at a time, so a
         # single piece of work, not one per lane, holds the acknowledgements back (on SQLite
         # each holds the one connection); every lane again once the burst pauses.
@@ -190,6 +190,12 @@ class InboxWorker:
             self._running.add(task)
             task.add_done_callback(self._finished)
         return len(claimed)
+
+    async def quiet(self) -> bool:
+        """Wait until no acknowledgement was seen for ACKS_QUIET (this process's own entry
+        points, and every process's on PostgreSQL), at most ACKS_FIRST: True when it is quiet.
+        New inbox work waits for it, and so does each batch of the outbox's sends."""
+        return await quiet_after(self._last_ack, ACKS_QUIET, ACKS_FIRST, self._acknowledging)
 
     def _last_ack(self) -> float:
         """The event loop's time of the last acknowledgement this worker knows of."""

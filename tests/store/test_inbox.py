@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -253,6 +254,29 @@ async def test_a_deferral_taken_late_is_no_pause_when_it_is_released(inbox: Inbo
     await inbox.release("discord", "late")
     assert not await inbox.quiet(gap, 0.1)
     assert await inbox.quiet(gap, 5.0)
+
+
+async def test_a_worker_is_quiet_only_once_the_acknowledgements_it_hears_pause(
+    engine: AsyncEngine,
+) -> None:
+    """A worker process acknowledges nothing itself; it hears other processes' requests
+    (PostgreSQL's NOTIFY, `Listening.heard_at`). Its new work and its outbox's batches
+    (runtime.serve) wait until those pause."""
+    worker = InboxWorker(engine, {"slack": Recording()}, {}, RealClock(), "w1", 2)
+    heard = SimpleNamespace(heard_at=float("-inf"), lost=False)
+    worker.listening = heard  # type: ignore[assignment]
+    loop = asyncio.get_running_loop()
+    assert await worker.quiet()  # nothing heard: no wait
+
+    async def others_acknowledge() -> None:
+        for _ in range(40):
+            heard.heard_at = loop.time()
+            await asyncio.sleep(ACKS_QUIET / 4)
+
+    stream = asyncio.create_task(others_acknowledge())
+    await asyncio.sleep(0)
+    assert await worker.quiet()
+    assert stream.done() and loop.time() - heard.heard_at >= ACKS_QUIET
 
 
 class Gated(Recording):
